@@ -1,0 +1,158 @@
+//! Typed settings, loaded in layers: built-in defaults, then a TOML file (`--config`,
+//! `$SEXTANT_CONFIG`, or `config/sextant.toml` when present), then environment variables
+//! (`SEXTANT_DATA`, `SEXTANT_MODELS`, `SEXTANT_ADDR`). Command-line flags override all of them.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(thiserror::Error, Debug)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, ConfigError>;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub models_dir: PathBuf,
+    pub server: ServerSettings,
+    pub ingest: IngestSettings,
+    pub search: SearchSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub addr: String,
+    pub request_timeout_secs: u64,
+    pub max_upload_bytes: usize,
+    pub max_json_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    pub chunk_min_chars: usize,
+    pub chunk_target_chars: usize,
+    pub batch_docs: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionKind {
+    Rrf,
+    Blend,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchSettings {
+    pub default_k: usize,
+    pub fusion: FusionKind,
+    pub rrf_k: f32,
+    pub blend_bm25_weight: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("sextant-data"),
+            models_dir: PathBuf::from("models"),
+            server: ServerSettings::default(),
+            ingest: IngestSettings::default(),
+            search: SearchSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            addr: "127.0.0.1:8080".into(),
+            request_timeout_secs: 120,
+            max_upload_bytes: 64 * 1024 * 1024,
+            max_json_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings { chunk_min_chars: 200, chunk_target_chars: 900, batch_docs: 64 }
+    }
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings { default_k: 10, fusion: FusionKind::Rrf, rrf_k: 60.0, blend_bm25_weight: 0.3 }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (or the default file locations), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings> {
+        let env_file = std::env::var_os("SEXTANT_CONFIG").map(PathBuf::from);
+        let path = file.map(Path::to_path_buf).or(env_file).or_else(|| {
+            let p = PathBuf::from("config/sextant.toml");
+            p.exists().then_some(p)
+        });
+        let mut s = match &path {
+            Some(p) => Settings::from_toml_file(p)?,
+            None => Settings::default(),
+        };
+        s.apply_env(|k| std::env::var(k).ok());
+        Ok(s)
+    }
+
+    pub fn from_toml_file(path: &Path) -> Result<Settings> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Settings::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })
+    }
+
+    pub fn from_toml(text: &str) -> std::result::Result<Settings, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("SEXTANT_DATA") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("SEXTANT_MODELS") {
+            self.models_dir = v.into();
+        }
+        if let Some(v) = get("SEXTANT_ADDR") {
+            self.server.addr = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_matches_defaults() {
+        let text = include_str!("../../../config/sextant.toml");
+        assert_eq!(Settings::from_toml(text).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let mut s = Settings::from_toml("data_dir = \"/srv/x\"\n[server]\naddr = \"127.0.0.1:9\"\n").unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/x"));
+        assert_eq!(s.server.request_timeout_secs, 120, "unset keys keep defaults");
+        s.apply_env(|k| (k == "SEXTANT_ADDR").then(|| "127.0.0.1:7".to_string()));
+        assert_eq!(s.server.addr, "127.0.0.1:7");
+        assert_eq!(s.data_dir, PathBuf::from("/srv/x"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(Settings::from_toml("[server]\nadr = \"x\"\n").unwrap_err().contains("adr"));
+    }
+}

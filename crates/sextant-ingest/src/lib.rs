@@ -1,0 +1,315 @@
+//! Ingest: files and uploads -> parsed blocks -> structure-aware chunks -> one atomic store
+//! commit per batch; then, separately, embeddings for the committed chunks.
+//!
+//! Text becomes BM25-searchable as soon as its batch commits; [`embed_pending`] fills in vectors
+//! afterwards (in a background thread during `sextant ingest` and `sextant serve`).
+
+pub mod chunk;
+
+pub use chunk::{chunk, ChunkConfig, Chunked, DraftChunk};
+pub use sextant_parse::{Format, ParseError};
+
+use sextant_models::Embedder;
+use sextant_store::{Committed, Store};
+use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+#[derive(thiserror::Error, Debug)]
+pub enum IngestError {
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("{0}")]
+    Store(#[from] sextant_store::StoreError),
+    #[error("{0}")]
+    Model(#[from] sextant_models::ModelError),
+    #[error("unsupported file type {0:?}: expected .txt, .md, .html, .htm, .pdf or .docx")]
+    Unsupported(String),
+    #[error("document has no text")]
+    Empty,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, IngestError>;
+
+/// Tuning of the ingest pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    pub chunking: ChunkConfig,
+    /// Documents per atomic commit.
+    pub batch_docs: usize,
+    /// Chunks per atomic commit (whichever limit is reached first).
+    pub batch_chunks: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions { chunking: ChunkConfig::default(), batch_docs: 64, batch_chunks: 4096 }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The id of the document that comes from `origin` (a canonical path, or `upload:<name>`).
+pub fn doc_id_for(origin: &str) -> DocId {
+    DocId::from_digest(&Sha256::digest(origin.as_bytes()))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Parses and chunks one document. `origin` fixes its id; `source` is what citations show.
+pub fn prepare(origin: &str, source: &str, format: Format, bytes: &[u8], cfg: ChunkConfig) -> Result<(Document, Vec<Chunk>)> {
+    let parsed = sextant_parse::parse_bytes(format, bytes)?;
+    let fallback_title = Path::new(source).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let title = parsed.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or(fallback_title);
+    let chunked = chunk(&parsed, cfg);
+    if chunked.chunks.is_empty() {
+        return Err(IngestError::Empty);
+    }
+    let doc_id = doc_id_for(origin);
+    let meta = DocumentMeta {
+        doc_id: doc_id.clone(),
+        title: title.clone(),
+        source: source.to_string(),
+        format: format.as_str().to_string(),
+        content_hash: sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+        chunks: chunked.chunks.len() as u32,
+        ingested_at: now_secs(),
+    };
+    let chunks = chunked
+        .chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| Chunk {
+            chunk_id: ChunkId(0),
+            doc_id: doc_id.clone(),
+            ordinal: i as u32,
+            title: title.clone(),
+            source: source.to_string(),
+            heading: d.heading,
+            text: d.text,
+            page: d.page,
+            start: d.start,
+            end: d.end,
+        })
+        .collect();
+    Ok((Document { meta, text: chunked.text }, chunks))
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    New { doc_id: DocId, chunks: usize },
+    Replaced { doc_id: DocId, chunks: usize },
+    Unchanged { doc_id: DocId },
+}
+
+impl Outcome {
+    pub fn doc_id(&self) -> &DocId {
+        match self {
+            Outcome::New { doc_id, .. } | Outcome::Replaced { doc_id, .. } | Outcome::Unchanged { doc_id } => doc_id,
+        }
+    }
+}
+
+/// Summary of an ingest run.
+#[derive(Debug, Clone, Default)]
+pub struct IngestReport {
+    pub files: usize,
+    pub new: usize,
+    pub replaced: usize,
+    pub unchanged: usize,
+    pub chunks: usize,
+    pub bytes: u64,
+    /// Files found while walking directories whose type Sextant does not read.
+    pub skipped: Vec<PathBuf>,
+    pub failed: Vec<(PathBuf, String)>,
+    pub outcomes: Vec<(PathBuf, Outcome)>,
+    pub seconds: f64,
+}
+
+/// Expands files and directories (recursively, in a stable order) into the files to ingest.
+/// Unsupported files inside directories are returned as skipped; a named file that is
+/// unsupported or missing is a failure.
+pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(PathBuf, String)>) {
+    let (mut files, mut skipped, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(p)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Ok(e) if e.file_type().is_file() => Some(e.into_path()),
+                    Ok(_) => None,
+                    Err(err) => {
+                        failed.push((err.path().map(Path::to_path_buf).unwrap_or_else(|| p.clone()), err.to_string()));
+                        None
+                    }
+                })
+                .collect();
+            found.sort();
+            for f in found {
+                if Format::from_path(&f).is_some() {
+                    files.push(f);
+                } else {
+                    skipped.push(f);
+                }
+            }
+        } else if !p.exists() {
+            failed.push((p.clone(), "no such file or directory".into()));
+        } else if Format::from_path(p).is_none() {
+            failed.push((p.clone(), IngestError::Unsupported(p.extension().unwrap_or_default().to_string_lossy().into_owned()).to_string()));
+        } else {
+            files.push(p.clone());
+        }
+    }
+    (files, skipped, failed)
+}
+
+/// Ingests files in batches, each committed atomically. One bad file never stops the run: it is
+/// recorded in `failed`. `progress(done, total, path)` is called after each file.
+pub fn ingest_files(
+    store: &Store,
+    paths: &[PathBuf],
+    opts: IngestOptions,
+    progress: &mut dyn FnMut(usize, usize, &Path),
+) -> Result<IngestReport> {
+    let t0 = Instant::now();
+    let (files, skipped, failed) = collect_files(paths);
+    let mut report = IngestReport { files: files.len(), skipped, failed, ..Default::default() };
+    let mut batch: Vec<(PathBuf, Document, Vec<Chunk>)> = Vec::new();
+    let mut batch_chunks = 0;
+    let total = files.len();
+    for (i, path) in files.iter().enumerate() {
+        match prepare_file(store, path, opts.chunking) {
+            Ok(Prepared::Unchanged(doc_id)) => report.outcomes.push((path.clone(), Outcome::Unchanged { doc_id })),
+            Ok(Prepared::Ready(doc, chunks)) => {
+                batch_chunks += chunks.len();
+                batch.push((path.clone(), doc, chunks));
+            }
+            Err(e) => report.failed.push((path.clone(), e.to_string())),
+        }
+        if batch.len() >= opts.batch_docs || batch_chunks >= opts.batch_chunks {
+            commit_batch(store, &mut batch, &mut report)?;
+            batch_chunks = 0;
+        }
+        progress(i + 1, total, path);
+    }
+    commit_batch(store, &mut batch, &mut report)?;
+    for (_, o) in &report.outcomes {
+        match o {
+            Outcome::New { chunks, .. } => {
+                report.new += 1;
+                report.chunks += chunks;
+            }
+            Outcome::Replaced { chunks, .. } => {
+                report.replaced += 1;
+                report.chunks += chunks;
+            }
+            Outcome::Unchanged { .. } => report.unchanged += 1,
+        }
+    }
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+enum Prepared {
+    Unchanged(DocId),
+    Ready(Document, Vec<Chunk>),
+}
+
+fn prepare_file(store: &Store, path: &Path, cfg: ChunkConfig) -> Result<Prepared> {
+    let format = Format::from_path(path)
+        .ok_or_else(|| IngestError::Unsupported(path.extension().unwrap_or_default().to_string_lossy().into_owned()))?;
+    let canonical = std::fs::canonicalize(path)?;
+    let origin = canonical.to_string_lossy().into_owned();
+    let bytes = std::fs::read(path)?;
+    let doc_id = doc_id_for(&origin);
+    if let Some(meta) = store.document_meta(&doc_id)? {
+        if meta.content_hash == sha256_hex(&bytes) {
+            return Ok(Prepared::Unchanged(doc_id));
+        }
+    }
+    let (doc, chunks) = prepare(&origin, &origin, format, &bytes, cfg)?;
+    Ok(Prepared::Ready(doc, chunks))
+}
+
+fn commit_batch(store: &Store, batch: &mut Vec<(PathBuf, Document, Vec<Chunk>)>, report: &mut IngestReport) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<(PathBuf, Document, Vec<Chunk>)> = std::mem::take(batch);
+    let paths: Vec<PathBuf> = items.iter().map(|(p, _, _)| p.clone()).collect();
+    let sizes: Vec<(DocId, usize, u64)> = items.iter().map(|(_, d, c)| (d.meta.doc_id.clone(), c.len(), d.meta.bytes)).collect();
+    let committed = store.commit_documents(items.into_iter().map(|(_, d, c)| (d, c)).collect())?;
+    tracing::info!(documents = committed.len(), "ingest batch committed");
+    for ((path, (doc_id, chunks, bytes)), c) in paths.into_iter().zip(sizes).zip(committed) {
+        report.bytes += bytes;
+        let o = match c {
+            Committed::New => Outcome::New { doc_id, chunks },
+            Committed::Replaced => Outcome::Replaced { doc_id, chunks },
+        };
+        report.outcomes.push((path, o));
+    }
+    Ok(())
+}
+
+/// Ingests one uploaded document (`name` gives its type and identity: uploading the same name
+/// again replaces it, or does nothing when the bytes are unchanged).
+pub fn ingest_upload(store: &Store, name: &str, bytes: &[u8], cfg: ChunkConfig) -> Result<Outcome> {
+    let format = Format::from_path(Path::new(name))
+        .ok_or_else(|| IngestError::Unsupported(Path::new(name).extension().unwrap_or_default().to_string_lossy().into_owned()))?;
+    let origin = format!("upload:{name}");
+    let doc_id = doc_id_for(&origin);
+    if let Some(meta) = store.document_meta(&doc_id)? {
+        if meta.content_hash == sha256_hex(bytes) {
+            return Ok(Outcome::Unchanged { doc_id });
+        }
+    }
+    let (doc, chunks) = prepare(&origin, name, format, bytes, cfg)?;
+    let n = chunks.len();
+    let c = store.commit_documents(vec![(doc, chunks)])?;
+    Ok(match c[0] {
+        Committed::New => Outcome::New { doc_id, chunks: n },
+        Committed::Replaced => Outcome::Replaced { doc_id, chunks: n },
+    })
+}
+
+/// Chunks embedded per round trip to the embedder (and per durable vector batch).
+const EMBED_BATCH: usize = 256;
+/// Snapshot the vector index after this many new vectors, so its WAL stays short.
+const CHECKPOINT_EVERY: usize = 50_000;
+
+/// Embeds every committed chunk that has no vector yet, until none is left or `stop` is set.
+/// Returns how many vectors were added. Safe to interrupt at any point: what was added is
+/// durable, and the next run continues from there. The vector index is snapshotted every
+/// `CHECKPOINT_EVERY` vectors; callers snapshot once more when they finish a long run.
+pub fn embed_pending(store: &Store, embedder: &Embedder, stop: &AtomicBool) -> Result<usize> {
+    let mut added = 0;
+    let mut since_checkpoint = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let pending = store.pending_chunks(EMBED_BATCH)?;
+        if pending.is_empty() {
+            break;
+        }
+        let texts: Vec<String> = pending.iter().map(Chunk::embedding_text).collect();
+        let vectors = embedder.embed(&texts)?;
+        let items: Vec<(u64, Vec<f32>)> = pending.iter().map(|c| c.chunk_id.0).zip(vectors).collect();
+        store.add_vectors(&items)?;
+        added += items.len();
+        since_checkpoint += items.len();
+        if since_checkpoint >= CHECKPOINT_EVERY {
+            store.vectors().checkpoint().map_err(sextant_store::StoreError::from)?;
+            since_checkpoint = 0;
+        }
+    }
+    Ok(added)
+}

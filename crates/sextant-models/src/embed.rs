@@ -1,0 +1,165 @@
+//! The sentence embedder: all-MiniLM-L6-v2 through candle-transformers' BERT, mean pooling and
+//! L2 normalisation, exactly as sentence-transformers computes it. The model lives on one worker
+//! thread; callers send batches over a channel and block on the reply, so async code must call
+//! [`Embedder::embed`] from a blocking thread.
+
+use crate::{ModelError, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::path::Path;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+/// sentence-transformers truncates all-MiniLM-L6-v2 input at 256 word pieces.
+pub const MAX_TOKENS: usize = 256;
+/// Texts per forward pass. Texts are sorted by length first, so padding stays small.
+const BATCH: usize = 32;
+
+struct Job {
+    texts: Vec<String>,
+    reply: Sender<Result<Vec<Vec<f32>>>>,
+}
+
+/// Handle to the embedding worker. Cloning shares the worker.
+#[derive(Clone)]
+pub struct Embedder {
+    tx: Sender<Job>,
+    dim: usize,
+    model_id: String,
+}
+
+struct Model {
+    bert: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+pub fn device() -> Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(d) = Device::new_cuda(0) {
+        return d;
+    }
+    Device::Cpu
+}
+
+impl Embedder {
+    /// Loads the model from `dir` (model.safetensors, config.json, tokenizer.json) and starts
+    /// its worker thread.
+    pub fn load(dir: &Path, model_id: &str) -> Result<Embedder> {
+        let model = Model::load(dir, device())?;
+        let dim = model.bert_dim(dir)?;
+        let (tx, rx) = bounded::<Job>(64);
+        std::thread::Builder::new()
+            .name("sextant-embed".into())
+            .spawn(move || worker(model, rx))
+            .map_err(|e| ModelError::Load(format!("could not start the embedding worker: {e}")))?;
+        Ok(Embedder { tx, dim, model_id: model_id.to_string() })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Unit-length embeddings, one per text, in order. Blocks until the worker is done.
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = bounded(1);
+        self.tx
+            .send(Job { texts: texts.to_vec(), reply })
+            .map_err(|_| ModelError::Worker("the embedding worker has stopped".into()))?;
+        rx.recv().map_err(|_| ModelError::Worker("the embedding worker has stopped".into()))?
+    }
+
+    pub fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        Ok(self.embed(&[text.to_string()])?.pop().expect("one text in, one vector out"))
+    }
+}
+
+fn worker(model: Model, rx: Receiver<Job>) {
+    for job in rx {
+        let out = model.embed_sorted(&job.texts);
+        let _ = job.reply.send(out);
+    }
+}
+
+impl Model {
+    fn load(dir: &Path, device: Device) -> Result<Model> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name))
+                .map_err(|e| ModelError::Load(format!("{}: {e}", dir.join(name).display())))
+        };
+        let config: Config = serde_json::from_slice(&read("config.json")?)
+            .map_err(|e| ModelError::Load(format!("config.json: {e}")))?;
+        let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
+            .map_err(|e| ModelError::Load(format!("tokenizer.json: {e}")))?;
+        // The packaged tokenizer pads and truncates everything to 128: pad to the longest text of
+        // each batch instead, and truncate where sentence-transformers does.
+        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
+            .map_err(|e| ModelError::Load(format!("tokenizer truncation: {e}")))?;
+        let weights = dir.join("model.safetensors");
+        // SAFETY: the weights file is not modified while mapped; `models fetch` replaces files by
+        // rename, never in place.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
+            .map_err(|e| ModelError::Load(format!("model.safetensors: {e}")))?;
+        let bert = BertModel::load(vb, &config).map_err(|e| ModelError::Load(format!("BERT weights: {e}")))?;
+        Ok(Model { bert, tokenizer, device })
+    }
+
+    fn bert_dim(&self, dir: &Path) -> Result<usize> {
+        let raw = std::fs::read(dir.join("config.json"))?;
+        let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| ModelError::Load(e.to_string()))?;
+        v["hidden_size"].as_u64().map(|d| d as usize).ok_or_else(|| ModelError::Load("config.json has no hidden_size".into()))
+    }
+
+    /// Embeds in length-sorted batches (as sentence-transformers does), restoring input order.
+    fn embed_sorted(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let mut out = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(BATCH) {
+            let refs: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
+            let vecs = self.embed_batch(&refs)?;
+            for (&i, v) in batch.iter().zip(vecs) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let enc = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| ModelError::Inference(format!("tokenizer: {e}")))?;
+        let n = enc.len();
+        let len = enc.first().map(|e| e.get_ids().len()).unwrap_or(0);
+        let mut ids = Vec::with_capacity(n * len);
+        let mut mask = Vec::with_capacity(n * len);
+        for e in &enc {
+            ids.extend(e.get_ids().iter().map(|&x| x as u32));
+            mask.extend(e.get_attention_mask().iter().map(|&x| x as u32));
+        }
+        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
+            let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+            let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+            let types = ids.zeros_like()?;
+            let hidden = self.bert.forward(&ids, &types, Some(&mask))?; // (n, len, dim)
+            let maskf = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (n, len, 1)
+            let summed = hidden.broadcast_mul(&maskf)?.sum(1)?; // (n, dim)
+            let counts = maskf.sum(1)?.clamp(1e-9, f64::MAX)?; // (n, 1)
+            let mean = summed.broadcast_div(&counts)?;
+            let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+            mean.broadcast_div(&norm)?.to_dtype(DType::F32)?.to_vec2::<f32>()
+        };
+        run().map_err(|e| ModelError::Inference(format!("embedding forward pass: {e}")))
+    }
+}

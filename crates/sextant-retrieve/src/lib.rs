@@ -1,0 +1,189 @@
+//! Retrieval: BM25 (tantivy), dense (the vector index) and hybrid fusion of the two, plus the
+//! IR metrics used by `sextant eval retrieval`.
+//!
+//! Every path takes the same [`Restriction`] so that, when access control and geo filters land,
+//! they apply inside both indexes (a tantivy sub-query and a vector-index predicate), never as a
+//! post-filter on top-k.
+
+pub mod metrics;
+
+use sextant_models::Embedder;
+use sextant_store::sextant_vector::Filter;
+use sextant_store::Store;
+use sextant_types::{ChunkId, Hit, SearchMode};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(thiserror::Error, Debug)]
+pub enum RetrieveError {
+    #[error(transparent)]
+    Store(#[from] sextant_store::StoreError),
+    #[error(transparent)]
+    Text(#[from] sextant_store::sextant_text::TextError),
+    #[error(transparent)]
+    Vector(#[from] sextant_store::sextant_vector::VectorError),
+    #[error(transparent)]
+    Model(#[from] sextant_models::ModelError),
+    #[error("dense search needs the embedding model, which is not loaded")]
+    NoEmbedder,
+}
+
+pub type Result<T> = std::result::Result<T, RetrieveError>;
+
+/// How BM25 and dense rankings are combined in hybrid mode.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal-rank fusion: score = sum over lists of 1 / (k + rank).
+    Rrf { k: f32 },
+    /// Min-max normalise each list's scores, then blend: w * bm25 + (1 - w) * dense.
+    Blend { bm25_weight: f32 },
+}
+
+impl Default for Fusion {
+    /// Measured on the BIG-bench retrieval set (see ARCHITECTURE.md): RRF with k = 60.
+    fn default() -> Self {
+        Fusion::Rrf { k: 60.0 }
+    }
+}
+
+/// A search. `k` is the number of chunks returned.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    pub k: usize,
+    pub mode: SearchMode,
+    pub fusion: Fusion,
+}
+
+impl SearchRequest {
+    pub fn new(query: impl Into<String>, k: usize, mode: SearchMode) -> Self {
+        SearchRequest { query: query.into(), k, mode, fusion: Fusion::default() }
+    }
+}
+
+/// Upper bound on `k`: a request for more is clamped, never an allocation the client controls.
+pub const MAX_K: usize = 1000;
+/// Each list feeding the fusion is this many times deeper than `k` (at least `FUSION_MIN_DEPTH`).
+const FUSION_DEPTH: usize = 4;
+const FUSION_MIN_DEPTH: usize = 50;
+
+pub struct Retriever {
+    store: Arc<Store>,
+    embedder: Option<Embedder>,
+}
+
+impl Retriever {
+    pub fn new(store: Arc<Store>, embedder: Option<Embedder>) -> Retriever {
+        Retriever { store, embedder }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn embedder(&self) -> Option<&Embedder> {
+        self.embedder.as_ref()
+    }
+
+    /// Runs a search and returns up to `k` chunk hits, best first. Blocking: call it from a
+    /// blocking thread in async code.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>> {
+        let k = req.k.min(MAX_K);
+        if k == 0 || req.query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let ranked = match req.mode {
+            SearchMode::Bm25 => self.bm25(&req.query, k)?,
+            SearchMode::Dense => self.dense(&req.query, k)?,
+            SearchMode::Hybrid => {
+                let depth = (k * FUSION_DEPTH).max(FUSION_MIN_DEPTH);
+                let lexical = self.bm25(&req.query, depth)?;
+                // Hybrid degrades to BM25 while no embedder is loaded; the status endpoints say so.
+                let dense = match self.embedder {
+                    Some(_) => self.dense(&req.query, depth)?,
+                    None => Vec::new(),
+                };
+                let mut fused = fuse(&lexical, &dense, req.fusion);
+                fused.truncate(k);
+                fused
+            }
+        };
+        self.hydrate(ranked)
+    }
+
+    fn bm25(&self, query: &str, k: usize) -> Result<Vec<(u64, f32)>> {
+        Ok(self.store.text().search(query, k, None)?)
+    }
+
+    fn dense(&self, query: &str, k: usize) -> Result<Vec<(u64, f32)>> {
+        let embedder = self.embedder.as_ref().ok_or(RetrieveError::NoEmbedder)?;
+        let q = embedder.embed_one(query)?;
+        Ok(self.store.vectors().search(&q, k, Filter::All)?)
+    }
+
+    /// Loads the chunks behind ranked ids, keeping order and dropping ids no longer live.
+    fn hydrate(&self, ranked: Vec<(u64, f32)>) -> Result<Vec<Hit>> {
+        let ids: Vec<ChunkId> = ranked.iter().map(|(id, _)| ChunkId(*id)).collect();
+        let score: HashMap<u64, f32> = ranked.into_iter().collect();
+        let chunks = self.store.text().chunks_by_ids(&ids)?;
+        Ok(chunks
+            .into_iter()
+            .map(|c| {
+                let s = score[&c.chunk_id.0];
+                Hit::from_chunk(c, s)
+            })
+            .collect())
+    }
+}
+
+/// Fuses two rankings (each best first) into one, best first.
+pub fn fuse(lexical: &[(u64, f32)], dense: &[(u64, f32)], fusion: Fusion) -> Vec<(u64, f32)> {
+    let mut acc: HashMap<u64, f32> = HashMap::with_capacity(lexical.len() + dense.len());
+    match fusion {
+        Fusion::Rrf { k } => {
+            for list in [lexical, dense] {
+                for (rank, (id, _)) in list.iter().enumerate() {
+                    *acc.entry(*id).or_default() += 1.0 / (k + rank as f32 + 1.0);
+                }
+            }
+        }
+        Fusion::Blend { bm25_weight } => {
+            for (list, w) in [(lexical, bm25_weight), (dense, 1.0 - bm25_weight)] {
+                let (lo, hi) = list.iter().fold((f32::MAX, f32::MIN), |(lo, hi), (_, s)| (lo.min(*s), hi.max(*s)));
+                let span = (hi - lo).max(1e-9);
+                for (id, s) in list {
+                    *acc.entry(*id).or_default() += w * (s - lo) / span;
+                }
+            }
+        }
+    }
+    let mut out: Vec<(u64, f32)> = acc.into_iter().collect();
+    // Ties broken by id so results are deterministic.
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rrf_rewards_agreement() {
+        let lex = [(1, 9.0), (2, 8.0), (3, 7.0)];
+        let den = [(3, 0.9), (4, 0.8), (1, 0.7)];
+        let f = fuse(&lex, &den, Fusion::Rrf { k: 60.0 });
+        let ids: Vec<u64> = f.iter().map(|x| x.0).collect();
+        assert_eq!(ids, vec![1, 3, 2, 4]);
+    }
+
+    #[test]
+    fn blend_normalises_scales() {
+        let lex = [(1, 100.0), (2, 0.0)];
+        let den = [(2, 0.9), (1, 0.1)];
+        let f = fuse(&lex, &den, Fusion::Blend { bm25_weight: 0.3 });
+        assert_eq!(f[0].0, 2, "dense weighs more");
+        assert!((f[0].1 - 0.7).abs() < 1e-6);
+        let only_lex = fuse(&lex, &[], Fusion::Blend { bm25_weight: 0.5 });
+        assert_eq!(only_lex[0].0, 1);
+    }
+}

@@ -1,0 +1,291 @@
+//! One data directory holding everything Sextant knows: a versioned manifest, the full-text
+//! index (documents, their extracted text and their chunks) and the vector index.
+//!
+//! Layout of `<data-dir>`:
+//! - `manifest.json` — format version, embedding model id and dimension (written atomically);
+//! - `text/` — tantivy: the source of truth for which documents and chunks exist;
+//! - `vectors/` — WAL + snapshot of the ANN index, keyed by chunk id.
+//!
+//! Invariants:
+//! - A document and its chunks become visible in one tantivy commit; a replaced document's old
+//!   chunks disappear in that same commit. A crash therefore leaves each document either fully
+//!   old or fully new.
+//! - Chunk ids are allocated under the store's write lock and committed in increasing order, so
+//!   "every live chunk with an id above the vector index's highest key" is exactly the set still
+//!   waiting for an embedding. Vectors catch up asynchronously; BM25 never waits for them.
+//! - Vectors for chunks that are no longer live (a crash between a text commit and the vector
+//!   removal) are dropped when the store opens.
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use sextant_text::TextIndex;
+use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
+use sextant_vector::VectorIndex;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use sextant_text;
+pub use sextant_vector;
+
+/// Version of the on-disk layout. Bump on any incompatible change, and keep a frozen copy of the
+/// old layout under `tests/data/compat/` with a test that it still opens (or is refused clearly).
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(thiserror::Error, Debug)]
+pub enum StoreError {
+    #[error(transparent)]
+    Text(#[from] sextant_text::TextError),
+    #[error(transparent)]
+    Vector(#[from] sextant_vector::VectorError),
+    #[error("data directory {dir}: {msg}")]
+    Manifest { dir: PathBuf, msg: String },
+    #[error("data directory {dir} was built with embedding model {found} (dim {found_dim}); this build uses {expected} (dim {expected_dim}). Re-ingest into a new data directory.")]
+    ModelMismatch { dir: PathBuf, found: String, found_dim: usize, expected: String, expected_dim: usize },
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// `manifest.json`: what a data directory was built with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreManifest {
+    pub format_version: u32,
+    pub embedding_model: String,
+    pub embedding_dim: usize,
+}
+
+/// Counts for status pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreStatus {
+    pub documents: usize,
+    pub chunks: usize,
+    pub vectors: usize,
+    /// Live chunks that have no vector yet.
+    pub vectors_pending: usize,
+}
+
+impl StoreStatus {
+    pub fn vectors_complete(&self) -> bool {
+        self.vectors_pending == 0
+    }
+}
+
+/// What committing a document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    New,
+    Replaced,
+}
+
+pub struct Store {
+    dir: PathBuf,
+    manifest: StoreManifest,
+    text: TextIndex,
+    vectors: VectorIndex,
+    next_chunk: AtomicU64,
+    /// Serialises chunk-id allocation with the text commit that publishes those ids.
+    write: Mutex<()>,
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new content.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens the data directory, creating it for `embedding_model`/`dim` when it is new. An
+    /// existing directory built with another embedding model is refused.
+    pub fn open(dir: &Path, embedding_model: &str, dim: usize) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let manifest_path = dir.join("manifest.json");
+        let manifest = if manifest_path.exists() {
+            let m = read_manifest(dir)?;
+            if m.embedding_model != embedding_model || m.embedding_dim != dim {
+                return Err(StoreError::ModelMismatch {
+                    dir: dir.to_path_buf(),
+                    found: m.embedding_model,
+                    found_dim: m.embedding_dim,
+                    expected: embedding_model.to_string(),
+                    expected_dim: dim,
+                });
+            }
+            m
+        } else {
+            let m = StoreManifest {
+                format_version: FORMAT_VERSION,
+                embedding_model: embedding_model.to_string(),
+                embedding_dim: dim,
+            };
+            let json = serde_json::to_vec_pretty(&m).expect("manifest serialises");
+            write_atomic(&manifest_path, &json)?;
+            m
+        };
+        Self::open_with(dir, manifest)
+    }
+
+    /// Opens an existing data directory with whatever model it was built with.
+    pub fn open_existing(dir: &Path) -> Result<Store> {
+        let m = read_manifest(dir)?;
+        Self::open_with(dir, m)
+    }
+
+    fn open_with(dir: &Path, manifest: StoreManifest) -> Result<Store> {
+        let text = TextIndex::open(&dir.join("text"))?;
+        let vectors = VectorIndex::open(&dir.join("vectors"), manifest.embedding_dim)?;
+        let next = text.max_chunk_id()?.max(vectors.max_key()).map_or(1, |m| m + 1);
+        let store = Store {
+            dir: dir.to_path_buf(),
+            manifest,
+            text,
+            vectors,
+            next_chunk: AtomicU64::new(next),
+            write: Mutex::new(()),
+        };
+        Ok(store)
+    }
+
+    /// Drops vectors whose chunk is no longer live (left by a crash between a text commit and
+    /// the matching vector removal). Returns how many were dropped. Needs the writer role.
+    pub fn reconcile(&self) -> Result<usize> {
+        let live: HashSet<u64> = self.text.live_chunk_ids()?.into_iter().collect();
+        let stale: Vec<u64> = self.vectors.keys().into_iter().filter(|k| !live.contains(k)).collect();
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        tracing::info!(stale = stale.len(), "dropping vectors of chunks that are gone");
+        Ok(self.vectors.remove(&stale)?)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &StoreManifest {
+        &self.manifest
+    }
+
+    pub fn text(&self) -> &TextIndex {
+        &self.text
+    }
+
+    pub fn vectors(&self) -> &VectorIndex {
+        &self.vectors
+    }
+
+    pub fn document_meta(&self, id: &DocId) -> Result<Option<DocumentMeta>> {
+        Ok(self.text.document_meta(id)?)
+    }
+
+    pub fn document(&self, id: &DocId) -> Result<Option<Document>> {
+        Ok(self.text.document(id)?)
+    }
+
+    /// Commits documents with their chunks in one atomic text commit. Chunk ids are assigned
+    /// here (the ids in `chunks` are ignored); the ids of the chunks they replace lose their
+    /// vectors right after. Returns, per document, whether it was new or replaced one.
+    pub fn commit_documents(&self, mut docs: Vec<(Document, Vec<Chunk>)>) -> Result<Vec<Committed>> {
+        let _guard = self.write.lock();
+        let mut outcome = Vec::with_capacity(docs.len());
+        let mut replaced_chunks = Vec::new();
+        for (doc, chunks) in &mut docs {
+            let old = self.text.chunks_of(&doc.meta.doc_id)?;
+            outcome.push(if old.is_empty() && self.text.document_meta(&doc.meta.doc_id)?.is_none() {
+                Committed::New
+            } else {
+                Committed::Replaced
+            });
+            replaced_chunks.extend(old.iter().map(|c| c.chunk_id.0));
+            let first = self.next_chunk.fetch_add(chunks.len() as u64, Ordering::SeqCst);
+            for (i, c) in chunks.iter_mut().enumerate() {
+                c.chunk_id = ChunkId(first + i as u64);
+                c.doc_id = doc.meta.doc_id.clone();
+                c.ordinal = i as u32;
+            }
+            doc.meta.chunks = chunks.len() as u32;
+            if let Err(e) = self.text.stage_document(doc, chunks) {
+                self.text.rollback()?;
+                return Err(e.into());
+            }
+        }
+        self.text.commit()?;
+        if !replaced_chunks.is_empty() {
+            self.vectors.remove(&replaced_chunks)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Removes a document, its chunks and their vectors. `false` when there was none.
+    pub fn delete_document(&self, id: &DocId) -> Result<bool> {
+        let _guard = self.write.lock();
+        if self.text.document_meta(id)?.is_none() {
+            return Ok(false);
+        }
+        let old: Vec<u64> = self.text.chunks_of(id)?.iter().map(|c| c.chunk_id.0).collect();
+        self.text.stage_delete(id)?;
+        self.text.commit()?;
+        self.vectors.remove(&old)?;
+        Ok(true)
+    }
+
+    /// Up to `limit` live chunks that still need a vector, lowest id first.
+    pub fn pending_chunks(&self, limit: usize) -> Result<Vec<Chunk>> {
+        Ok(self.text.chunks_after(self.vectors.max_key().map(ChunkId), limit)?)
+    }
+
+    /// Stores vectors for chunks (durable when it returns).
+    pub fn add_vectors(&self, items: &[(u64, Vec<f32>)]) -> Result<()> {
+        Ok(self.vectors.insert_batch(items)?)
+    }
+
+    pub fn status(&self) -> Result<StoreStatus> {
+        Ok(StoreStatus {
+            documents: self.text.num_documents()?,
+            chunks: self.text.num_chunks()?,
+            vectors: self.vectors.len(),
+            vectors_pending: self.text.count_chunks_after(self.vectors.max_key().map(ChunkId))?,
+        })
+    }
+
+    /// Sees commits made by another process on the same directory (a CLI beside a server).
+    pub fn refresh(&self) -> Result<()> {
+        Ok(self.text.refresh()?)
+    }
+}
+
+/// Reads `<dir>/manifest.json`, refusing formats this build does not know.
+pub fn read_manifest(dir: &Path) -> Result<StoreManifest> {
+    let path = dir.join("manifest.json");
+    let raw = std::fs::read(&path).map_err(|e| StoreError::Manifest {
+        dir: dir.to_path_buf(),
+        msg: if e.kind() == std::io::ErrorKind::NotFound {
+            "no manifest.json: not a Sextant data directory (ingest something first)".into()
+        } else {
+            format!("cannot read manifest.json: {e}")
+        },
+    })?;
+    let m: StoreManifest = serde_json::from_slice(&raw)
+        .map_err(|e| StoreError::Manifest { dir: dir.to_path_buf(), msg: format!("manifest.json is malformed: {e}") })?;
+    if m.format_version != FORMAT_VERSION {
+        return Err(StoreError::Manifest {
+            dir: dir.to_path_buf(),
+            msg: format!(
+                "format version {} is not supported by this build (it reads version {FORMAT_VERSION})",
+                m.format_version
+            ),
+        });
+    }
+    Ok(m)
+}

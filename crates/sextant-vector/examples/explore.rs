@@ -1,0 +1,90 @@
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+
+fn norm(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+}
+fn gauss(r: &mut impl Rng) -> f32 {
+    // Box-Muller
+    let u1: f32 = r.random::<f32>().max(1e-12);
+    let u2: f32 = r.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(100_000);
+    let m: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(16);
+    let efc: usize = args.get(3).map(|s| s.parse().unwrap()).unwrap_or(128);
+    let threads: usize = args.get(4).map(|s| s.parse().unwrap()).unwrap_or(2);
+    let clustered = args.get(5).map(|s| s == "c").unwrap_or(false);
+    let d = 384;
+    let mut r = rand::rngs::StdRng::seed_from_u64(7);
+    let centers: Vec<Vec<f32>> = (0..1000).map(|_| { let mut v: Vec<f32> = (0..d).map(|_| gauss(&mut r)).collect(); norm(&mut v); v }).collect();
+    let mut gen = |r: &mut rand::rngs::StdRng| -> Vec<f32> {
+        let mut v: Vec<f32> = (0..d).map(|_| gauss(r)).collect();
+        if clustered {
+            let c = &centers[r.random_range(0..centers.len())];
+            norm(&mut v);
+            for i in 0..d { v[i] = c[i] + 0.35 * v[i]; }
+        }
+        norm(&mut v);
+        v
+    };
+    let data: Vec<Vec<f32>> = (0..n).map(|_| gen(&mut r)).collect();
+    let queries: Vec<Vec<f32>> = (0..500).map(|_| gen(&mut r)).collect();
+    let opts = IndexOptions { dimensions: d, metric: MetricKind::IP, quantization: ScalarKind::F32, connectivity: m, expansion_add: efc, expansion_search: 64, multi: false };
+    let idx = Index::new(&opts).unwrap();
+    idx.reserve(n).unwrap();
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for tid in 0..threads {
+            let idx = &idx; let data = &data;
+            s.spawn(move || { let mut i = tid; while i < n { idx.add(i as u64, &data[i]).unwrap(); i += threads; } });
+        }
+    });
+    let bt = t.elapsed().as_secs_f64();
+    println!("n={n} M={m} efc={efc} threads={threads} clustered={clustered}: build {:.2}s ({:.2}s per 100k) mem {} MB hw={}", bt, bt * 100_000.0 / n as f64, idx.memory_usage() >> 20, idx.hardware_acceleration());
+    let t = Instant::now();
+    let truth: Vec<Vec<u64>> = queries.iter().map(|q| idx.exact_search(q, 10).unwrap().keys).collect();
+    let et = t.elapsed().as_secs_f64() / queries.len() as f64;
+    println!("  exact (usearch exact_search): {:.2} ms/query", et * 1e3);
+    for ef in [16, 32, 64, 128, 256] {
+        idx.change_expansion_search(ef);
+        let t = Instant::now();
+        let mut hit = 0;
+        for (q, tr) in queries.iter().zip(&truth) {
+            let res = idx.search(q, 10).unwrap();
+            hit += res.keys.iter().filter(|k| tr.contains(k)).count();
+        }
+        let el = t.elapsed().as_secs_f64();
+        println!("  ef={ef}: recall@10 {:.4}  {:.0} QPS (1 thread)  {:.3} ms/q", hit as f64 / (10.0 * queries.len() as f64), queries.len() as f64 / el, el * 1e3 / queries.len() as f64);
+    }
+    // filtered 1% predicate
+    idx.change_expansion_search(64);
+    for modu in [2u64, 10, 100] {
+        let t = Instant::now();
+        let mut hit = 0; let mut short = 0;
+        for q in queries.iter().take(100) {
+            let res = idx.filtered_search(q, 10, |k| k % modu == 0).unwrap();
+            if res.keys.len() < 10 { short += 1; }
+            // truth
+            let mut sc: Vec<(f32, u64)> = (0..n as u64).filter(|k| k % modu == 0).map(|k| (data[k as usize].iter().zip(q).map(|(a, b)| a * b).sum::<f32>(), k)).collect();
+            sc.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+            let tr: Vec<u64> = sc.iter().take(10).map(|x| x.1).collect();
+            hit += res.keys.iter().filter(|k| tr.contains(k)).count();
+        }
+        let _ = t;
+        let t = Instant::now();
+        for q in queries.iter().take(100) { let _ = idx.filtered_search(q, 10, |k| k % modu == 0).unwrap(); }
+        println!("  filtered 1/{modu}: recall {:.4} short {short}/100  {:.3} ms/q", hit as f64 / 1000.0, t.elapsed().as_secs_f64() * 10.0);
+    }
+    // get cost
+    let mut buf = vec![0f32; d];
+    let t = Instant::now();
+    let mut s = 0f32;
+    for k in 0..n as u64 { idx.get(k, &mut buf).unwrap(); s += buf[0]; }
+    println!("  get: {:.0} ns/key ({s})", t.elapsed().as_secs_f64() * 1e9 / n as f64);
+}

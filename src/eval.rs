@@ -1,0 +1,207 @@
+//! `sextant eval retrieval`: indexes a BEIR-format corpus into a temporary store and reports
+//! nDCG@10, Recall@100 and MRR@10 per retrieval mode.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Deserialize;
+use sextant_config::Settings;
+use sextant_ingest::{ChunkConfig, Format};
+use sextant_retrieve::metrics::{mrr_at, ndcg_at, recall_at, Qrels};
+use sextant_retrieve::{Fusion, Retriever, SearchRequest};
+use sextant_store::Store;
+use sextant_types::{DocId, SearchMode};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct RetrievalArgs {
+    /// BEIR corpus: JSON lines {"_id","title","text"}
+    #[arg(long)]
+    corpus: PathBuf,
+    /// BEIR queries: JSON lines {"_id","text"}
+    #[arg(long)]
+    queries: PathBuf,
+    /// BEIR qrels: TSV with a header `query-id corpus-id score`
+    #[arg(long)]
+    qrels: PathBuf,
+    /// bm25, dense, hybrid or all
+    #[arg(long, default_value = "all")]
+    mode: String,
+    /// Also score hybrid with other fusions (RRF k=60 and score blends), to choose the default.
+    #[arg(long)]
+    fusion_sweep: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Deserialize)]
+struct CorpusLine {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    title: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct QueryLine {
+    #[serde(rename = "_id")]
+    id: String,
+    text: String,
+}
+
+fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(&line).with_context(|| format!("{}:{}: not a valid record", path.display(), i + 1))?);
+    }
+    Ok(out)
+}
+
+fn read_qrels(path: &Path) -> Result<HashMap<String, Qrels>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    if !header.starts_with("query-id") {
+        bail!("{}: expected a header line `query-id\\tcorpus-id\\tscore`", path.display());
+    }
+    let mut out: HashMap<String, Qrels> = HashMap::new();
+    for (i, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 3 {
+            bail!("{}:{}: expected 3 tab-separated columns", path.display(), i + 2);
+        }
+        let score: i64 = cols[2].trim().parse().with_context(|| format!("{}:{}: bad score", path.display(), i + 2))?;
+        out.entry(cols[0].to_string()).or_default().insert(cols[1].to_string(), score.max(0) as u32);
+    }
+    Ok(out)
+}
+
+pub fn retrieval(s: &Settings, args: RetrievalArgs, fusion: Fusion, chunking: ChunkConfig) -> Result<i32> {
+    let modes: Vec<SearchMode> = match args.mode.as_str() {
+        "all" => SearchMode::ALL.to_vec(),
+        m => vec![m.parse().map_err(anyhow::Error::msg)?],
+    };
+    let corpus: Vec<CorpusLine> = read_jsonl(&args.corpus)?;
+    let queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
+    let qrels = read_qrels(&args.qrels)?;
+    let embedder = sextant_models::load_default_embedder(&s.models_dir).context("cannot load the embedding model")?;
+    let tmp = tempfile::tempdir()?;
+    let store = Arc::new(Store::open(tmp.path(), embedder.model_id(), embedder.dim())?);
+
+    // Index the corpus: one document per record, committed in batches.
+    let t0 = Instant::now();
+    let mut beir_id: HashMap<DocId, String> = HashMap::with_capacity(corpus.len());
+    let mut batch = Vec::new();
+    let mut seen = HashSet::new();
+    for rec in &corpus {
+        if !seen.insert(rec.id.clone()) {
+            bail!("{}: duplicate corpus id {:?}", args.corpus.display(), rec.id);
+        }
+        let origin = format!("beir:{}", rec.id);
+        let (mut doc, mut chunks) = match sextant_ingest::prepare(&origin, &rec.id, Format::Text, rec.text.as_bytes(), chunking) {
+            Ok(x) => x,
+            Err(sextant_ingest::IngestError::Empty) => continue,
+            Err(e) => return Err(e).with_context(|| format!("corpus record {}", rec.id)),
+        };
+        if !rec.title.trim().is_empty() {
+            doc.meta.title = rec.title.clone();
+            for c in &mut chunks {
+                c.title = rec.title.clone();
+            }
+        }
+        beir_id.insert(doc.meta.doc_id.clone(), rec.id.clone());
+        batch.push((doc, chunks));
+        if batch.len() >= 1024 {
+            store.commit_documents(std::mem::take(&mut batch))?;
+        }
+    }
+    store.commit_documents(batch)?;
+    let index_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let needs_dense = modes.iter().any(|m| *m != SearchMode::Bm25);
+    if needs_dense {
+        sextant_ingest::embed_pending(&store, &embedder, &AtomicBool::new(false))?;
+    }
+    let embed_seconds = t1.elapsed().as_secs_f64();
+    let status = store.status()?;
+    let retriever = Retriever::new(store.clone(), needs_dense.then_some(embedder));
+
+    let mut runs: Vec<(String, SearchMode, Fusion)> = modes.iter().map(|m| (m.to_string(), *m, fusion)).collect();
+    if args.fusion_sweep && modes.contains(&SearchMode::Hybrid) {
+        for k in [10.0, 60.0] {
+            runs.push((format!("hybrid_rrf_{k}"), SearchMode::Hybrid, Fusion::Rrf { k }));
+        }
+        for w in [0.2, 0.3, 0.5, 0.7] {
+            runs.push((format!("hybrid_blend_{w}"), SearchMode::Hybrid, Fusion::Blend { bm25_weight: w }));
+        }
+    }
+    let judged: Vec<&QueryLine> = queries.iter().filter(|q| qrels.contains_key(&q.id)).collect();
+    if judged.is_empty() {
+        bail!("no query in {} has relevance judgements in {}", args.queries.display(), args.qrels.display());
+    }
+    let mut results: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for (name, mode, fusion) in &runs {
+        let (mut ndcg, mut recall, mut mrr) = (0.0, 0.0, 0.0);
+        let t = Instant::now();
+        for q in &judged {
+            let mut req = SearchRequest::new(q.text.clone(), 300, *mode);
+            req.fusion = *fusion;
+            let hits = retriever.search(&req)?;
+            // Chunk hits -> documents, best chunk first.
+            let mut ranked: Vec<String> = Vec::new();
+            let mut seen = HashSet::new();
+            for h in hits {
+                if let Some(id) = beir_id.get(&h.doc_id) {
+                    if seen.insert(id.clone()) {
+                        ranked.push(id.clone());
+                    }
+                }
+            }
+            let rel = &qrels[&q.id];
+            ndcg += ndcg_at(&ranked, rel, 10);
+            recall += recall_at(&ranked, rel, 100);
+            mrr += mrr_at(&ranked, rel, 10);
+        }
+        let n = judged.len() as f64;
+        let ms_per_query = t.elapsed().as_secs_f64() * 1000.0 / n;
+        results.insert(
+            name.clone(),
+            serde_json::json!({"ndcg@10": ndcg / n, "recall@100": recall / n, "mrr@10": mrr / n, "ms_per_query": ms_per_query}),
+        );
+    }
+    if args.json {
+        let out = serde_json::json!({
+            "modes": results,
+            "corpus": corpus.len(), "queries": judged.len(), "chunks": status.chunks,
+            "index_seconds": index_seconds, "embed_seconds": embed_seconds,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "corpus {} documents ({} chunks), {} judged queries; indexed in {:.1}s, embedded in {:.1}s",
+            corpus.len(), status.chunks, judged.len(), index_seconds, embed_seconds
+        );
+        println!("{:<20} {:>9} {:>11} {:>8} {:>10}", "mode", "nDCG@10", "Recall@100", "MRR@10", "ms/query");
+        for (name, v) in &results {
+            println!(
+                "{:<20} {:>9.4} {:>11.4} {:>8.4} {:>10.1}",
+                name, v["ndcg@10"].as_f64().unwrap_or(0.0), v["recall@100"].as_f64().unwrap_or(0.0),
+                v["mrr@10"].as_f64().unwrap_or(0.0), v["ms_per_query"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,87 @@
+//! Helpers shared by the end-to-end tests: where the real models and data are, and how to run
+//! the real `sextant` binary against a temporary data directory.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The installed models (`scripts/test.sh` runs `sextant models fetch` first).
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("SEXTANT_MODELS").map(PathBuf::from).unwrap_or_else(|| repo().join("models"))
+}
+
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SEXTANT_CACHE") {
+        return d.into();
+    }
+    PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/sextant")
+}
+
+/// The Factbook rendered as one Markdown file per country (`scripts/fetch-data.sh`).
+pub fn factbook_dir() -> PathBuf {
+    let d = cache_dir().join("data/demo/factbook");
+    assert!(d.is_dir(), "{} is missing: run scripts/fetch-data.sh first", d.display());
+    d
+}
+
+pub fn sextant() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sextant"));
+    c.env("SEXTANT_MODELS", models_dir()).env_remove("SEXTANT_DATA").env_remove("SEXTANT_CONFIG").current_dir(repo());
+    c
+}
+
+/// Runs `sextant --data-dir DATA ARGS...` and returns its output.
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    let out = sextant().arg("--data-dir").arg(data).args(args).output().expect("sextant runs");
+    out
+}
+
+/// Like [`run`], asserting success; returns stdout.
+pub fn ok(data: &Path, args: &[&str]) -> String {
+    let out = run(data, args);
+    assert!(
+        out.status.success(),
+        "sextant {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+pub fn json(data: &Path, args: &[&str]) -> serde_json::Value {
+    let s = ok(data, args);
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("sextant {args:?} printed invalid JSON ({e}): {s}"))
+}
+
+/// Copies a deterministic sample of `n` Factbook countries into `dir`.
+pub fn factbook_sample(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(factbook_dir())
+        .expect("factbook dir")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort();
+    std::fs::create_dir_all(dir).unwrap();
+    let step = (files.len() / n).max(1);
+    files
+        .into_iter()
+        .step_by(step)
+        .take(n)
+        .map(|src| {
+            let dst = dir.join(src.file_name().unwrap());
+            std::fs::copy(&src, &dst).unwrap();
+            dst
+        })
+        .collect()
+}
+
+/// The country name of a Factbook Markdown file: its `# ` title line.
+pub fn title_of(md: &Path) -> String {
+    let text = std::fs::read_to_string(md).unwrap();
+    text.lines().find_map(|l| l.strip_prefix("# ")).expect("title line").trim().to_string()
+}
