@@ -62,17 +62,24 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).with_context(|| format!("{}:{}: not a valid record", path.display(), i + 1))?);
+        out.push(
+            serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: not a valid record", path.display(), i + 1))?,
+        );
     }
     Ok(out)
 }
 
 fn read_qrels(path: &Path) -> Result<HashMap<String, Qrels>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     if !header.starts_with("query-id") {
-        bail!("{}: expected a header line `query-id\\tcorpus-id\\tscore`", path.display());
+        bail!(
+            "{}: expected a header line `query-id\\tcorpus-id\\tscore`",
+            path.display()
+        );
     }
     let mut out: HashMap<String, Qrels> = HashMap::new();
     for (i, line) in lines.enumerate() {
@@ -81,15 +88,29 @@ fn read_qrels(path: &Path) -> Result<HashMap<String, Qrels>> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 3 {
-            bail!("{}:{}: expected 3 tab-separated columns", path.display(), i + 2);
+            bail!(
+                "{}:{}: expected 3 tab-separated columns",
+                path.display(),
+                i + 2
+            );
         }
-        let score: i64 = cols[2].trim().parse().with_context(|| format!("{}:{}: bad score", path.display(), i + 2))?;
-        out.entry(cols[0].to_string()).or_default().insert(cols[1].to_string(), score.max(0) as u32);
+        let score: i64 = cols[2]
+            .trim()
+            .parse()
+            .with_context(|| format!("{}:{}: bad score", path.display(), i + 2))?;
+        out.entry(cols[0].to_string())
+            .or_default()
+            .insert(cols[1].to_string(), score.max(0) as u32);
     }
     Ok(out)
 }
 
-pub fn retrieval(s: &Settings, args: RetrievalArgs, fusion: Fusion, chunking: ChunkConfig) -> Result<i32> {
+pub fn retrieval(
+    s: &Settings,
+    args: RetrievalArgs,
+    fusion: Fusion,
+    chunking: ChunkConfig,
+) -> Result<i32> {
     let modes: Vec<SearchMode> = match args.mode.as_str() {
         "all" => SearchMode::ALL.to_vec(),
         m => vec![m.parse().map_err(anyhow::Error::msg)?],
@@ -97,9 +118,14 @@ pub fn retrieval(s: &Settings, args: RetrievalArgs, fusion: Fusion, chunking: Ch
     let corpus: Vec<CorpusLine> = read_jsonl(&args.corpus)?;
     let queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
     let qrels = read_qrels(&args.qrels)?;
-    let embedder = sextant_models::load_default_embedder(&s.models_dir).context("cannot load the embedding model")?;
+    let embedder = sextant_models::load_default_embedder(&s.models_dir)
+        .context("cannot load the embedding model")?;
     let tmp = tempfile::tempdir()?;
-    let store = Arc::new(Store::open(tmp.path(), embedder.model_id(), embedder.dim())?);
+    let store = Arc::new(Store::open(
+        tmp.path(),
+        embedder.model_id(),
+        embedder.dim(),
+    )?);
 
     // Index the corpus: one document per record, committed in batches.
     let t0 = Instant::now();
@@ -108,10 +134,20 @@ pub fn retrieval(s: &Settings, args: RetrievalArgs, fusion: Fusion, chunking: Ch
     let mut seen = HashSet::new();
     for rec in &corpus {
         if !seen.insert(rec.id.clone()) {
-            bail!("{}: duplicate corpus id {:?}", args.corpus.display(), rec.id);
+            bail!(
+                "{}: duplicate corpus id {:?}",
+                args.corpus.display(),
+                rec.id
+            );
         }
         let origin = format!("beir:{}", rec.id);
-        let (mut doc, mut chunks) = match sextant_ingest::prepare(&origin, &rec.id, Format::Text, rec.text.as_bytes(), chunking) {
+        let (mut doc, mut chunks) = match sextant_ingest::prepare(
+            &origin,
+            &rec.id,
+            Format::Text,
+            rec.text.as_bytes(),
+            chunking,
+        ) {
             Ok(x) => x,
             Err(sextant_ingest::IngestError::Empty) => continue,
             Err(e) => return Err(e).with_context(|| format!("corpus record {}", rec.id)),
@@ -139,18 +175,34 @@ pub fn retrieval(s: &Settings, args: RetrievalArgs, fusion: Fusion, chunking: Ch
     let status = store.status()?;
     let retriever = Retriever::new(store.clone(), needs_dense.then_some(embedder));
 
-    let mut runs: Vec<(String, SearchMode, Fusion)> = modes.iter().map(|m| (m.to_string(), *m, fusion)).collect();
+    let mut runs: Vec<(String, SearchMode, Fusion)> =
+        modes.iter().map(|m| (m.to_string(), *m, fusion)).collect();
     if args.fusion_sweep && modes.contains(&SearchMode::Hybrid) {
         for k in [10.0, 60.0] {
-            runs.push((format!("hybrid_rrf_{k}"), SearchMode::Hybrid, Fusion::Rrf { k }));
+            runs.push((
+                format!("hybrid_rrf_{k}"),
+                SearchMode::Hybrid,
+                Fusion::Rrf { k },
+            ));
         }
         for w in [0.2, 0.3, 0.5, 0.7] {
-            runs.push((format!("hybrid_blend_{w}"), SearchMode::Hybrid, Fusion::Blend { bm25_weight: w }));
+            runs.push((
+                format!("hybrid_blend_{w}"),
+                SearchMode::Hybrid,
+                Fusion::Blend { bm25_weight: w },
+            ));
         }
     }
-    let judged: Vec<&QueryLine> = queries.iter().filter(|q| qrels.contains_key(&q.id)).collect();
+    let judged: Vec<&QueryLine> = queries
+        .iter()
+        .filter(|q| qrels.contains_key(&q.id))
+        .collect();
     if judged.is_empty() {
-        bail!("no query in {} has relevance judgements in {}", args.queries.display(), args.qrels.display());
+        bail!(
+            "no query in {} has relevance judgements in {}",
+            args.queries.display(),
+            args.qrels.display()
+        );
     }
     let mut results: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     for (name, mode, fusion) in &runs {
@@ -194,12 +246,18 @@ pub fn retrieval(s: &Settings, args: RetrievalArgs, fusion: Fusion, chunking: Ch
             "corpus {} documents ({} chunks), {} judged queries; indexed in {:.1}s, embedded in {:.1}s",
             corpus.len(), status.chunks, judged.len(), index_seconds, embed_seconds
         );
-        println!("{:<20} {:>9} {:>11} {:>8} {:>10}", "mode", "nDCG@10", "Recall@100", "MRR@10", "ms/query");
+        println!(
+            "{:<20} {:>9} {:>11} {:>8} {:>10}",
+            "mode", "nDCG@10", "Recall@100", "MRR@10", "ms/query"
+        );
         for (name, v) in &results {
             println!(
                 "{:<20} {:>9.4} {:>11.4} {:>8.4} {:>10.1}",
-                name, v["ndcg@10"].as_f64().unwrap_or(0.0), v["recall@100"].as_f64().unwrap_or(0.0),
-                v["mrr@10"].as_f64().unwrap_or(0.0), v["ms_per_query"].as_f64().unwrap_or(0.0)
+                name,
+                v["ndcg@10"].as_f64().unwrap_or(0.0),
+                v["recall@100"].as_f64().unwrap_or(0.0),
+                v["mrr@10"].as_f64().unwrap_or(0.0),
+                v["ms_per_query"].as_f64().unwrap_or(0.0)
             );
         }
     }

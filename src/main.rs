@@ -19,7 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "sextant", version, about = "Air-gapped retrieval assistant: ingest documents, search them, offline.")]
+#[command(
+    name = "sextant",
+    version,
+    about = "Air-gapped retrieval assistant: ingest documents, search them, offline."
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -112,7 +116,8 @@ fn main() {
     let default_level = if serving { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -139,12 +144,17 @@ fn settings(g: &Global) -> Result<Settings> {
 fn fusion(s: &Settings) -> Fusion {
     match s.search.fusion {
         FusionKind::Rrf => Fusion::Rrf { k: s.search.rrf_k },
-        FusionKind::Blend => Fusion::Blend { bm25_weight: s.search.blend_bm25_weight },
+        FusionKind::Blend => Fusion::Blend {
+            bm25_weight: s.search.blend_bm25_weight,
+        },
     }
 }
 
 fn chunking(s: &Settings) -> ChunkConfig {
-    ChunkConfig { min_chars: s.ingest.chunk_min_chars, target_chars: s.ingest.chunk_target_chars }
+    ChunkConfig {
+        min_chars: s.ingest.chunk_min_chars,
+        target_chars: s.ingest.chunk_target_chars,
+    }
 }
 
 fn load_embedder(s: &Settings) -> Result<sextant_models::Embedder> {
@@ -161,7 +171,8 @@ fn open_for_writing(s: &Settings) -> Result<(Arc<Store>, sextant_models::Embedde
 }
 
 fn open_existing(s: &Settings) -> Result<Arc<Store>> {
-    let store = Store::open_existing(&s.data_dir).with_context(|| format!("cannot open data directory {}", s.data_dir.display()))?;
+    let store = Store::open_existing(&s.data_dir)
+        .with_context(|| format!("cannot open data directory {}", s.data_dir.display()))?;
     Ok(Arc::new(store))
 }
 
@@ -171,9 +182,16 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Models { command } => models(&s, command),
         Command::Ingest { paths, json } => ingest(&s, &paths, json),
         Command::Delete { target } => delete(&s, &target),
-        Command::Search { query, k, mode, json } => search(&s, &query, k, mode, json),
+        Command::Search {
+            query,
+            k,
+            mode,
+            json,
+        } => search(&s, &query, k, mode, json),
         Command::Status { json } => status(&s, json),
-        Command::Eval { command: EvalCommand::Retrieval(args) } => eval::retrieval(&s, args, fusion(&s), chunking(&s)),
+        Command::Eval {
+            command: EvalCommand::Retrieval(args),
+        } => eval::retrieval(&s, args, fusion(&s), chunking(&s)),
         Command::Serve { addr } => serve(&s, addr),
     }
 }
@@ -188,7 +206,8 @@ fn models(s: &Settings, cmd: ModelsCommand) -> Result<i32> {
                     continue;
                 }
                 let t0 = Instant::now();
-                let report = fetch::fetch_model(spec, &s.models_dir, &cache).with_context(|| format!("model {}", spec.id))?;
+                let report = fetch::fetch_model(spec, &s.models_dir, &cache)
+                    .with_context(|| format!("model {}", spec.id))?;
                 for (file, what) in report {
                     let what = match what {
                         fetch::Fetched::AlreadyVerified => "already verified",
@@ -207,17 +226,34 @@ fn models(s: &Settings, cmd: ModelsCommand) -> Result<i32> {
             let mut rows = Vec::new();
             for spec in &manifest.models {
                 let states = fetch::model_state(spec, &s.models_dir)?;
-                let status = if states.iter().all(|(_, st)| *st == fetch::FileState::Verified) {
+                let status = if states
+                    .iter()
+                    .all(|(_, st)| *st == fetch::FileState::Verified)
+                {
                     "verified"
-                } else if states.iter().any(|(_, st)| *st == fetch::FileState::Mismatch) {
+                } else if states
+                    .iter()
+                    .any(|(_, st)| *st == fetch::FileState::Mismatch)
+                {
                     "corrupt"
                 } else {
                     "missing"
                 };
-                let packages: Vec<String> = spec.sources.iter().map(|p| format!("{}:{}@{}", match p.registry {
-                    sextant_models::manifest::Registry::Pypi => "pypi",
-                    sextant_models::manifest::Registry::Npm => "npm",
-                }, p.package, p.version)).collect();
+                let packages: Vec<String> = spec
+                    .sources
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}:{}@{}",
+                            match p.registry {
+                                sextant_models::manifest::Registry::Pypi => "pypi",
+                                sextant_models::manifest::Registry::Npm => "npm",
+                            },
+                            p.package,
+                            p.version
+                        )
+                    })
+                    .collect();
                 rows.push(serde_json::json!({
                     "id": spec.id,
                     "kind": match spec.kind { sextant_models::ModelKind::Embedding => "embedding", sextant_models::ModelKind::Chat => "chat" },
@@ -228,7 +264,10 @@ fn models(s: &Settings, cmd: ModelsCommand) -> Result<i32> {
                 }));
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "models": rows }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "models": rows }))?
+                );
             } else {
                 println!("{:<30} {:<10} {:<9} packages", "MODEL", "KIND", "STATUS");
                 for r in &rows {
@@ -237,7 +276,14 @@ fn models(s: &Settings, cmd: ModelsCommand) -> Result<i32> {
                         r["id"].as_str().unwrap_or(""),
                         r["kind"].as_str().unwrap_or(""),
                         r["status"].as_str().unwrap_or(""),
-                        r["packages"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+                        r["packages"]
+                            .as_array()
+                            .map(|a| a
+                                .iter()
+                                .filter_map(|v| v.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" "))
+                            .unwrap_or_default()
                     );
                 }
                 println!("models directory: {}", s.models_dir.display());
@@ -254,7 +300,12 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool) -> Result<i32> {
     let text_done = Arc::new(AtomicBool::new(false));
     let never = Arc::new(AtomicBool::new(false));
     let catchup = {
-        let (store, embedder, text_done, never) = (store.clone(), embedder.clone(), text_done.clone(), never.clone());
+        let (store, embedder, text_done, never) = (
+            store.clone(),
+            embedder.clone(),
+            text_done.clone(),
+            never.clone(),
+        );
         std::thread::spawn(move || -> Result<usize> {
             let mut total = 0;
             loop {
@@ -273,19 +324,29 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool) -> Result<i32> {
     let bar = if std::io::stderr().is_terminal() && !json {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {wide_msg}")
-                .expect("valid template"),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {wide_msg}",
+            )
+            .expect("valid template"),
         );
         Some(b)
     } else {
         None
     };
-    let opts = IngestOptions { chunking: chunking(s), batch_docs: s.ingest.batch_docs, ..Default::default() };
+    let opts = IngestOptions {
+        chunking: chunking(s),
+        batch_docs: s.ingest.batch_docs,
+        ..Default::default()
+    };
     let report = sextant_ingest::ingest_files(&store, paths, opts, &mut |done, total, path| {
         if let Some(b) = &bar {
             b.set_length(total as u64);
             b.set_position(done as u64);
-            b.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            b.set_message(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
         }
     });
     let text_seconds = t0.elapsed().as_secs_f64();
@@ -293,13 +354,19 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool) -> Result<i32> {
     if let Some(b) = &bar {
         b.set_message("embedding…");
     }
-    let vectors = catchup.join().map_err(|_| anyhow::anyhow!("the embedding thread panicked"))?;
+    let vectors = catchup
+        .join()
+        .map_err(|_| anyhow::anyhow!("the embedding thread panicked"))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     let report = report.context("ingest failed")?;
-    let vectors = vectors.context("embedding failed (text is committed; rerun ingest to finish the vectors)")?;
-    store.vectors().checkpoint().context("snapshotting the vector index")?;
+    let vectors = vectors
+        .context("embedding failed (text is committed; rerun ingest to finish the vectors)")?;
+    store
+        .vectors()
+        .checkpoint()
+        .context("snapshotting the vector index")?;
     let status = store.status()?;
     let total_seconds = t0.elapsed().as_secs_f64();
     if json {
@@ -356,15 +423,32 @@ fn search(s: &Settings, query: &str, k: usize, mode: SearchMode, json: bool) -> 
     req.fusion = fusion(s);
     let hits = retriever.search(&req)?;
     if json {
-        let resp = SearchResponse { hits: hits.into_iter().map(WireHit::from).collect() };
+        let resp = SearchResponse {
+            hits: hits.into_iter().map(WireHit::from).collect(),
+        };
         println!("{}", serde_json::to_string(&resp)?);
     } else if hits.is_empty() {
         println!("no results");
     } else {
         for (i, h) in hits.iter().enumerate() {
             let page = h.page.map(|p| format!(" p.{p}")).unwrap_or_default();
-            println!("{:>2}. {:.4}  {} [{}]{}  ({}:{}..{})", i + 1, h.score, h.title, h.doc_id, page, h.source, h.start, h.end);
-            let snippet: String = h.text.chars().take(240).collect::<String>().replace('\n', " ");
+            println!(
+                "{:>2}. {:.4}  {} [{}]{}  ({}:{}..{})",
+                i + 1,
+                h.score,
+                h.title,
+                h.doc_id,
+                page,
+                h.source,
+                h.start,
+                h.end
+            );
+            let snippet: String = h
+                .text
+                .chars()
+                .take(240)
+                .collect::<String>()
+                .replace('\n', " ");
             println!("    {snippet}");
         }
     }
@@ -386,9 +470,19 @@ fn status(s: &Settings, json: bool) -> Result<i32> {
             })
         );
     } else {
-        println!("data directory: {} (format {})", s.data_dir.display(), m.format_version);
-        println!("embedding model: {} ({} dims)", m.embedding_model, m.embedding_dim);
-        println!("documents: {}\nchunks: {}\nvectors: {}", st.documents, st.chunks, st.vectors);
+        println!(
+            "data directory: {} (format {})",
+            s.data_dir.display(),
+            m.format_version
+        );
+        println!(
+            "embedding model: {} ({} dims)",
+            m.embedding_model, m.embedding_dim
+        );
+        println!(
+            "documents: {}\nchunks: {}\nvectors: {}",
+            st.documents, st.chunks, st.vectors
+        );
         if st.vectors_complete() {
             println!("vectors: complete");
         } else {
@@ -410,9 +504,13 @@ fn serve(s: &Settings, addr: Option<String>) -> Result<i32> {
         fusion: fusion(s),
         chunking: chunking(s),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot bind {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot bind {addr}"))?;
         let local = listener.local_addr()?;
         tracing::info!(addr = %local, "listening");
         eprintln!("sextant listening on http://{local}");

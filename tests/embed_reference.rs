@@ -12,32 +12,51 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn matches_sentence_transformers_reference() {
-    let raw = std::fs::read_to_string(common::repo().join("tests/data/minilm_reference.json")).unwrap();
+    let raw =
+        std::fs::read_to_string(common::repo().join("tests/data/minilm_reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    let sentences: Vec<String> =
-        reference["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let sentences: Vec<String> = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
     let vectors: Vec<Vec<f32>> = reference["vectors"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .map(|v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
         .collect();
     assert!(sentences.len() >= 20);
-    let embedder = sextant_models::load_default_embedder(&common::models_dir()).expect("run `sextant models fetch` first");
+    let embedder = sextant_models::load_default_embedder(&common::models_dir())
+        .expect("run `sextant models fetch` first");
     assert_eq!(embedder.dim(), 384);
 
     // One batch with all lengths mixed (exercises padding and truncation)...
     let batched = embedder.embed(&sentences).unwrap();
     for (i, (got, want)) in batched.iter().zip(&vectors).enumerate() {
         let c = cosine(got, want);
-        assert!(c >= 0.999, "sentence {i} {:?}: cosine {c}", &sentences[i][..sentences[i].len().min(60)]);
+        assert!(
+            c >= 0.999,
+            "sentence {i} {:?}: cosine {c}",
+            &sentences[i][..sentences[i].len().min(60)]
+        );
         let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "unit length");
     }
     // ...and one at a time: padding must not change a vector.
     for (i, s) in sentences.iter().enumerate() {
         let one = embedder.embed_one(s).unwrap();
-        assert!(cosine(&one, &batched[i]) > 0.99999, "sentence {i} differs between batched and single");
+        assert!(
+            cosine(&one, &batched[i]) > 0.99999,
+            "sentence {i} differs between batched and single"
+        );
     }
 }
 

@@ -47,5 +47,11 @@ curl -sf -X POST -H 'content-type: application/json' -d '{{"query":"capital of M
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["hits"][0]["text"].as_str().unwrap().contains("Ulaanbaatar"), "{v}");
+    assert!(
+        v["hits"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Ulaanbaatar"),
+        "{v}"
+    );
 }

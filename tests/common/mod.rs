@@ -11,7 +11,9 @@ pub fn repo() -> PathBuf {
 
 /// The installed models (`scripts/test.sh` runs `sextant models fetch` first).
 pub fn models_dir() -> PathBuf {
-    std::env::var_os("SEXTANT_MODELS").map(PathBuf::from).unwrap_or_else(|| repo().join("models"))
+    std::env::var_os("SEXTANT_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("models"))
 }
 
 pub fn cache_dir() -> PathBuf {
@@ -24,19 +26,31 @@ pub fn cache_dir() -> PathBuf {
 /// The Factbook rendered as one Markdown file per country (`scripts/fetch-data.sh`).
 pub fn factbook_dir() -> PathBuf {
     let d = cache_dir().join("data/demo/factbook");
-    assert!(d.is_dir(), "{} is missing: run scripts/fetch-data.sh first", d.display());
+    assert!(
+        d.is_dir(),
+        "{} is missing: run scripts/fetch-data.sh first",
+        d.display()
+    );
     d
 }
 
 pub fn sextant() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sextant"));
-    c.env("SEXTANT_MODELS", models_dir()).env_remove("SEXTANT_DATA").env_remove("SEXTANT_CONFIG").current_dir(repo());
+    c.env("SEXTANT_MODELS", models_dir())
+        .env_remove("SEXTANT_DATA")
+        .env_remove("SEXTANT_CONFIG")
+        .current_dir(repo());
     c
 }
 
 /// Runs `sextant --data-dir DATA ARGS...` and returns its output.
 pub fn run(data: &Path, args: &[&str]) -> Output {
-    let out = sextant().arg("--data-dir").arg(data).args(args).output().expect("sextant runs");
+    let out = sextant()
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("sextant runs");
     out
 }
 
@@ -55,7 +69,8 @@ pub fn ok(data: &Path, args: &[&str]) -> String {
 
 pub fn json(data: &Path, args: &[&str]) -> serde_json::Value {
     let s = ok(data, args);
-    serde_json::from_str(&s).unwrap_or_else(|e| panic!("sextant {args:?} printed invalid JSON ({e}): {s}"))
+    serde_json::from_str(&s)
+        .unwrap_or_else(|e| panic!("sextant {args:?} printed invalid JSON ({e}): {s}"))
 }
 
 /// Copies a deterministic sample of `n` Factbook countries into `dir`.
@@ -83,5 +98,9 @@ pub fn factbook_sample(dir: &Path, n: usize) -> Vec<PathBuf> {
 /// The country name of a Factbook Markdown file: its `# ` title line.
 pub fn title_of(md: &Path) -> String {
     let text = std::fs::read_to_string(md).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("# ")).expect("title line").trim().to_string()
+    text.lines()
+        .find_map(|l| l.strip_prefix("# "))
+        .expect("title line")
+        .trim()
+        .to_string()
 }

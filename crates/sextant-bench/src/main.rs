@@ -1,1 +1,325 @@
-fn main() {}
+//! `sextant-bench`: prints throughput and latency figures for the embedder, ingest and queries.
+//! `bench/run.sh` runs it in release mode next to the peers (sentence-transformers) so both are
+//! measured in the same run on the same inputs.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+use sextant_retrieve::{Retriever, SearchRequest};
+use sextant_store::Store;
+use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta, SearchMode};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+struct Cli {
+    #[arg(long, env = "SEXTANT_MODELS", default_value = "models")]
+    models_dir: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Embedding throughput on chunks of exactly N word pieces; writes the texts for the peer.
+    Embed {
+        /// A directory of .txt files to cut chunks from.
+        #[arg(long)]
+        source: PathBuf,
+        #[arg(long, default_value_t = 512)]
+        n: usize,
+        #[arg(long, value_delimiter = ',', default_value = "128,256")]
+        tokens: Vec<usize>,
+        /// Where to write texts-<tokens>.jsonl for the peer.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// End-to-end ingest of directories into a fresh store.
+    Ingest {
+        #[arg(long)]
+        data_dir: PathBuf,
+        paths: Vec<PathBuf>,
+    },
+    /// Query latency per mode over a synthetic store of N chunks (real text, random vectors).
+    Query {
+        /// Directory of .md/.txt files whose paragraphs make up the synthetic chunks.
+        #[arg(long)]
+        source: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        chunks: usize,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Keep the store here (reused when it already has the requested size).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn read_dir_texts(dir: &Path) -> Result<Vec<String>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "md"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| Ok(std::fs::read_to_string(f)?))
+        .collect()
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Embed {
+            source,
+            n,
+            tokens,
+            out,
+        } => embed(&cli.models_dir, &source, n, &tokens, &out),
+        Cmd::Ingest { data_dir, paths } => ingest(&cli.models_dir, &data_dir, &paths),
+        Cmd::Query {
+            source,
+            chunks,
+            queries,
+            data_dir,
+        } => query(&cli.models_dir, &source, chunks, queries, &data_dir),
+    }
+}
+
+fn embed(models: &Path, source: &Path, n: usize, lengths: &[usize], out: &Path) -> Result<()> {
+    let embedder = sextant_models::load_default_embedder(models)?;
+    let mut tok = tokenizers::Tokenizer::from_file(models.join("all-minilm-l6-v2/tokenizer.json"))
+        .map_err(anyhow::Error::msg)?;
+    // The packaged tokenizer pads and truncates to 128; lengths must be measured raw.
+    tok.with_padding(None);
+    tok.with_truncation(None).map_err(anyhow::Error::msg)?;
+    let words: Vec<String> = read_dir_texts(source)?
+        .join(" ")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    std::fs::create_dir_all(out)?;
+    for &target in lengths {
+        // Cut consecutive word runs whose encoding (with [CLS] and [SEP]) is exactly `target`
+        // word pieces, or as close as a word boundary allows.
+        let mut texts = Vec::with_capacity(n);
+        let mut i = 0;
+        while texts.len() < n && i < words.len() {
+            let mut j = i + target / 2;
+            loop {
+                let text = words[i..j.min(words.len())].join(" ");
+                let len = tok
+                    .encode(text.as_str(), true)
+                    .map_err(anyhow::Error::msg)?
+                    .len();
+                if len >= target || j >= words.len() {
+                    texts.push(words[i..(j - 1).max(i + 1)].join(" "));
+                    break;
+                }
+                j += 1;
+            }
+            i = j;
+        }
+        let file = out.join(format!("texts-{target}.jsonl"));
+        std::fs::write(
+            &file,
+            texts
+                .iter()
+                .map(|t| serde_json::to_string(t).unwrap() + "\n")
+                .collect::<String>(),
+        )?;
+        embedder.embed(&texts[..texts.len().min(32)])?; // warm-up
+        let t0 = Instant::now();
+        let v = embedder.embed(&texts)?;
+        let secs = t0.elapsed().as_secs_f64();
+        assert_eq!(v.len(), texts.len());
+        println!(
+            "{}",
+            serde_json::json!({"bench": "embed", "impl": "sextant-candle", "tokens": target, "texts": texts.len(),
+                "seconds": secs, "chunks_per_s": texts.len() as f64 / secs, "texts_file": file, "peak_rss_mb": peak_rss_mb()})
+        );
+    }
+    Ok(())
+}
+
+fn ingest(models: &Path, data: &Path, paths: &[PathBuf]) -> Result<()> {
+    let embedder = sextant_models::load_default_embedder(models)?;
+    let store = Arc::new(Store::open(data, embedder.model_id(), embedder.dim())?);
+    let t0 = Instant::now();
+    let text_done = Arc::new(AtomicBool::new(false));
+    let catchup = {
+        let (store, embedder, text_done) = (store.clone(), embedder.clone(), text_done.clone());
+        std::thread::spawn(move || -> Result<usize> {
+            let never = AtomicBool::new(false);
+            let mut total = 0;
+            loop {
+                let finished = text_done.load(Ordering::SeqCst);
+                let n = sextant_ingest::embed_pending(&store, &embedder, &never)?;
+                total += n;
+                if n == 0 && finished {
+                    return Ok(total);
+                }
+                if n == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        })
+    };
+    let report =
+        sextant_ingest::ingest_files(&store, paths, Default::default(), &mut |_, _, _| {})?;
+    let text_s = t0.elapsed().as_secs_f64();
+    text_done.store(true, Ordering::SeqCst);
+    let vectors = catchup
+        .join()
+        .map_err(|_| anyhow::anyhow!("embedding thread panicked"))??;
+    store.vectors().checkpoint()?;
+    let total_s = t0.elapsed().as_secs_f64();
+    let mb = report.bytes as f64 / 1e6;
+    println!(
+        "{}",
+        serde_json::json!({"bench": "ingest", "files": report.files, "failed": report.failed.len(), "mb": mb, "chunks": report.chunks,
+            "vectors": vectors, "bm25_searchable_s": text_s, "vectors_complete_s": total_s,
+            "mb_per_s_text": mb / text_s, "mb_per_s_total": mb / total_s, "chunks_per_s_text": report.chunks as f64 / text_s,
+            "chunks_per_s_embedded": vectors as f64 / total_s, "peak_rss_mb": peak_rss_mb()})
+    );
+    Ok(())
+}
+
+fn query(
+    models: &Path,
+    source: &Path,
+    n_chunks: usize,
+    n_queries: usize,
+    data: &Path,
+) -> Result<()> {
+    let embedder = sextant_models::load_default_embedder(models)?;
+    let dim = embedder.dim();
+    let store = Arc::new(Store::open(data, embedder.model_id(), dim)?);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let texts = read_dir_texts(source)?;
+    let paragraphs: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| t.split("\n\n"))
+        .map(str::trim)
+        .filter(|p| p.len() > 40)
+        .collect();
+    let have = store.status()?.chunks;
+    let t_build = Instant::now();
+    if have < n_chunks {
+        // Synthetic documents of 50 chunks, each chunk a real paragraph with a random suffix so
+        // that the index holds n distinct texts.
+        let mut next = have;
+        while next < n_chunks {
+            let mut batch = Vec::new();
+            for _ in 0..200 {
+                let doc_id = DocId::from_digest(&(next as u64).to_le_bytes().repeat(2));
+                let mut chunks = Vec::new();
+                for o in 0..50 {
+                    let p = paragraphs[rng.random_range(0..paragraphs.len())];
+                    let text = format!("{p} (ref {})", rng.random::<u32>());
+                    chunks.push(Chunk {
+                        chunk_id: ChunkId(0),
+                        doc_id: doc_id.clone(),
+                        ordinal: o,
+                        title: format!("Synthetic {next}"),
+                        source: "bench".into(),
+                        heading: vec![],
+                        start: 0,
+                        end: text.chars().count(),
+                        text,
+                        page: None,
+                    });
+                }
+                let meta = DocumentMeta {
+                    doc_id,
+                    title: format!("Synthetic {next}"),
+                    source: "bench".into(),
+                    format: "text".into(),
+                    content_hash: String::new(),
+                    bytes: 0,
+                    chunks: 50,
+                    ingested_at: 0,
+                };
+                batch.push((
+                    Document {
+                        meta,
+                        text: String::new(),
+                    },
+                    chunks,
+                ));
+                next += 50;
+            }
+            store.commit_documents(batch)?;
+        }
+        // Random unit vectors stand in for embeddings (embedding 1M chunks takes hours on 2 cores).
+        let mut pending = store.pending_chunks(10_000)?;
+        while !pending.is_empty() {
+            let items: Vec<(u64, Vec<f32>)> = pending
+                .iter()
+                .map(|c| {
+                    let mut v: Vec<f32> = (0..dim).map(|_| rng.random::<f32>() - 0.5).collect();
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    v.iter_mut().for_each(|x| *x /= norm);
+                    (c.chunk_id.0, v)
+                })
+                .collect();
+            store.add_vectors(&items)?;
+            pending = store.pending_chunks(10_000)?;
+        }
+        store.vectors().checkpoint()?;
+    }
+    let build_s = t_build.elapsed().as_secs_f64();
+    let st = store.status()?;
+    let retriever = Retriever::new(store.clone(), Some(embedder));
+    let mut queries: Vec<String> = paragraphs
+        .choose_multiple(&mut rng, n_queries)
+        .map(|p| p.split_whitespace().take(8).collect::<Vec<_>>().join(" "))
+        .collect();
+    queries.shuffle(&mut rng);
+    for mode in SearchMode::ALL {
+        for q in queries.iter().take(10) {
+            retriever.search(&SearchRequest::new(q.clone(), 10, mode))?; // warm-up
+        }
+        let mut lat: Vec<f64> = Vec::with_capacity(queries.len());
+        for q in &queries {
+            let t = Instant::now();
+            retriever.search(&SearchRequest::new(q.clone(), 10, mode))?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "{}",
+            serde_json::json!({"bench": "query", "mode": mode.as_str(), "chunks": st.chunks, "vectors": st.vectors, "queries": lat.len(),
+                "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99), "build_s": build_s, "peak_rss_mb": peak_rss_mb()})
+        );
+    }
+    Ok(())
+}

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 #[derive(thiserror::Error, Debug)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -83,13 +86,22 @@ impl Default for ServerSettings {
 
 impl Default for IngestSettings {
     fn default() -> Self {
-        IngestSettings { chunk_min_chars: 200, chunk_target_chars: 900, batch_docs: 64 }
+        IngestSettings {
+            chunk_min_chars: 200,
+            chunk_target_chars: 900,
+            batch_docs: 64,
+        }
     }
 }
 
 impl Default for SearchSettings {
     fn default() -> Self {
-        SearchSettings { default_k: 10, fusion: FusionKind::Rrf, rrf_k: 60.0, blend_bm25_weight: 0.3 }
+        SearchSettings {
+            default_k: 10,
+            fusion: FusionKind::Rrf,
+            rrf_k: 60.0,
+            blend_bm25_weight: 0.3,
+        }
     }
 }
 
@@ -110,8 +122,14 @@ impl Settings {
     }
 
     pub fn from_toml_file(path: &Path) -> Result<Settings> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        Settings::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Settings::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.into(),
+            message,
+        })
     }
 
     pub fn from_toml(text: &str) -> std::result::Result<Settings, String> {
@@ -143,9 +161,14 @@ mod tests {
 
     #[test]
     fn layers_apply_in_order() {
-        let mut s = Settings::from_toml("data_dir = \"/srv/x\"\n[server]\naddr = \"127.0.0.1:9\"\n").unwrap();
+        let mut s =
+            Settings::from_toml("data_dir = \"/srv/x\"\n[server]\naddr = \"127.0.0.1:9\"\n")
+                .unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/srv/x"));
-        assert_eq!(s.server.request_timeout_secs, 120, "unset keys keep defaults");
+        assert_eq!(
+            s.server.request_timeout_secs, 120,
+            "unset keys keep defaults"
+        );
         s.apply_env(|k| (k == "SEXTANT_ADDR").then(|| "127.0.0.1:7".to_string()));
         assert_eq!(s.server.addr, "127.0.0.1:7");
         assert_eq!(s.data_dir, PathBuf::from("/srv/x"));
@@ -153,6 +176,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        assert!(Settings::from_toml("[server]\nadr = \"x\"\n").unwrap_err().contains("adr"));
+        assert!(Settings::from_toml("[server]\nadr = \"x\"\n")
+            .unwrap_err()
+            .contains("adr"));
     }
 }

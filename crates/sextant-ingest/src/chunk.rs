@@ -17,7 +17,10 @@ pub struct ChunkConfig {
 
 impl Default for ChunkConfig {
     fn default() -> Self {
-        ChunkConfig { min_chars: 200, target_chars: 900 }
+        ChunkConfig {
+            min_chars: 200,
+            target_chars: 900,
+        }
     }
 }
 
@@ -63,11 +66,20 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
         }
         let n = t.chars().count();
         text.push_str(t);
-        spans.push(Span { kind: b.kind, start: chars, end: chars + n, page: b.page });
+        spans.push(Span {
+            kind: b.kind,
+            start: chars,
+            end: chars + n,
+            page: b.page,
+        });
         chars += n;
     }
     // Char index -> byte index, to slice the text by char offsets.
-    let byte_at: Vec<usize> = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect();
+    let byte_at: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect();
     let slice = |s: usize, e: usize| &text[byte_at[s]..byte_at[e]];
 
     // 2. Walk the blocks, keeping the heading stack, and cut.
@@ -87,7 +99,13 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
     let path = |stack: &Vec<(u8, String)>| stack.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>();
     let flush = |cur: &mut Option<Open>, out: &mut Vec<DraftChunk>| {
         if let Some(c) = cur.take() {
-            out.push(DraftChunk { heading: c.heading, text: slice(c.start, c.end).to_string(), page: c.page, start: c.start, end: c.end });
+            out.push(DraftChunk {
+                heading: c.heading,
+                text: slice(c.start, c.end).to_string(),
+                page: c.page,
+                start: c.start,
+                end: c.end,
+            });
         }
     };
     for sp in &spans {
@@ -110,7 +128,14 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
                 match &mut cur {
                     Some(c) => c.end = sp.end,
                     None => {
-                        cur = Some(Open { start: sp.start, end: sp.end, heading: path(&stack), level, page: sp.page, content: false })
+                        cur = Some(Open {
+                            start: sp.start,
+                            end: sp.end,
+                            heading: path(&stack),
+                            level,
+                            page: sp.page,
+                            content: false,
+                        })
                     }
                 }
             }
@@ -157,7 +182,14 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
                     }
                     None => {
                         let level = stack.last().map_or(0, |(l, _)| *l);
-                        cur = Some(Open { start: sp.start, end: sp.end, heading: path(&stack), level, page: sp.page, content: true })
+                        cur = Some(Open {
+                            start: sp.start,
+                            end: sp.end,
+                            heading: path(&stack),
+                            level,
+                            page: sp.page,
+                            content: true,
+                        })
                     }
                 }
             }
@@ -171,7 +203,15 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
 }
 
 /// Pushes `[s, e)` with surrounding whitespace trimmed off the span (offsets stay exact).
-fn push_trimmed(text: &str, byte_at: &[usize], mut s: usize, mut e: usize, heading: &[String], page: Option<u32>, out: &mut Vec<DraftChunk>) {
+fn push_trimmed(
+    text: &str,
+    byte_at: &[usize],
+    mut s: usize,
+    mut e: usize,
+    heading: &[String],
+    page: Option<u32>,
+    out: &mut Vec<DraftChunk>,
+) {
     let ch = |i: usize| text[byte_at[i]..].chars().next().unwrap_or(' ');
     while s < e && ch(s).is_whitespace() {
         s += 1;
@@ -196,15 +236,29 @@ mod tests {
     use sextant_parse::{Block, Format};
 
     fn b(kind: BlockKind, text: &str) -> Block {
-        Block { kind, text: text.into(), page: None }
+        Block {
+            kind,
+            text: text.into(),
+            page: None,
+        }
     }
 
     fn check(blocks: Vec<Block>, cfg: ChunkConfig, expected: &[(&[&str], &str)]) {
-        let parsed = Parsed { format: Format::Markdown, title: None, blocks };
+        let parsed = Parsed {
+            format: Format::Markdown,
+            title: None,
+            blocks,
+        };
         let c = chunk(&parsed, cfg);
-        let got: Vec<(Vec<String>, String)> = c.chunks.iter().map(|d| (d.heading.clone(), d.text.clone())).collect();
-        let want: Vec<(Vec<String>, String)> =
-            expected.iter().map(|(h, t)| (h.iter().map(|s| s.to_string()).collect(), t.to_string())).collect();
+        let got: Vec<(Vec<String>, String)> = c
+            .chunks
+            .iter()
+            .map(|d| (d.heading.clone(), d.text.clone()))
+            .collect();
+        let want: Vec<(Vec<String>, String)> = expected
+            .iter()
+            .map(|(h, t)| (h.iter().map(|s| s.to_string()).collect(), t.to_string()))
+            .collect();
         assert_eq!(got, want);
         for d in &c.chunks {
             let span: String = c.text.chars().skip(d.start).take(d.end - d.start).collect();
@@ -212,15 +266,30 @@ mod tests {
         }
     }
 
-    const SMALL: ChunkConfig = ChunkConfig { min_chars: 10, target_chars: 40 };
+    const SMALL: ChunkConfig = ChunkConfig {
+        min_chars: 10,
+        target_chars: 40,
+    };
 
     #[test]
     fn sections_become_chunks() {
         use BlockKind::*;
         check(
-            vec![b(Heading(1), "Mongolia"), b(Heading(2), "Government"), b(Paragraph, "The capital is Ulaanbaatar."), b(Heading(2), "Geography"), b(Paragraph, "Steppe.")],
+            vec![
+                b(Heading(1), "Mongolia"),
+                b(Heading(2), "Government"),
+                b(Paragraph, "The capital is Ulaanbaatar."),
+                b(Heading(2), "Geography"),
+                b(Paragraph, "Steppe."),
+            ],
             SMALL,
-            &[(&["Mongolia"], "Mongolia\n\nGovernment\n\nThe capital is Ulaanbaatar."), (&["Mongolia", "Geography"], "Geography\n\nSteppe.")],
+            &[
+                (
+                    &["Mongolia"],
+                    "Mongolia\n\nGovernment\n\nThe capital is Ulaanbaatar.",
+                ),
+                (&["Mongolia", "Geography"], "Geography\n\nSteppe."),
+            ],
         );
     }
 
@@ -228,9 +297,20 @@ mod tests {
     fn small_sections_merge_and_paragraphs_pack() {
         use BlockKind::*;
         check(
-            vec![b(Heading(2), "A"), b(Paragraph, "one."), b(Heading(2), "B"), b(Paragraph, "two."), b(Paragraph, "a longer paragraph here."), b(Paragraph, "and another paragraph.")],
+            vec![
+                b(Heading(2), "A"),
+                b(Paragraph, "one."),
+                b(Heading(2), "B"),
+                b(Paragraph, "two."),
+                b(Paragraph, "a longer paragraph here."),
+                b(Paragraph, "and another paragraph."),
+            ],
             SMALL,
-            &[(&["A"], "A\n\none.\n\nB\n\ntwo."), (&["B"], "a longer paragraph here."), (&["B"], "and another paragraph.")],
+            &[
+                (&["A"], "A\n\none.\n\nB\n\ntwo."),
+                (&["B"], "a longer paragraph here."),
+                (&["B"], "and another paragraph."),
+            ],
         );
     }
 
@@ -238,16 +318,30 @@ mod tests {
     fn oversized_paragraph_splits_on_sentences() {
         use BlockKind::*;
         check(
-            vec![b(Paragraph, "First sentence is here. Second one is too. Third sentence ends it.")],
+            vec![b(
+                Paragraph,
+                "First sentence is here. Second one is too. Third sentence ends it.",
+            )],
             SMALL,
-            &[(&[], "First sentence is here."), (&[], "Second one is too."), (&[], "Third sentence ends it.")],
+            &[
+                (&[], "First sentence is here."),
+                (&[], "Second one is too."),
+                (&[], "Third sentence ends it."),
+            ],
         );
     }
 
     #[test]
     fn unicode_offsets_are_char_offsets() {
         use BlockKind::*;
-        check(vec![b(Paragraph, "Ulaanbaatar — Улаанбаатар."), b(Paragraph, "Ölgii.")], ChunkConfig::default(), &[(&[], "Ulaanbaatar — Улаанбаатар.\n\nÖlgii.")]);
+        check(
+            vec![
+                b(Paragraph, "Ulaanbaatar — Улаанбаатар."),
+                b(Paragraph, "Ölgii."),
+            ],
+            ChunkConfig::default(),
+            &[(&[], "Ulaanbaatar — Улаанбаатар.\n\nÖlgii.")],
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { chunking: ChunkConfig::default(), batch_docs: 64, batch_chunks: 4096 }
+        IngestOptions {
+            chunking: ChunkConfig::default(),
+            batch_docs: 64,
+            batch_chunks: 4096,
+        }
     }
 }
 
@@ -61,14 +65,30 @@ pub fn doc_id_for(origin: &str) -> DocId {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Parses and chunks one document. `origin` fixes its id; `source` is what citations show.
-pub fn prepare(origin: &str, source: &str, format: Format, bytes: &[u8], cfg: ChunkConfig) -> Result<(Document, Vec<Chunk>)> {
+pub fn prepare(
+    origin: &str,
+    source: &str,
+    format: Format,
+    bytes: &[u8],
+    cfg: ChunkConfig,
+) -> Result<(Document, Vec<Chunk>)> {
     let parsed = sextant_parse::parse_bytes(format, bytes)?;
-    let fallback_title = Path::new(source).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let title = parsed.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or(fallback_title);
+    let fallback_title = Path::new(source)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let title = parsed
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or(fallback_title);
     let chunked = chunk(&parsed, cfg);
     if chunked.chunks.is_empty() {
         return Err(IngestError::Empty);
@@ -101,7 +121,13 @@ pub fn prepare(origin: &str, source: &str, format: Format, bytes: &[u8], cfg: Ch
             end: d.end,
         })
         .collect();
-    Ok((Document { meta, text: chunked.text }, chunks))
+    Ok((
+        Document {
+            meta,
+            text: chunked.text,
+        },
+        chunks,
+    ))
 }
 
 /// What happened to one input.
@@ -115,7 +141,9 @@ pub enum Outcome {
 impl Outcome {
     pub fn doc_id(&self) -> &DocId {
         match self {
-            Outcome::New { doc_id, .. } | Outcome::Replaced { doc_id, .. } | Outcome::Unchanged { doc_id } => doc_id,
+            Outcome::New { doc_id, .. }
+            | Outcome::Replaced { doc_id, .. }
+            | Outcome::Unchanged { doc_id } => doc_id,
         }
     }
 }
@@ -150,7 +178,12 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(Pat
                     Ok(e) if e.file_type().is_file() => Some(e.into_path()),
                     Ok(_) => None,
                     Err(err) => {
-                        failed.push((err.path().map(Path::to_path_buf).unwrap_or_else(|| p.clone()), err.to_string()));
+                        failed.push((
+                            err.path()
+                                .map(Path::to_path_buf)
+                                .unwrap_or_else(|| p.clone()),
+                            err.to_string(),
+                        ));
                         None
                     }
                 })
@@ -166,7 +199,16 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(Pat
         } else if !p.exists() {
             failed.push((p.clone(), "no such file or directory".into()));
         } else if Format::from_path(p).is_none() {
-            failed.push((p.clone(), IngestError::Unsupported(p.extension().unwrap_or_default().to_string_lossy().into_owned()).to_string()));
+            failed.push((
+                p.clone(),
+                IngestError::Unsupported(
+                    p.extension()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+                .to_string(),
+            ));
         } else {
             files.push(p.clone());
         }
@@ -184,13 +226,20 @@ pub fn ingest_files(
 ) -> Result<IngestReport> {
     let t0 = Instant::now();
     let (files, skipped, failed) = collect_files(paths);
-    let mut report = IngestReport { files: files.len(), skipped, failed, ..Default::default() };
+    let mut report = IngestReport {
+        files: files.len(),
+        skipped,
+        failed,
+        ..Default::default()
+    };
     let mut batch: Vec<(PathBuf, Document, Vec<Chunk>)> = Vec::new();
     let mut batch_chunks = 0;
     let total = files.len();
     for (i, path) in files.iter().enumerate() {
         match prepare_file(store, path, opts.chunking) {
-            Ok(Prepared::Unchanged(doc_id)) => report.outcomes.push((path.clone(), Outcome::Unchanged { doc_id })),
+            Ok(Prepared::Unchanged(doc_id)) => report
+                .outcomes
+                .push((path.clone(), Outcome::Unchanged { doc_id })),
             Ok(Prepared::Ready(doc, chunks)) => {
                 batch_chunks += chunks.len();
                 batch.push((path.clone(), doc, chunks));
@@ -227,8 +276,14 @@ enum Prepared {
 }
 
 fn prepare_file(store: &Store, path: &Path, cfg: ChunkConfig) -> Result<Prepared> {
-    let format = Format::from_path(path)
-        .ok_or_else(|| IngestError::Unsupported(path.extension().unwrap_or_default().to_string_lossy().into_owned()))?;
+    let format = Format::from_path(path).ok_or_else(|| {
+        IngestError::Unsupported(
+            path.extension()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        )
+    })?;
     let canonical = std::fs::canonicalize(path)?;
     let origin = canonical.to_string_lossy().into_owned();
     let bytes = std::fs::read(path)?;
@@ -242,13 +297,20 @@ fn prepare_file(store: &Store, path: &Path, cfg: ChunkConfig) -> Result<Prepared
     Ok(Prepared::Ready(doc, chunks))
 }
 
-fn commit_batch(store: &Store, batch: &mut Vec<(PathBuf, Document, Vec<Chunk>)>, report: &mut IngestReport) -> Result<()> {
+fn commit_batch(
+    store: &Store,
+    batch: &mut Vec<(PathBuf, Document, Vec<Chunk>)>,
+    report: &mut IngestReport,
+) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
     let items: Vec<(PathBuf, Document, Vec<Chunk>)> = std::mem::take(batch);
     let paths: Vec<PathBuf> = items.iter().map(|(p, _, _)| p.clone()).collect();
-    let sizes: Vec<(DocId, usize, u64)> = items.iter().map(|(_, d, c)| (d.meta.doc_id.clone(), c.len(), d.meta.bytes)).collect();
+    let sizes: Vec<(DocId, usize, u64)> = items
+        .iter()
+        .map(|(_, d, c)| (d.meta.doc_id.clone(), c.len(), d.meta.bytes))
+        .collect();
     let committed = store.commit_documents(items.into_iter().map(|(_, d, c)| (d, c)).collect())?;
     tracing::info!(documents = committed.len(), "ingest batch committed");
     for ((path, (doc_id, chunks, bytes)), c) in paths.into_iter().zip(sizes).zip(committed) {
@@ -265,8 +327,15 @@ fn commit_batch(store: &Store, batch: &mut Vec<(PathBuf, Document, Vec<Chunk>)>,
 /// Ingests one uploaded document (`name` gives its type and identity: uploading the same name
 /// again replaces it, or does nothing when the bytes are unchanged).
 pub fn ingest_upload(store: &Store, name: &str, bytes: &[u8], cfg: ChunkConfig) -> Result<Outcome> {
-    let format = Format::from_path(Path::new(name))
-        .ok_or_else(|| IngestError::Unsupported(Path::new(name).extension().unwrap_or_default().to_string_lossy().into_owned()))?;
+    let format = Format::from_path(Path::new(name)).ok_or_else(|| {
+        IngestError::Unsupported(
+            Path::new(name)
+                .extension()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        )
+    })?;
     let origin = format!("upload:{name}");
     let doc_id = doc_id_for(&origin);
     if let Some(meta) = store.document_meta(&doc_id)? {
@@ -302,12 +371,16 @@ pub fn embed_pending(store: &Store, embedder: &Embedder, stop: &AtomicBool) -> R
         }
         let texts: Vec<String> = pending.iter().map(Chunk::embedding_text).collect();
         let vectors = embedder.embed(&texts)?;
-        let items: Vec<(u64, Vec<f32>)> = pending.iter().map(|c| c.chunk_id.0).zip(vectors).collect();
+        let items: Vec<(u64, Vec<f32>)> =
+            pending.iter().map(|c| c.chunk_id.0).zip(vectors).collect();
         store.add_vectors(&items)?;
         added += items.len();
         since_checkpoint += items.len();
         if since_checkpoint >= CHECKPOINT_EVERY {
-            store.vectors().checkpoint().map_err(sextant_store::StoreError::from)?;
+            store
+                .vectors()
+                .checkpoint()
+                .map_err(sextant_store::StoreError::from)?;
             since_checkpoint = 0;
         }
     }

@@ -54,7 +54,11 @@ impl Embedder {
             .name("sextant-embed".into())
             .spawn(move || worker(model, rx))
             .map_err(|e| ModelError::Load(format!("could not start the embedding worker: {e}")))?;
-        Ok(Embedder { tx, dim, model_id: model_id.to_string() })
+        Ok(Embedder {
+            tx,
+            dim,
+            model_id: model_id.to_string(),
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -72,13 +76,20 @@ impl Embedder {
         }
         let (reply, rx) = bounded(1);
         self.tx
-            .send(Job { texts: texts.to_vec(), reply })
+            .send(Job {
+                texts: texts.to_vec(),
+                reply,
+            })
             .map_err(|_| ModelError::Worker("the embedding worker has stopped".into()))?;
-        rx.recv().map_err(|_| ModelError::Worker("the embedding worker has stopped".into()))?
+        rx.recv()
+            .map_err(|_| ModelError::Worker("the embedding worker has stopped".into()))?
     }
 
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
-        Ok(self.embed(&[text.to_string()])?.pop().expect("one text in, one vector out"))
+        Ok(self
+            .embed(&[text.to_string()])?
+            .pop()
+            .expect("one text in, one vector out"))
     }
 }
 
@@ -101,23 +112,38 @@ impl Model {
             .map_err(|e| ModelError::Load(format!("tokenizer.json: {e}")))?;
         // The packaged tokenizer pads and truncates everything to 128: pad to the longest text of
         // each batch instead, and truncate where sentence-transformers does.
-        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..Default::default()
+        }));
         tokenizer
-            .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..Default::default()
+            }))
             .map_err(|e| ModelError::Load(format!("tokenizer truncation: {e}")))?;
         let weights = dir.join("model.safetensors");
         // SAFETY: the weights file is not modified while mapped; `models fetch` replaces files by
         // rename, never in place.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
             .map_err(|e| ModelError::Load(format!("model.safetensors: {e}")))?;
-        let bert = BertModel::load(vb, &config).map_err(|e| ModelError::Load(format!("BERT weights: {e}")))?;
-        Ok(Model { bert, tokenizer, device })
+        let bert = BertModel::load(vb, &config)
+            .map_err(|e| ModelError::Load(format!("BERT weights: {e}")))?;
+        Ok(Model {
+            bert,
+            tokenizer,
+            device,
+        })
     }
 
     fn bert_dim(&self, dir: &Path) -> Result<usize> {
         let raw = std::fs::read(dir.join("config.json"))?;
-        let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| ModelError::Load(e.to_string()))?;
-        v["hidden_size"].as_u64().map(|d| d as usize).ok_or_else(|| ModelError::Load("config.json has no hidden_size".into()))
+        let v: serde_json::Value =
+            serde_json::from_slice(&raw).map_err(|e| ModelError::Load(e.to_string()))?;
+        v["hidden_size"]
+            .as_u64()
+            .map(|d| d as usize)
+            .ok_or_else(|| ModelError::Load("config.json has no hidden_size".into()))
     }
 
     /// Embeds in length-sorted batches (as sentence-transformers does), restoring input order.
@@ -158,7 +184,9 @@ impl Model {
             let counts = maskf.sum(1)?.clamp(1e-9, f64::MAX)?; // (n, 1)
             let mean = summed.broadcast_div(&counts)?;
             let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-            mean.broadcast_div(&norm)?.to_dtype(DType::F32)?.to_vec2::<f32>()
+            mean.broadcast_div(&norm)?
+                .to_dtype(DType::F32)?
+                .to_vec2::<f32>()
         };
         run().map_err(|e| ModelError::Inference(format!("embedding forward pass: {e}")))
     }

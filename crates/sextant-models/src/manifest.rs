@@ -46,10 +46,12 @@ impl ModelFile {
         self.parts
             .iter()
             .map(|p| {
-                let (i, path) = p
-                    .split_once(':')
-                    .ok_or_else(|| ModelError::Manifest(format!("part {p:?} is not \"<source>:<path>\"")))?;
-                let i = i.parse().map_err(|_| ModelError::Manifest(format!("part {p:?}: bad source index")))?;
+                let (i, path) = p.split_once(':').ok_or_else(|| {
+                    ModelError::Manifest(format!("part {p:?} is not \"<source>:<path>\""))
+                })?;
+                let i = i
+                    .parse()
+                    .map_err(|_| ModelError::Manifest(format!("part {p:?}: bad source index")))?;
                 Ok((i, path))
             })
             .collect()
@@ -137,6 +139,9 @@ description = ""
 sources = []
 files = [{ name = "a", sha256 = "00", parts = ["3:a"] }]
 "#;
-        assert!(Manifest::parse(bad).unwrap_err().to_string().contains("source 3"));
+        assert!(Manifest::parse(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("source 3"));
     }
 }

@@ -286,9 +286,11 @@ fn parse_document(xml: &str, styles: &Styles) -> Result<Vec<Block>> {
                 b"w:tc" if tables.len() == 1 => tables[0].cell.clear(),
                 other => element(other, &e, in_ppr, run_depth, &mut paras),
             },
-            Event::Empty(e) => {
-                element(e.name().as_ref(), &e, in_ppr, run_depth, &mut paras);
-            }
+            Event::Empty(e) => match e.name().as_ref() {
+                // An empty cell still takes a column.
+                b"w:tc" if tables.len() == 1 => tables[0].row.push(String::new()),
+                other => element(other, &e, in_ppr, run_depth, &mut paras),
+            },
             Event::Text(t) if in_text => {
                 if let Some(p) = paras.last_mut() {
                     let s = t

@@ -11,8 +11,8 @@ use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::{
-    collapse_ws, decode_text, first_h1, push_block, render_table, Block, BlockKind, Format,
-    Parsed, Result,
+    collapse_ws, decode_text, first_h1, push_block, render_table, Block, BlockKind, Format, Parsed,
+    Result,
 };
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
@@ -279,23 +279,42 @@ mod tests {
 
     #[test]
     fn structure() {
-        check("<h1>A <em>b</em></h1><p>x\n  y</p>", &[(Heading(1), "A b"), (Paragraph, "x y")]);
+        check(
+            "<h1>A <em>b</em></h1><p>x\n  y</p>",
+            &[(Heading(1), "A b"), (Paragraph, "x y")],
+        );
         check("<h4>d</h4>", &[(Heading(4), "d")]);
-        check("<ul><li>one</li><li><p>two</p><p>more</p></li></ul>", &[(ListItem, "one"), (ListItem, "two more")]);
+        check(
+            "<ul><li>one</li><li><p>two</p><p>more</p></li></ul>",
+            &[(ListItem, "one"), (ListItem, "two more")],
+        );
         check(
             "<ol><li>outer<ul><li>inner</li></ul></li><li>next</li></ol>",
             &[(ListItem, "outer"), (ListItem, "inner"), (ListItem, "next")],
         );
-        check("<div>direct <b>text</b><p>para</p>tail</div>", &[(Paragraph, "direct text"), (Paragraph, "para"), (Paragraph, "tail")]);
+        check(
+            "<div>direct <b>text</b><p>para</p>tail</div>",
+            &[
+                (Paragraph, "direct text"),
+                (Paragraph, "para"),
+                (Paragraph, "tail"),
+            ],
+        );
         check("<div><div><p>deep</p></div></div>", &[(Paragraph, "deep")]);
         check("<blockquote>quoted</blockquote>", &[(Paragraph, "quoted")]);
-        check("<pre><code>a  b\n  c\n</code></pre>", &[(Code, "a  b\n  c")]);
+        check(
+            "<pre><code>a  b\n  c\n</code></pre>",
+            &[(Code, "a  b\n  c")],
+        );
         check(
             "<table><caption>Cap</caption><thead><tr><th>A</th><th>B</th></tr></thead>\
              <tbody><tr><td>1</td><td><p>2</p></td></tr></tbody></table>",
             &[(Paragraph, "Cap"), (Table, "A | B\n1 | 2")],
         );
-        check("<table><tr><td>x<table><tr><td>in</td></tr></table></td><td>y</td></tr></table>", &[(Table, "x in | y")]);
+        check(
+            "<table><tr><td>x<table><tr><td>in</td></tr></table></td><td>y</td></tr></table>",
+            &[(Table, "x in | y")],
+        );
         check(
             "<p>a</p><script>var x = 1;</script><style>p{}</style><noscript>js</noscript>\
              <nav>menu</nav><p hidden>h</p><p>b &amp; c&nbsp;d &eacute;</p>",
@@ -307,7 +326,9 @@ mod tests {
 
     #[test]
     fn titles() {
-        let p = parse(b"<html><head><title> The  Title </title></head><body><h1>H</h1></body></html>").unwrap();
+        let p =
+            parse(b"<html><head><title> The  Title </title></head><body><h1>H</h1></body></html>")
+                .unwrap();
         assert_eq!(p.title.as_deref(), Some("The Title"));
         let p = parse(b"<html><body><h2>x</h2><h1>First H1</h1></body></html>").unwrap();
         assert_eq!(p.title.as_deref(), Some("First H1"));

@@ -163,9 +163,8 @@ pub fn parse_file(path: &Path) -> Result<Parsed> {
                 .to_string(),
         },
     })?;
-    let bytes = std::fs::read(path).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("reading {}: {e}", path.display()))
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("reading {}: {e}", path.display())))?;
     parse_bytes(format, &bytes)
 }
 
@@ -337,8 +336,11 @@ mod tests {
             assert!(matches!(err, ParseError::NoText { .. }), "{f}: {err}");
             assert!(err.to_string().contains("empty"), "{err}");
         }
-        let err = parse_bytes(Format::Html, b"<html><body><script>x()</script></body></html>")
-            .unwrap_err();
+        let err = parse_bytes(
+            Format::Html,
+            b"<html><body><script>x()</script></body></html>",
+        )
+        .unwrap_err();
         assert!(matches!(err, ParseError::NoText { .. }), "{err}");
     }
 }

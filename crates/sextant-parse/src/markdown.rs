@@ -101,7 +101,8 @@ impl Walker {
         match tag {
             Tag::Heading { level, .. } => self.open(BlockKind::Heading(level as u8)),
             Tag::Paragraph => {
-                let in_item = matches!(self.frames.last(), Some(f) if f.kind == BlockKind::ListItem);
+                let in_item =
+                    matches!(self.frames.last(), Some(f) if f.kind == BlockKind::ListItem);
                 if in_item || self.table.is_some() {
                     // A loose list item's paragraphs belong to the item.
                     self.text(" ");
@@ -136,7 +137,9 @@ impl Walker {
         match tag {
             TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock => self.close(),
             TagEnd::Paragraph => {
-                if self.paragraphs.pop().unwrap_or(false) {
+                // Only a paragraph that opened its own frame closes one.
+                let own_frame = self.paragraphs.pop().unwrap_or(false);
+                if own_frame {
                     self.close();
                 }
             }
@@ -195,17 +198,43 @@ mod tests {
 
     #[test]
     fn structure() {
-        check("# T\n\npara *one*\nline two", &[(Heading(1), "T"), (Paragraph, "para one line two")]);
-        check("### Deep `code` [link](http://x)", &[(Heading(3), "Deep code link")]);
-        check("Setext\n======\n\nSub\n---", &[(Heading(1), "Setext"), (Heading(2), "Sub")]);
-        check("- a\n- b **bold**\n", &[(ListItem, "a"), (ListItem, "b bold")]);
-        check("1. a\n\n   more\n2. b", &[(ListItem, "a more"), (ListItem, "b")]);
+        check(
+            "# T\n\npara *one*\nline two",
+            &[(Heading(1), "T"), (Paragraph, "para one line two")],
+        );
+        check(
+            "### Deep `code` [link](http://x)",
+            &[(Heading(3), "Deep code link")],
+        );
+        check(
+            "Setext\n======\n\nSub\n---",
+            &[(Heading(1), "Setext"), (Heading(2), "Sub")],
+        );
+        check(
+            "- a\n- b **bold**\n",
+            &[(ListItem, "a"), (ListItem, "b bold")],
+        );
+        check(
+            "1. a\n\n   more\n2. b",
+            &[(ListItem, "a more"), (ListItem, "b")],
+        );
         check(
             "- outer\n  - inner 1\n  - inner 2\n- next",
-            &[(ListItem, "outer"), (ListItem, "inner 1"), (ListItem, "inner 2"), (ListItem, "next")],
+            &[
+                (ListItem, "outer"),
+                (ListItem, "inner 1"),
+                (ListItem, "inner 2"),
+                (ListItem, "next"),
+            ],
         );
-        check("- [x] done\n- [ ] todo", &[(ListItem, "done"), (ListItem, "todo")]);
-        check("```rust\nfn main() {\n    x();\n}\n```", &[(Code, "fn main() {\n    x();\n}")]);
+        check(
+            "- [x] done\n- [ ] todo",
+            &[(ListItem, "done"), (ListItem, "todo")],
+        );
+        check(
+            "```rust\nfn main() {\n    x();\n}\n```",
+            &[(Code, "fn main() {\n    x();\n}")],
+        );
         check("    indented\n    code", &[(Code, "indented\ncode")]);
         check("> quoted\n> text", &[(Paragraph, "quoted text")]);
         check(

@@ -168,7 +168,13 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
-    if !bytes.starts_with(b"%PDF") && !bytes.get(..1024).unwrap_or(bytes).windows(5).any(|w| w == b"%PDF-") {
+    if !bytes.starts_with(b"%PDF")
+        && !bytes
+            .get(..1024)
+            .unwrap_or(bytes)
+            .windows(5)
+            .any(|w| w == b"%PDF-")
+    {
         return Err(malformed("the file does not start with a %PDF header"));
     }
     let doc = guarded("loading the document", || {
@@ -269,33 +275,39 @@ fn to_blocks(pages: &[(u32, Vec<Line>)]) -> Vec<Block> {
 
     let is_big = |size: f64| size_key(size) as f64 >= body as f64 * 1.15 && size_key(size) > body;
 
-    // Paragraphs: (page, text, size key if heading-sized).
-    let mut paras: Vec<(u32, String, Option<i64>)> = Vec::new();
+    // Paragraphs: (page, text, size key if heading-sized, is a bullet item).
+    let mut paras: Vec<(u32, String, Option<i64>, bool)> = Vec::new();
     for (page, lines) in pages {
         let mut cur = String::new();
-        let mut cur_big: Option<Option<i64>> = None;
+        let mut cur_big: Option<i64> = None;
+        let mut cur_bullet = false;
         for l in lines {
             let big = is_big(l.size).then(|| size_key(l.size));
-            let split = l.gap_before || cur_big.is_some_and(|b| b != big);
+            let (bullet, text) = strip_bullet(l.text.trim());
+            let split = l.gap_before || bullet || (!cur.is_empty() && cur_big != big);
             if split && !cur.is_empty() {
-                paras.push((*page, std::mem::take(&mut cur), cur_big.flatten()));
+                paras.push((*page, std::mem::take(&mut cur), cur_big, cur_bullet));
             }
-            cur_big = Some(big);
-            join_line(&mut cur, l.text.trim());
+            if cur.is_empty() {
+                cur_big = big;
+                cur_bullet = bullet;
+            }
+            join_line(&mut cur, text);
         }
         if !cur.is_empty() {
-            paras.push((*page, cur, cur_big.flatten()));
+            paras.push((*page, cur, cur_big, cur_bullet));
         }
     }
 
     // Heading levels: distinct heading sizes, largest first.
-    let mut sizes: Vec<i64> = paras.iter().filter_map(|p| p.2).collect();
+    let mut sizes: Vec<i64> = paras.iter().filter(|p| !p.3).filter_map(|p| p.2).collect();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     sizes.dedup();
 
     let mut blocks = Vec::new();
-    for (page, text, big) in paras {
+    for (page, text, big, bullet) in paras {
         let kind = match big {
+            _ if bullet => BlockKind::ListItem,
             // Long runs of large text are more likely a styled paragraph.
             Some(k) if text.chars().count() <= 200 => {
                 let rank = sizes.iter().position(|s| *s == k).unwrap_or(0);
@@ -306,6 +318,23 @@ fn to_blocks(pages: &[(u32, Vec<Line>)]) -> Vec<Block> {
         push_block(&mut blocks, kind, &text, Some(page));
     }
     blocks
+}
+
+/// Split a leading bullet character ("• item") off a line.
+fn strip_bullet(line: &str) -> (bool, &str) {
+    let mut chars = line.chars();
+    match chars.next() {
+        Some(
+            '•' | '◦' | '▪' | '▫' | '‣' | '⁃' | '●' | '○' | '■' | '□' | '\u{f0b7}' | '\u{f0a7}',
+        ) => {
+            let rest = chars.as_str();
+            if rest.starts_with(char::is_whitespace) {
+                return (true, rest.trim_start());
+            }
+            (false, line)
+        }
+        _ => (false, line),
+    }
 }
 
 /// Append a line to a paragraph: words across a line break get a space,
@@ -349,6 +378,10 @@ mod tests {
                     line("Section", 16.0, true),
                     line("Body two is Romano-", 12.0, true),
                     line("Germanic.", 12.0, false),
+                    line("• first item", 12.0, false),
+                    line("wrapped", 12.0, false),
+                    line("•  second", 12.0, false),
+                    line("•not a bullet", 12.0, true),
                 ],
             ),
             (2, vec![line("Page two text", 12.0, false)]),
@@ -361,12 +394,105 @@ mod tests {
             got,
             vec![
                 (BlockKind::Heading(1), "Big Title".to_string(), Some(1)),
-                (BlockKind::Paragraph, "Body one continues here".to_string(), Some(1)),
+                (
+                    BlockKind::Paragraph,
+                    "Body one continues here".to_string(),
+                    Some(1)
+                ),
                 (BlockKind::Heading(2), "Section".to_string(), Some(1)),
-                (BlockKind::Paragraph, "Body two is Romano-Germanic.".to_string(), Some(1)),
+                (
+                    BlockKind::Paragraph,
+                    "Body two is Romano-Germanic.".to_string(),
+                    Some(1)
+                ),
+                (
+                    BlockKind::ListItem,
+                    "first item wrapped".to_string(),
+                    Some(1)
+                ),
+                (BlockKind::ListItem, "second".to_string(), Some(1)),
+                (BlockKind::Paragraph, "•not a bullet".to_string(), Some(1)),
                 (BlockKind::Paragraph, "Page two text".to_string(), Some(2)),
             ]
         );
+    }
+
+    /// A minimal PDF with one page per content stream, all sharing `/F1`.
+    fn build_pdf(font: &str, pages: &[&str]) -> Vec<u8> {
+        let n = pages.len();
+        let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+        let mut objs = vec![
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")),
+            font.to_string(),
+        ];
+        for (i, content) in pages.iter().enumerate() {
+            objs.push(format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {} 0 R \
+                 /Resources << /Font << /F1 3 0 R >> >> >>",
+                5 + 2 * i
+            ));
+            objs.push(format!(
+                "<< /Length {} >>\nstream\n{content}\nendstream",
+                content.len()
+            ));
+        }
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, o) in objs.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes(),
+        );
+        for off in offsets {
+            out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objs.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    const HELVETICA: &str = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+
+    #[test]
+    fn extracts_pages() {
+        let pdf = build_pdf(
+            HELVETICA,
+            &[
+                "BT /F1 12 Tf 72 700 Td (Hello first page.) Tj ET",
+                "BT /F1 12 Tf 72 700 Td (Second) Tj 0 -14 Td (page text.) Tj ET",
+            ],
+        );
+        let p = parse(&pdf).unwrap();
+        let got: Vec<(&str, Option<u32>)> =
+            p.blocks.iter().map(|b| (b.text.as_str(), b.page)).collect();
+        assert_eq!(
+            got,
+            [
+                ("Hello first page.", Some(1)),
+                ("Second page text.", Some(2))
+            ]
+        );
+        assert_eq!(p.title, None);
+    }
+
+    #[test]
+    fn reader_panic_becomes_malformed() {
+        // A font dictionary without /Subtype makes pdf-extract panic.
+        let pdf = build_pdf(
+            "<< /Type /Font >>",
+            &["BT /F1 12 Tf 72 700 Td (Boom) Tj ET"],
+        );
+        let err = parse(&pdf).unwrap_err();
+        assert!(matches!(err, ParseError::Malformed { .. }), "{err}");
     }
 
     #[test]

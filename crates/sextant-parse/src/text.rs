@@ -12,14 +12,17 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
 }
 
 /// Split text into `Paragraph` blocks on blank (whitespace-only) lines;
-/// whitespace inside each paragraph is collapsed. Also used for PDF pages.
+/// whitespace inside each paragraph is collapsed.
 pub(crate) fn paragraphs(text: &str, page: Option<u32>) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut cur = String::new();
     // Accept \n, \r\n and lone \r line ends; a form feed (page break) also
     // ends a paragraph.
-    let text = text.replace("\r\n", "\n").replace('\r', "\n");
-    for line in text.split(['\n', '\u{c}']) {
+    let text = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\u{c}', "\n\n");
+    for line in text.split('\n') {
         if line.trim().is_empty() {
             push_block(&mut blocks, BlockKind::Paragraph, &cur, page);
             cur.clear();

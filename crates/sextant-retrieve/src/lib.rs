@@ -57,7 +57,12 @@ pub struct SearchRequest {
 
 impl SearchRequest {
     pub fn new(query: impl Into<String>, k: usize, mode: SearchMode) -> Self {
-        SearchRequest { query: query.into(), k, mode, fusion: Fusion::default() }
+        SearchRequest {
+            query: query.into(),
+            k,
+            mode,
+            fusion: Fusion::default(),
+        }
     }
 }
 
@@ -149,7 +154,9 @@ pub fn fuse(lexical: &[(u64, f32)], dense: &[(u64, f32)], fusion: Fusion) -> Vec
         }
         Fusion::Blend { bm25_weight } => {
             for (list, w) in [(lexical, bm25_weight), (dense, 1.0 - bm25_weight)] {
-                let (lo, hi) = list.iter().fold((f32::MAX, f32::MIN), |(lo, hi), (_, s)| (lo.min(*s), hi.max(*s)));
+                let (lo, hi) = list.iter().fold((f32::MAX, f32::MIN), |(lo, hi), (_, s)| {
+                    (lo.min(*s), hi.max(*s))
+                });
                 let span = (hi - lo).max(1e-9);
                 for (id, s) in list {
                     *acc.entry(*id).or_default() += w * (s - lo) / span;

@@ -15,7 +15,12 @@ pub fn ndcg_at(ranked: &[String], qrels: &Qrels, k: usize) -> f64 {
         .sum();
     let mut ideal: Vec<u32> = qrels.values().copied().filter(|&g| g > 0).collect();
     ideal.sort_unstable_by(|a, b| b.cmp(a));
-    let idcg: f64 = ideal.iter().take(k).enumerate().map(|(i, &g)| g as f64 / (i as f64 + 2.0).log2()).sum();
+    let idcg: f64 = ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, &g)| g as f64 / (i as f64 + 2.0).log2())
+        .sum();
     if idcg == 0.0 {
         0.0
     } else {
@@ -28,7 +33,11 @@ pub fn recall_at(ranked: &[String], qrels: &Qrels, k: usize) -> f64 {
     if relevant == 0 {
         return 0.0;
     }
-    let found = ranked.iter().take(k).filter(|d| qrels.get(*d).is_some_and(|&g| g > 0)).count();
+    let found = ranked
+        .iter()
+        .take(k)
+        .filter(|d| qrels.get(*d).is_some_and(|&g| g > 0))
+        .count();
     found as f64 / relevant as f64
 }
 

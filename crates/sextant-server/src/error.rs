@@ -54,7 +54,10 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -78,7 +81,12 @@ impl IntoResponse for ApiError {
         if status.is_client_error() {
             tracing::debug!(code = ?self.code, message = %self.message, "request rejected");
         }
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         (status, axum::Json(body)).into_response()
     }
 }
@@ -87,9 +95,10 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> ApiError {
         use axum::extract::rejection::JsonRejection as J;
         match r {
-            J::MissingJsonContentType(_) => {
-                ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json")
-            }
+            J::MissingJsonContentType(_) => ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "expected Content-Type: application/json",
+            ),
             J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
             }

@@ -65,21 +65,51 @@ impl AppState {
 }
 
 /// Runs blocking work off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Sextant", description = "Air-gapped retrieval: ingest documents, search them."),
-    paths(upload_documents, get_document, delete_document, search, healthz, readyz, metrics_text),
-    components(schemas(SearchRequestBody, SearchResponse, WireHit, WireMode, DocumentBody, UploadResponse, UploadResult, UploadStatus, ReadyResponse, error::ErrorBody, error::ErrorDetail, ErrorCode))
+    info(
+        title = "Sextant",
+        description = "Air-gapped retrieval: ingest documents, search them."
+    ),
+    paths(
+        upload_documents,
+        get_document,
+        delete_document,
+        search,
+        healthz,
+        readyz,
+        metrics_text
+    ),
+    components(schemas(
+        SearchRequestBody,
+        SearchResponse,
+        WireHit,
+        WireMode,
+        DocumentBody,
+        UploadResponse,
+        UploadResult,
+        UploadStatus,
+        ReadyResponse,
+        error::ErrorBody,
+        error::ErrorDetail,
+        ErrorCode
+    ))
 )]
 pub struct ApiDoc;
 
 /// The OpenAPI document, pretty-printed, as served at `/openapi.json`.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises")
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
 }
 
 pub fn router(state: AppState) -> Router {
@@ -88,7 +118,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/documents", post(upload_documents))
         .layer(DefaultBodyLimit::max(opts.max_upload_bytes));
     let api = Router::new()
-        .route("/v1/documents/{id}", get(get_document).delete(delete_document))
+        .route(
+            "/v1/documents/{id}",
+            get(get_document).delete(delete_document),
+        )
         .route("/v1/search", post(search))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -104,7 +137,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Counts every request and bounds its run time with a JSON 504.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let resp = match tokio::time::timeout(state.options.request_timeout, next.run(req)).await {
         Ok(r) => r,
@@ -113,7 +150,11 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     state
         .metrics
         .requests
-        .get_or_create(&metrics::RequestLabels { route, method, status: resp.status().as_u16() })
+        .get_or_create(&metrics::RequestLabels {
+            route,
+            method,
+            status: resp.status().as_u16(),
+        })
         .inc();
     resp
 }
@@ -123,43 +164,73 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     responses((status = 200, body = UploadResponse, description = "Per-file outcome; at least one succeeded"),
               (status = 422, body = UploadResponse, description = "No file could be ingested"),
               (status = 400, body = error::ErrorBody), (status = 413, body = error::ErrorBody)))]
-async fn upload_documents(State(state): State<AppState>, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Result<Response, ApiError> {
+async fn upload_documents(
+    State(state): State<AppState>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
     let mut multipart = multipart?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     while let Some(field) = multipart.next_field().await? {
-        let Some(name) = field.file_name().map(sanitize_name) else { continue };
+        let Some(name) = field.file_name().map(sanitize_name) else {
+            continue;
+        };
         let bytes = field.bytes().await?;
         files.push((name, bytes.to_vec()));
     }
     if files.is_empty() {
-        return Err(ApiError::bad_request("no file part in the upload (send multipart/form-data with a filename)"));
+        return Err(ApiError::bad_request(
+            "no file part in the upload (send multipart/form-data with a filename)",
+        ));
     }
     let st = state.clone();
     let results = blocking(move || {
         let store = st.store().clone();
         Ok(files
             .into_iter()
-            .map(|(name, bytes)| match sextant_ingest::ingest_upload(&store, &name, &bytes, st.options.chunking) {
-                Ok(o) => {
-                    let (status, chunks) = match &o {
-                        Outcome::New { chunks, .. } => (UploadStatus::New, Some(*chunks)),
-                        Outcome::Replaced { chunks, .. } => (UploadStatus::Replaced, Some(*chunks)),
-                        Outcome::Unchanged { .. } => (UploadStatus::Unchanged, None),
-                    };
-                    UploadResult { name, status, doc_id: Some(o.doc_id().to_string()), chunks, error: None }
-                }
-                Err(e) => {
-                    tracing::info!(file = %name, error = %e, "upload rejected");
-                    UploadResult { name, status: UploadStatus::Failed, doc_id: None, chunks: None, error: Some(e.to_string()) }
+            .map(|(name, bytes)| {
+                match sextant_ingest::ingest_upload(&store, &name, &bytes, st.options.chunking) {
+                    Ok(o) => {
+                        let (status, chunks) = match &o {
+                            Outcome::New { chunks, .. } => (UploadStatus::New, Some(*chunks)),
+                            Outcome::Replaced { chunks, .. } => {
+                                (UploadStatus::Replaced, Some(*chunks))
+                            }
+                            Outcome::Unchanged { .. } => (UploadStatus::Unchanged, None),
+                        };
+                        UploadResult {
+                            name,
+                            status,
+                            doc_id: Some(o.doc_id().to_string()),
+                            chunks,
+                            error: None,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!(file = %name, error = %e, "upload rejected");
+                        UploadResult {
+                            name,
+                            status: UploadStatus::Failed,
+                            doc_id: None,
+                            chunks: None,
+                            error: Some(e.to_string()),
+                        }
+                    }
                 }
             })
             .collect::<Vec<_>>())
     })
     .await?;
-    let ok = results.iter().filter(|r| r.status != UploadStatus::Failed).count();
+    let ok = results
+        .iter()
+        .filter(|r| r.status != UploadStatus::Failed)
+        .count();
     state.metrics.documents_ingested.inc_by(ok as u64);
     let _ = state.wake_embedder.try_send(());
-    let status = if ok == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if ok == 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(UploadResponse { documents: results })).into_response())
 }
 
@@ -181,7 +252,10 @@ fn parse_doc_id(id: &str) -> Result<DocId, ApiError> {
 /// A document's metadata and extracted text.
 #[utoipa::path(get, path = "/v1/documents/{id}", params(("id" = String, Path, description = "Document id")),
     responses((status = 200, body = DocumentBody), (status = 404, body = error::ErrorBody)))]
-async fn get_document(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<DocumentBody>, ApiError> {
+async fn get_document(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<DocumentBody>, ApiError> {
     let id = parse_doc_id(&id)?;
     let store = state.store().clone();
     let doc = blocking(move || store.document(&id).map_err(ApiError::internal)).await?;
@@ -192,7 +266,10 @@ async fn get_document(State(state): State<AppState>, UrlPath(id): UrlPath<String
 /// Removes a document, its chunks and vectors.
 #[utoipa::path(delete, path = "/v1/documents/{id}", params(("id" = String, Path, description = "Document id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = error::ErrorBody)))]
-async fn delete_document(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<StatusCode, ApiError> {
+async fn delete_document(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_doc_id(&id)?;
     let store = state.store().clone();
     let deleted = blocking(move || store.delete_document(&id).map_err(ApiError::internal)).await?;
@@ -206,14 +283,20 @@ async fn delete_document(State(state): State<AppState>, UrlPath(id): UrlPath<Str
 /// Hybrid, BM25 or dense search over chunks.
 #[utoipa::path(post, path = "/v1/search", request_body = SearchRequestBody,
     responses((status = 200, body = SearchResponse), (status = 400, body = error::ErrorBody)))]
-async fn search(State(state): State<AppState>, body: Result<Json<SearchRequestBody>, axum::extract::rejection::JsonRejection>) -> Result<Json<SearchResponse>, ApiError> {
+async fn search(
+    State(state): State<AppState>,
+    body: Result<Json<SearchRequestBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
     let Json(body) = body?;
     if body.query.len() > 4096 {
         return Err(ApiError::bad_request("query is longer than 4096 bytes"));
     }
     let k = body.k.unwrap_or(state.options.default_k);
     if k == 0 || k > sextant_retrieve::MAX_K {
-        return Err(ApiError::bad_request(format!("k must be between 1 and {}", sextant_retrieve::MAX_K)));
+        return Err(ApiError::bad_request(format!(
+            "k must be between 1 and {}",
+            sextant_retrieve::MAX_K
+        )));
     }
     let mode = body.mode.unwrap_or_default();
     let mut req = SearchRequest::new(body.query, k, mode.into());
@@ -224,9 +307,13 @@ async fn search(State(state): State<AppState>, body: Result<Json<SearchRequestBo
     state
         .metrics
         .search_seconds
-        .get_or_create(&metrics::ModeLabels { mode: sextant_types::SearchMode::from(mode).to_string() })
+        .get_or_create(&metrics::ModeLabels {
+            mode: sextant_types::SearchMode::from(mode).to_string(),
+        })
         .observe(t0.elapsed().as_secs_f64());
-    Ok(Json(SearchResponse { hits: hits.into_iter().map(WireHit::from).collect() }))
+    Ok(Json(SearchResponse {
+        hits: hits.into_iter().map(WireHit::from).collect(),
+    }))
 }
 
 /// Liveness: the process answers.
@@ -250,7 +337,11 @@ async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
         vectors_complete: status.vectors_complete(),
         embedding_model: state.store().manifest().embedding_model.clone(),
     };
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     Ok((code, Json(body)).into_response())
 }
 
@@ -264,7 +355,14 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
     m.chunks.set(status.chunks as i64);
     m.vectors.set(status.vectors as i64);
     m.vectors_pending.set(status.vectors_pending as i64);
-    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response())
 }
 
 async fn openapi() -> Response {
@@ -273,11 +371,17 @@ async fn openapi() -> Response {
 
 /// Embeds committed chunks in the background until `stop`: runs once at start, then whenever
 /// woken (after an upload) or every few seconds (to pick up a CLI ingest beside the server).
-pub fn spawn_embedder(retriever: Arc<Retriever>, wake: crossbeam_channel::Receiver<()>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+pub fn spawn_embedder(
+    retriever: Arc<Retriever>,
+    wake: crossbeam_channel::Receiver<()>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("sextant-catchup".into())
         .spawn(move || {
-            let Some(embedder) = retriever.embedder().cloned() else { return };
+            let Some(embedder) = retriever.embedder().cloned() else {
+                return;
+            };
             let store = retriever.store().clone();
             while !stop.load(Ordering::Relaxed) {
                 let _ = store.refresh();
@@ -296,15 +400,27 @@ pub fn spawn_embedder(retriever: Arc<Retriever>, wake: crossbeam_channel::Receiv
 }
 
 /// Serves `router` on `listener` until ctrl-c / SIGTERM, with the catch-up thread beside it.
-pub async fn serve(listener: tokio::net::TcpListener, retriever: Arc<Retriever>, options: ServerOptions) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    retriever: Arc<Retriever>,
+    options: ServerOptions,
+) -> std::io::Result<()> {
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let stop = Arc::new(AtomicBool::new(false));
     let catchup = spawn_embedder(retriever.clone(), wake_rx, stop.clone());
-    let state = AppState { retriever, options: Arc::new(options), metrics: Arc::new(metrics::Metrics::default()), wake_embedder: wake_tx };
+    let state = AppState {
+        retriever,
+        options: Arc::new(options),
+        metrics: Arc::new(metrics::Metrics::default()),
+        wake_embedder: wake_tx,
+    };
     let app = router(state);
-    let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || catchup.join()).await;
     result
@@ -316,7 +432,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

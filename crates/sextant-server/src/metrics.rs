@@ -38,23 +38,57 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
         let documents_ingested = Counter::default();
-        let (documents, chunks, vectors, vectors_pending) =
-            (Gauge::default(), Gauge::default(), Gauge::default(), Gauge::default());
-        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
-        registry.register("search_duration_seconds", "Search latency by mode", search_seconds.clone());
-        registry.register("documents_ingested", "Documents ingested through the API", documents_ingested.clone());
-        registry.register("store_documents", "Documents in the store", documents.clone());
+        let (documents, chunks, vectors, vectors_pending) = (
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "search_duration_seconds",
+            "Search latency by mode",
+            search_seconds.clone(),
+        );
+        registry.register(
+            "documents_ingested",
+            "Documents ingested through the API",
+            documents_ingested.clone(),
+        );
+        registry.register(
+            "store_documents",
+            "Documents in the store",
+            documents.clone(),
+        );
         registry.register("store_chunks", "Chunks in the store", chunks.clone());
         registry.register("store_vectors", "Chunks with an embedding", vectors.clone());
-        registry.register("store_vectors_pending", "Chunks waiting for an embedding", vectors_pending.clone());
-        Metrics { registry, requests, search_seconds, documents_ingested, documents, chunks, vectors, vectors_pending }
+        registry.register(
+            "store_vectors_pending",
+            "Chunks waiting for an embedding",
+            vectors_pending.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            search_seconds,
+            documents_ingested,
+            documents,
+            chunks,
+            vectors,
+            vectors_pending,
+        }
     }
 }
 
 impl Metrics {
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }

@@ -42,7 +42,13 @@ pub enum StoreError {
     #[error("data directory {dir}: {msg}")]
     Manifest { dir: PathBuf, msg: String },
     #[error("data directory {dir} was built with embedding model {found} (dim {found_dim}); this build uses {expected} (dim {expected_dim}). Re-ingest into a new data directory.")]
-    ModelMismatch { dir: PathBuf, found: String, found_dim: usize, expected: String, expected_dim: usize },
+    ModelMismatch {
+        dir: PathBuf,
+        found: String,
+        found_dim: usize,
+        expected: String,
+        expected_dim: usize,
+    },
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -145,7 +151,10 @@ impl Store {
     fn open_with(dir: &Path, manifest: StoreManifest) -> Result<Store> {
         let text = TextIndex::open(&dir.join("text"))?;
         let vectors = VectorIndex::open(&dir.join("vectors"), manifest.embedding_dim)?;
-        let next = text.max_chunk_id()?.max(vectors.max_key()).map_or(1, |m| m + 1);
+        let next = text
+            .max_chunk_id()?
+            .max(vectors.max_key())
+            .map_or(1, |m| m + 1);
         let store = Store {
             dir: dir.to_path_buf(),
             manifest,
@@ -161,11 +170,19 @@ impl Store {
     /// the matching vector removal). Returns how many were dropped. Needs the writer role.
     pub fn reconcile(&self) -> Result<usize> {
         let live: HashSet<u64> = self.text.live_chunk_ids()?.into_iter().collect();
-        let stale: Vec<u64> = self.vectors.keys().into_iter().filter(|k| !live.contains(k)).collect();
+        let stale: Vec<u64> = self
+            .vectors
+            .keys()
+            .into_iter()
+            .filter(|k| !live.contains(k))
+            .collect();
         if stale.is_empty() {
             return Ok(0);
         }
-        tracing::info!(stale = stale.len(), "dropping vectors of chunks that are gone");
+        tracing::info!(
+            stale = stale.len(),
+            "dropping vectors of chunks that are gone"
+        );
         Ok(self.vectors.remove(&stale)?)
     }
 
@@ -196,19 +213,26 @@ impl Store {
     /// Commits documents with their chunks in one atomic text commit. Chunk ids are assigned
     /// here (the ids in `chunks` are ignored); the ids of the chunks they replace lose their
     /// vectors right after. Returns, per document, whether it was new or replaced one.
-    pub fn commit_documents(&self, mut docs: Vec<(Document, Vec<Chunk>)>) -> Result<Vec<Committed>> {
+    pub fn commit_documents(
+        &self,
+        mut docs: Vec<(Document, Vec<Chunk>)>,
+    ) -> Result<Vec<Committed>> {
         let _guard = self.write.lock();
         let mut outcome = Vec::with_capacity(docs.len());
         let mut replaced_chunks = Vec::new();
         for (doc, chunks) in &mut docs {
             let old = self.text.chunks_of(&doc.meta.doc_id)?;
-            outcome.push(if old.is_empty() && self.text.document_meta(&doc.meta.doc_id)?.is_none() {
-                Committed::New
-            } else {
-                Committed::Replaced
-            });
+            outcome.push(
+                if old.is_empty() && self.text.document_meta(&doc.meta.doc_id)?.is_none() {
+                    Committed::New
+                } else {
+                    Committed::Replaced
+                },
+            );
             replaced_chunks.extend(old.iter().map(|c| c.chunk_id.0));
-            let first = self.next_chunk.fetch_add(chunks.len() as u64, Ordering::SeqCst);
+            let first = self
+                .next_chunk
+                .fetch_add(chunks.len() as u64, Ordering::SeqCst);
             for (i, c) in chunks.iter_mut().enumerate() {
                 c.chunk_id = ChunkId(first + i as u64);
                 c.doc_id = doc.meta.doc_id.clone();
@@ -233,7 +257,12 @@ impl Store {
         if self.text.document_meta(id)?.is_none() {
             return Ok(false);
         }
-        let old: Vec<u64> = self.text.chunks_of(id)?.iter().map(|c| c.chunk_id.0).collect();
+        let old: Vec<u64> = self
+            .text
+            .chunks_of(id)?
+            .iter()
+            .map(|c| c.chunk_id.0)
+            .collect();
         self.text.stage_delete(id)?;
         self.text.commit()?;
         self.vectors.remove(&old)?;
@@ -242,7 +271,9 @@ impl Store {
 
     /// Up to `limit` live chunks that still need a vector, lowest id first.
     pub fn pending_chunks(&self, limit: usize) -> Result<Vec<Chunk>> {
-        Ok(self.text.chunks_after(self.vectors.max_key().map(ChunkId), limit)?)
+        Ok(self
+            .text
+            .chunks_after(self.vectors.max_key().map(ChunkId), limit)?)
     }
 
     /// Stores vectors for chunks (durable when it returns).
@@ -255,7 +286,9 @@ impl Store {
             documents: self.text.num_documents()?,
             chunks: self.text.num_chunks()?,
             vectors: self.vectors.len(),
-            vectors_pending: self.text.count_chunks_after(self.vectors.max_key().map(ChunkId))?,
+            vectors_pending: self
+                .text
+                .count_chunks_after(self.vectors.max_key().map(ChunkId))?,
         })
     }
 
@@ -276,8 +309,10 @@ pub fn read_manifest(dir: &Path) -> Result<StoreManifest> {
             format!("cannot read manifest.json: {e}")
         },
     })?;
-    let m: StoreManifest = serde_json::from_slice(&raw)
-        .map_err(|e| StoreError::Manifest { dir: dir.to_path_buf(), msg: format!("manifest.json is malformed: {e}") })?;
+    let m: StoreManifest = serde_json::from_slice(&raw).map_err(|e| StoreError::Manifest {
+        dir: dir.to_path_buf(),
+        msg: format!("manifest.json is malformed: {e}"),
+    })?;
     if m.format_version != FORMAT_VERSION {
         return Err(StoreError::Manifest {
             dir: dir.to_path_buf(),

@@ -10,12 +10,17 @@ use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
 use std::ops::Bound;
 use std::path::Path;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery, TermSetQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, STORED,
-    STRING,
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    TermSetQuery,
 };
-use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value,
+    STORED, STRING,
+};
+use tantivy::{
+    doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 
 #[derive(thiserror::Error, Debug)]
 pub enum TextError {
@@ -65,7 +70,10 @@ fn schema() -> (Schema, Fields) {
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
         .set_stored();
-    let id = NumericOptions::default().set_indexed().set_stored().set_fast();
+    let id = NumericOptions::default()
+        .set_indexed()
+        .set_stored()
+        .set_fast();
     let f = Fields {
         kind: b.add_text_field("kind", STRING),
         doc_id: b.add_text_field("doc_id", STRING | STORED),
@@ -82,6 +90,11 @@ fn schema() -> (Schema, Fields) {
         doc_text: b.add_text_field("doc_text", STORED),
     };
     (b.build(), f)
+}
+
+/// A clause that restricts without scoring (tantivy has no FILTER occurrence).
+fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(q, 0.0))
 }
 
 /// Field weights for BM25: a match in the title or a heading says more than one in the body.
@@ -107,8 +120,16 @@ impl TextIndex {
         } else {
             Index::create_in_dir(dir, schema)?
         };
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(TextIndex { index, reader, writer: Mutex::new(None), f })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TextIndex {
+            index,
+            reader,
+            writer: Mutex::new(None),
+            f,
+        })
     }
 
     fn with_writer<T>(&self, op: impl FnOnce(&mut IndexWriter) -> Result<T>) -> Result<T> {
@@ -133,37 +154,38 @@ impl TextIndex {
     pub fn stage_document(&self, doc: &Document, chunks: &[Chunk]) -> Result<()> {
         let f = self.f;
         self.with_writer(|writer| {
-        writer.delete_term(Term::from_field_text(f.doc_id, doc.meta.doc_id.as_str()));
-        let meta = serde_json::to_string(&doc.meta).map_err(|e| TextError::Corrupt(e.to_string()))?;
-        writer.add_document(doc!(
-            f.kind => KIND_DOC,
-            f.doc_id => doc.meta.doc_id.as_str(),
-            f.title => doc.meta.title.as_str(),
-            f.source => doc.meta.source.as_str(),
-            f.meta => meta,
-            f.doc_text => doc.text.as_str(),
-        ))?;
-        for c in chunks {
-            debug_assert_eq!(c.doc_id, doc.meta.doc_id);
-            let heading: String = c.heading.join(&HEADING_SEP.to_string());
-            let mut d = doc!(
-                f.kind => KIND_CHUNK,
-                f.doc_id => c.doc_id.as_str(),
-                f.chunk_id => c.chunk_id.0,
-                f.ordinal => c.ordinal as u64,
-                f.title => c.title.as_str(),
-                f.heading => heading,
-                f.body => c.text.as_str(),
-                f.source => c.source.as_str(),
-                f.start => c.start as u64,
-                f.end => c.end as u64,
-            );
-            if let Some(p) = c.page {
-                d.add_u64(f.page, p as u64);
+            writer.delete_term(Term::from_field_text(f.doc_id, doc.meta.doc_id.as_str()));
+            let meta =
+                serde_json::to_string(&doc.meta).map_err(|e| TextError::Corrupt(e.to_string()))?;
+            writer.add_document(doc!(
+                f.kind => KIND_DOC,
+                f.doc_id => doc.meta.doc_id.as_str(),
+                f.title => doc.meta.title.as_str(),
+                f.source => doc.meta.source.as_str(),
+                f.meta => meta,
+                f.doc_text => doc.text.as_str(),
+            ))?;
+            for c in chunks {
+                debug_assert_eq!(c.doc_id, doc.meta.doc_id);
+                let heading: String = c.heading.join(&HEADING_SEP.to_string());
+                let mut d = doc!(
+                    f.kind => KIND_CHUNK,
+                    f.doc_id => c.doc_id.as_str(),
+                    f.chunk_id => c.chunk_id.0,
+                    f.ordinal => c.ordinal as u64,
+                    f.title => c.title.as_str(),
+                    f.heading => heading,
+                    f.body => c.text.as_str(),
+                    f.source => c.source.as_str(),
+                    f.start => c.start as u64,
+                    f.end => c.end as u64,
+                );
+                if let Some(p) = c.page {
+                    d.add_u64(f.page, p as u64);
+                }
+                writer.add_document(d)?;
             }
-            writer.add_document(d)?;
-        }
-        Ok(())
+            Ok(())
         })
     }
 
@@ -189,7 +211,10 @@ impl TextIndex {
     }
 
     fn kind_query(&self, kind: &str) -> Box<dyn Query> {
-        Box::new(TermQuery::new(Term::from_field_text(self.f.kind, kind), IndexRecordOption::Basic))
+        Box::new(TermQuery::new(
+            Term::from_field_text(self.f.kind, kind),
+            IndexRecordOption::Basic,
+        ))
     }
 
     fn doc_query(&self, doc_id: &DocId, kind: &str) -> BooleanQuery {
@@ -213,7 +238,12 @@ impl TextIndex {
         d.get_first(field)
             .and_then(|v| v.as_str())
             .map(str::to_string)
-            .ok_or_else(|| TextError::Corrupt(format!("missing field {}", self.index.schema().get_field_name(field))))
+            .ok_or_else(|| {
+                TextError::Corrupt(format!(
+                    "missing field {}",
+                    self.index.schema().get_field_name(field)
+                ))
+            })
     }
 
     fn u64_field(&self, d: &TantivyDocument, field: Field) -> Option<u64> {
@@ -222,17 +252,22 @@ impl TextIndex {
 
     fn meta_of(&self, d: &TantivyDocument) -> Result<DocumentMeta> {
         let raw = self.str_field(d, self.f.meta)?;
-        serde_json::from_str(&raw).map_err(|e| TextError::Corrupt(format!("document metadata: {e}")))
+        serde_json::from_str(&raw)
+            .map_err(|e| TextError::Corrupt(format!("document metadata: {e}")))
     }
 
     fn chunk_of(&self, d: &TantivyDocument) -> Result<Chunk> {
         let f = self.f;
         let doc_id = self.str_field(d, f.doc_id)?;
         let heading = self.str_field(d, f.heading)?;
-        let get = |field| self.u64_field(d, field).ok_or_else(|| TextError::Corrupt("chunk without offsets".into()));
+        let get = |field| {
+            self.u64_field(d, field)
+                .ok_or_else(|| TextError::Corrupt("chunk without offsets".into()))
+        };
         Ok(Chunk {
             chunk_id: ChunkId(get(f.chunk_id)?),
-            doc_id: DocId::parse(&doc_id).ok_or_else(|| TextError::Corrupt(format!("bad doc id {doc_id:?}")))?,
+            doc_id: DocId::parse(&doc_id)
+                .ok_or_else(|| TextError::Corrupt(format!("bad doc id {doc_id:?}")))?,
             ordinal: get(f.ordinal)? as u32,
             title: self.str_field(d, f.title)?,
             source: self.str_field(d, f.source)?,
@@ -251,7 +286,10 @@ impl TextIndex {
     /// Metadata of a committed document, if there is one with that id.
     pub fn document_meta(&self, doc_id: &DocId) -> Result<Option<DocumentMeta>> {
         let s = self.searcher();
-        let top = s.search(&self.doc_query(doc_id, KIND_DOC), &TopDocs::with_limit(1).order_by_score())?;
+        let top = s.search(
+            &self.doc_query(doc_id, KIND_DOC),
+            &TopDocs::with_limit(1).order_by_score(),
+        )?;
         match top.first() {
             Some((_, addr)) => Ok(Some(self.meta_of(&self.load(&s, *addr)?)?)),
             None => Ok(None),
@@ -261,11 +299,17 @@ impl TextIndex {
     /// A committed document with its extracted text.
     pub fn document(&self, doc_id: &DocId) -> Result<Option<Document>> {
         let s = self.searcher();
-        let top = s.search(&self.doc_query(doc_id, KIND_DOC), &TopDocs::with_limit(1).order_by_score())?;
+        let top = s.search(
+            &self.doc_query(doc_id, KIND_DOC),
+            &TopDocs::with_limit(1).order_by_score(),
+        )?;
         match top.first() {
             Some((_, addr)) => {
                 let d = self.load(&s, *addr)?;
-                Ok(Some(Document { meta: self.meta_of(&d)?, text: self.str_field(&d, self.f.doc_text)? }))
+                Ok(Some(Document {
+                    meta: self.meta_of(&d)?,
+                    text: self.str_field(&d, self.f.doc_text)?,
+                }))
             }
             None => Ok(None),
         }
@@ -275,14 +319,20 @@ impl TextIndex {
     pub fn documents(&self) -> Result<Vec<DocumentMeta>> {
         let s = self.searcher();
         let addrs = s.search(&*self.kind_query(KIND_DOC), &DocSetCollector)?;
-        addrs.into_iter().map(|a| self.meta_of(&self.load(&s, a)?)).collect()
+        addrs
+            .into_iter()
+            .map(|a| self.meta_of(&self.load(&s, a)?))
+            .collect()
     }
 
     /// The chunks of a document in reading order.
     pub fn chunks_of(&self, doc_id: &DocId) -> Result<Vec<Chunk>> {
         let s = self.searcher();
         let addrs = s.search(&self.doc_query(doc_id, KIND_CHUNK), &DocSetCollector)?;
-        let mut chunks = addrs.into_iter().map(|a| self.chunk_of(&self.load(&s, a)?)).collect::<Result<Vec<_>>>()?;
+        let mut chunks = addrs
+            .into_iter()
+            .map(|a| self.chunk_of(&self.load(&s, a)?))
+            .collect::<Result<Vec<_>>>()?;
         chunks.sort_by_key(|c| c.ordinal);
         Ok(chunks)
     }
@@ -293,7 +343,10 @@ impl TextIndex {
             return Ok(Vec::new());
         }
         let s = self.searcher();
-        let q = TermSetQuery::new(ids.iter().map(|id| Term::from_field_u64(self.f.chunk_id, id.0)));
+        let q = TermSetQuery::new(
+            ids.iter()
+                .map(|id| Term::from_field_u64(self.f.chunk_id, id.0)),
+        );
         let addrs = s.search(&q, &DocSetCollector)?;
         let mut found = std::collections::HashMap::with_capacity(addrs.len());
         for a in addrs {
@@ -308,7 +361,7 @@ impl TextIndex {
         let s = self.searcher();
         let lower = match after {
             Some(id) => Bound::Excluded(Term::from_field_u64(self.f.chunk_id, id.0)),
-            None => Bound::Unbounded,
+            None => Bound::Included(Term::from_field_u64(self.f.chunk_id, 0)),
         };
         let q = RangeQuery::new(lower, Bound::Unbounded);
         let ids = self.collect_ids(&s, &q)?;
@@ -351,27 +404,38 @@ impl TextIndex {
     }
 
     pub fn num_documents(&self) -> Result<usize> {
-        Ok(self.searcher().search(&*self.kind_query(KIND_DOC), &Count)?)
+        Ok(self
+            .searcher()
+            .search(&*self.kind_query(KIND_DOC), &Count)?)
     }
 
     /// How many live chunks have ids above `after` (chunks still waiting for a vector).
     pub fn count_chunks_after(&self, after: Option<ChunkId>) -> Result<usize> {
         let lower = match after {
             Some(id) => Bound::Excluded(Term::from_field_u64(self.f.chunk_id, id.0)),
-            None => Bound::Unbounded,
+            None => Bound::Included(Term::from_field_u64(self.f.chunk_id, 0)),
         };
-        Ok(self.searcher().search(&RangeQuery::new(lower, Bound::Unbounded), &Count)?)
+        Ok(self
+            .searcher()
+            .search(&RangeQuery::new(lower, Bound::Unbounded), &Count)?)
     }
 
     pub fn num_chunks(&self) -> Result<usize> {
-        Ok(self.searcher().search(&*self.kind_query(KIND_CHUNK), &Count)?)
+        Ok(self
+            .searcher()
+            .search(&*self.kind_query(KIND_CHUNK), &Count)?)
     }
 
     /// BM25 over title, headings and body: `(chunk id, score)`, best first. `restrict`, when
     /// given, is ANDed into the query so filtering happens inside the index, not after top-k.
     /// Query syntax errors never fail: the parser is lenient and a query with no usable term
     /// matches nothing.
-    pub fn search(&self, query: &str, k: usize, restrict: Option<Box<dyn Query>>) -> Result<Vec<(u64, f32)>> {
+    pub fn search(
+        &self,
+        query: &str,
+        k: usize,
+        restrict: Option<Box<dyn Query>>,
+    ) -> Result<Vec<(u64, f32)>> {
         if k == 0 {
             return Ok(Vec::new());
         }
@@ -380,10 +444,12 @@ impl TextIndex {
         parser.set_field_boost(f.title, TITLE_BOOST);
         parser.set_field_boost(f.heading, HEADING_BOOST);
         let (parsed, _errors) = parser.parse_query_lenient(query);
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, parsed), (Occur::Filter, self.kind_query(KIND_CHUNK))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, parsed),
+            (Occur::Must, filter(self.kind_query(KIND_CHUNK))),
+        ];
         if let Some(r) = restrict {
-            clauses.push((Occur::Filter, r));
+            clauses.push((Occur::Must, filter(r)));
         }
         let q = BooleanQuery::new(clauses);
         let s = self.searcher();
@@ -394,7 +460,11 @@ impl TextIndex {
         }
         Ok(top
             .into_iter()
-            .filter_map(|(score, a)| columns[a.segment_ord as usize].first(a.doc_id).map(|id| (id, score)))
+            .filter_map(|(score, a)| {
+                columns[a.segment_ord as usize]
+                    .first(a.doc_id)
+                    .map(|id| (id, score))
+            })
             .collect())
     }
 
@@ -449,19 +519,38 @@ mod tests {
     fn stage_commit_search_replace_delete() {
         let dir = tempfile::tempdir().unwrap();
         let idx = TextIndex::open(dir.path()).unwrap();
-        let (d1, c1) = doc("00000000000000a1", "Mongolia", &["The capital is Ulaanbaatar.", "Steppe and desert."], 1);
-        let (d2, c2) = doc("00000000000000b2", "France", &["The capital is Paris.", "Wine regions."], 3);
+        let (d1, c1) = doc(
+            "00000000000000a1",
+            "Mongolia",
+            &["The capital is Ulaanbaatar.", "Steppe and desert."],
+            1,
+        );
+        let (d2, c2) = doc(
+            "00000000000000b2",
+            "France",
+            &["The capital is Paris.", "Wine regions."],
+            3,
+        );
         idx.stage_document(&d1, &c1).unwrap();
         idx.stage_document(&d2, &c2).unwrap();
-        assert_eq!(idx.num_chunks().unwrap(), 0, "nothing visible before commit");
+        assert_eq!(
+            idx.num_chunks().unwrap(),
+            0,
+            "nothing visible before commit"
+        );
         idx.commit().unwrap();
         assert_eq!(idx.num_documents().unwrap(), 2);
         assert_eq!(idx.num_chunks().unwrap(), 4);
 
         let hits = idx.search("capital of mongolia", 10, None).unwrap();
         assert_eq!(hits[0].0, 1);
-        let got = idx.chunks_by_ids(&[ChunkId(4), ChunkId(1), ChunkId(99)]).unwrap();
-        assert_eq!(got.iter().map(|c| c.chunk_id.0).collect::<Vec<_>>(), vec![4, 1]);
+        let got = idx
+            .chunks_by_ids(&[ChunkId(4), ChunkId(1), ChunkId(99)])
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|c| c.chunk_id.0).collect::<Vec<_>>(),
+            vec![4, 1]
+        );
         assert_eq!(got[1], c1[0]);
         assert_eq!(got[0].page, Some(2));
         assert_eq!(idx.document(&d1.meta.doc_id).unwrap().unwrap(), d1);
@@ -469,7 +558,12 @@ mod tests {
         assert_eq!(idx.max_chunk_id().unwrap(), Some(4));
 
         // Replacing a document swaps its chunks in one commit.
-        let (d1b, c1b) = doc("00000000000000a1", "Mongolia", &["The capital city is Ulan Bator."], 5);
+        let (d1b, c1b) = doc(
+            "00000000000000a1",
+            "Mongolia",
+            &["The capital city is Ulan Bator."],
+            5,
+        );
         idx.stage_document(&d1b, &c1b).unwrap();
         idx.commit().unwrap();
         assert_eq!(idx.chunks_of(&d1.meta.doc_id).unwrap(), c1b);

@@ -12,7 +12,9 @@ pub struct DocId(String);
 impl DocId {
     /// Parses a user-supplied id; `None` unless it is exactly 16 lowercase hex digits.
     pub fn parse(s: &str) -> Option<DocId> {
-        let ok = s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let ok = s.len() == 16
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| DocId(s.to_string()))
     }
 
@@ -168,7 +170,9 @@ impl std::str::FromStr for SearchMode {
             "bm25" => Ok(SearchMode::Bm25),
             "dense" => Ok(SearchMode::Dense),
             "hybrid" => Ok(SearchMode::Hybrid),
-            other => Err(format!("unknown search mode {other:?}: expected bm25, dense or hybrid")),
+            other => Err(format!(
+                "unknown search mode {other:?}: expected bm25, dense or hybrid"
+            )),
         }
     }
 }
