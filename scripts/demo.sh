@@ -12,16 +12,24 @@ cargo build --release --locked --bin sextant
 S="target/release/sextant --data-dir $DATA"
 $S models fetch
 scripts/fetch-data.sh factbook sotu
-$S ingest "$SEXTANT_CACHE/data/demo/factbook" "$SEXTANT_CACHE/data/demo/sotu"
+# Text is searchable at once; the server computes the embeddings in the background (see /readyz).
+$S ingest --no-embed "$SEXTANT_CACHE/data/demo/factbook" "$SEXTANT_CACHE/data/demo/sotu"
 $S serve --addr "$ADDR" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 300); do curl -sf "http://$ADDR/readyz" >/dev/null && break; sleep 0.2; done
 echo
-echo "==> POST /v1/search {\"query\":\"What is the capital of Mongolia?\",\"k\":3}"
+# Hybrid search needs the embeddings, which the server computes in the background; until they
+# are complete (see /readyz) the demo query uses BM25, which finds everything at once.
+mode=$(curl -s "http://$ADDR/readyz" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("hybrid" if r["vectors_complete"] else "bm25"); print(f"readyz: {r}", file=sys.stderr)')
+echo "==> POST /v1/search {\"query\":\"What is the capital of Mongolia?\",\"k\":3,\"mode\":\"$mode\"}"
 curl -s -X POST -H 'content-type: application/json' \
-  -d '{"query":"What is the capital of Mongolia?","k":3}' "http://$ADDR/v1/search" |
-  python3 -c 'import json,sys; [print(f"{h[\"score\"]:.4f}  {h[\"title\"]}  {h[\"text\"][:160]!r}") for h in json.load(sys.stdin)["hits"]]'
+  -d "{\"query\":\"What is the capital of Mongolia?\",\"k\":3,\"mode\":\"$mode\"}" "http://$ADDR/v1/search" |
+  python3 -c '
+import json, sys
+for h in json.load(sys.stdin)["hits"]:
+    print("%.4f  %s  %r" % (h["score"], h["title"], h["text"][:160]))
+'
 echo
 echo "Sextant is serving on http://$ADDR (API: /v1/search, /v1/documents, /openapi.json). Ctrl-C stops it."
 wait $server

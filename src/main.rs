@@ -58,6 +58,10 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Commit the text only (BM25-searchable at once) and leave the embeddings to
+        /// `sextant serve`, which computes them in the background, or to the next ingest.
+        #[arg(long)]
+        no_embed: bool,
     },
     /// Remove a document by id or by the path it was ingested from.
     Delete { target: String },
@@ -180,7 +184,11 @@ fn run(cli: Cli) -> Result<i32> {
     let s = settings(&cli.global)?;
     match cli.command {
         Command::Models { command } => models(&s, command),
-        Command::Ingest { paths, json } => ingest(&s, &paths, json),
+        Command::Ingest {
+            paths,
+            json,
+            no_embed,
+        } => ingest(&s, &paths, json, no_embed),
         Command::Delete { target } => delete(&s, &target),
         Command::Search {
             query,
@@ -293,24 +301,25 @@ fn models(s: &Settings, cmd: ModelsCommand) -> Result<i32> {
     }
 }
 
-fn ingest(s: &Settings, paths: &[PathBuf], json: bool) -> Result<i32> {
+fn ingest(s: &Settings, paths: &[PathBuf], json: bool, no_embed: bool) -> Result<i32> {
     let (store, embedder) = open_for_writing(s)?;
     let t0 = Instant::now();
     // Vectors catch up on their own thread while text is parsed and committed.
     let text_done = Arc::new(AtomicBool::new(false));
-    let never = Arc::new(AtomicBool::new(false));
+    // With --no-embed the catch-up loop is stopped from the start.
+    let skip = Arc::new(AtomicBool::new(no_embed));
     let catchup = {
-        let (store, embedder, text_done, never) = (
+        let (store, embedder, text_done, skip) = (
             store.clone(),
             embedder.clone(),
             text_done.clone(),
-            never.clone(),
+            skip.clone(),
         );
         std::thread::spawn(move || -> Result<usize> {
             let mut total = 0;
             loop {
                 let finished = text_done.load(Ordering::SeqCst);
-                let n = sextant_ingest::embed_pending(&store, &embedder, &never)?;
+                let n = sextant_ingest::embed_pending(&store, &embedder, &skip)?;
                 total += n;
                 if n == 0 {
                     if finished {

@@ -59,7 +59,25 @@ fn search_json_has_the_documented_shape() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let md = repo().join("tests/data/fixtures/mongolia.md");
+    // --no-embed: text is searchable at once, vectors are honestly reported missing...
+    ok(&data, &["ingest", "--no-embed", md.to_str().unwrap()]);
+    let st = json(&data, &["status", "--json"]);
+    assert_eq!(
+        (st["vectors"].as_u64(), st["vectors_complete"].as_bool()),
+        (Some(0), Some(false)),
+        "{st}"
+    );
+    assert_eq!(st["vectors_pending"], st["chunks"]);
+    assert!(!json(
+        &data,
+        &["search", "Ulaanbaatar", "--mode", "bm25", "--json"]
+    )["hits"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // ...and the next ingest (nothing changed) completes them.
     ok(&data, &["ingest", md.to_str().unwrap()]);
+    assert_eq!(json(&data, &["status", "--json"])["vectors_complete"], true);
     let v = json(&data, &["search", "Ulaanbaatar", "--json"]);
     let hits = v["hits"].as_array().unwrap();
     assert!(!hits.is_empty());

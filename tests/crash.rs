@@ -69,6 +69,9 @@ fn kill_9_during_ingest_loses_nothing_committed() {
     eprintln!("SEXTANT_CRASH_SEED={seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
+    // One document per commit, so that early kills land between commits of the text phase.
+    let config = tmp.path().join("sextant.toml");
+    std::fs::write(&config, "[ingest]\nbatch_docs = 1\n").unwrap();
     let mut kills = 0;
     let mut seen_progress = Vec::new();
     for round in 0..8 {
@@ -84,8 +87,13 @@ fn kill_9_during_ingest_loses_nothing_committed() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Early rounds kill during text commits, later ones mostly during embedding.
-        let delay = Duration::from_millis(rng.random_range(100..(1500 + 1200 * round as u64)));
+        // Early rounds kill during the text commits (about 0.2-0.8 s in), later ones during
+        // embedding.
+        let delay = if round < 3 {
+            Duration::from_millis(rng.random_range(250..750))
+        } else {
+            Duration::from_millis(rng.random_range(1000..(1000 + 1500 * round as u64)))
+        };
         let t0 = Instant::now();
         let finished = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -110,6 +118,10 @@ fn kill_9_during_ingest_loses_nothing_committed() {
     }
     eprintln!("kills: {kills}, documents after each: {seen_progress:?}");
     assert!(kills >= 3, "the ingest was killed mid-way several times");
+    assert!(
+        seen_progress.iter().any(|&n| n > 0 && n < files.len()),
+        "a kill landed between text commits (seed {seed}): {seen_progress:?}"
+    );
 
     // Re-running completes the rest, with no duplicates.
     let summary = json(&data, &["ingest", docs.to_str().unwrap(), "--json"]);

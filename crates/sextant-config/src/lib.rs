@@ -98,9 +98,9 @@ impl Default for SearchSettings {
     fn default() -> Self {
         SearchSettings {
             default_k: 10,
-            fusion: FusionKind::Rrf,
+            fusion: FusionKind::Blend,
             rrf_k: 60.0,
-            blend_bm25_weight: 0.3,
+            blend_bm25_weight: 0.2,
         }
     }
 }
