@@ -77,6 +77,8 @@ fn kill_9_during_ingest_loses_nothing_committed() {
     for round in 0..8 {
         let mut child = sextant()
             .args([
+                "--config",
+                config.to_str().unwrap(),
                 "--data-dir",
                 data.to_str().unwrap(),
                 "ingest",
@@ -87,22 +89,33 @@ fn kill_9_during_ingest_loses_nothing_committed() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Early rounds kill during the text commits (about 0.2-0.8 s in), later ones during
-        // embedding.
-        let delay = if round < 3 {
-            Duration::from_millis(rng.random_range(250..750))
-        } else {
-            Duration::from_millis(rng.random_range(1000..(1000 + 1500 * round as u64)))
+        // Early rounds kill between text commits: they watch tantivy's meta.json and kill once
+        // `grow` more segments (one per one-document commit) were published. Later rounds kill
+        // after a random delay, mostly during embedding.
+        let segments = |data: &Path| -> usize {
+            std::fs::read(data.join("text/meta.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["segments"].as_array().map(|a| a.len()))
+                .unwrap_or(0)
         };
+        let start_segments = segments(&data);
+        let grow = rng.random_range(1..6);
+        let delay = Duration::from_millis(rng.random_range(1000..(2000 + 1500 * round as u64)));
         let t0 = Instant::now();
         let finished = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break Some(status);
             }
-            if t0.elapsed() >= delay {
+            let due = if round < 3 {
+                segments(&data) >= start_segments + grow || t0.elapsed() > Duration::from_secs(20)
+            } else {
+                t0.elapsed() >= delay
+            };
+            if due {
                 break None;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(1));
         };
         if finished.is_none() {
             child.kill().unwrap(); // SIGKILL
