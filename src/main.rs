@@ -393,10 +393,18 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool, no_embed: bool) -> Result
         for (p, e) in &report.failed {
             eprintln!("failed: {}: {e}", p.display());
         }
+        let vectors_line = if status.vectors_complete() {
+            format!("vectors complete after {total_seconds:.1}s")
+        } else {
+            format!(
+                "{} chunks still need vectors (`sextant serve` computes them)",
+                status.vectors_pending
+            )
+        };
         println!(
-            "{} files: {} new, {} replaced, {} unchanged, {} skipped, {} failed; {} chunks, {} vectors; searchable (BM25) after {:.1}s, vectors complete after {:.1}s",
+            "{} files: {} new, {} replaced, {} unchanged, {} skipped, {} failed; {} chunks, {} vectors added; searchable (BM25) after {:.1}s, {vectors_line}",
             report.files, report.new, report.replaced, report.unchanged, report.skipped.len(), report.failed.len(),
-            report.chunks, vectors, text_seconds, total_seconds
+            report.chunks, vectors, text_seconds
         );
     }
     Ok(if report.failed.is_empty() { 0 } else { 2 })

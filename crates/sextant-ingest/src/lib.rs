@@ -352,8 +352,9 @@ pub fn ingest_upload(store: &Store, name: &str, bytes: &[u8], cfg: ChunkConfig) 
     })
 }
 
-/// Chunks embedded per round trip to the embedder (and per durable vector batch).
-const EMBED_BATCH: usize = 256;
+/// Chunks embedded per round trip to the embedder (and per durable vector batch). Small enough
+/// that a stop request (server shutdown) waits for at most a few seconds of embedding.
+const EMBED_BATCH: usize = 64;
 /// Snapshot the vector index after this many new vectors, so its WAL stays short.
 const CHECKPOINT_EVERY: usize = 50_000;
 
