@@ -308,28 +308,8 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool, no_embed: bool) -> Result
     let text_done = Arc::new(AtomicBool::new(false));
     // With --no-embed the catch-up loop is stopped from the start.
     let skip = Arc::new(AtomicBool::new(no_embed));
-    let catchup = {
-        let (store, embedder, text_done, skip) = (
-            store.clone(),
-            embedder.clone(),
-            text_done.clone(),
-            skip.clone(),
-        );
-        std::thread::spawn(move || -> Result<usize> {
-            let mut total = 0;
-            loop {
-                let finished = text_done.load(Ordering::SeqCst);
-                let n = sextant_ingest::embed_pending(&store, &embedder, &skip)?;
-                total += n;
-                if n == 0 {
-                    if finished {
-                        return Ok(total);
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-        })
-    };
+    let catchup =
+        sextant_ingest::spawn_catch_up(store.clone(), embedder.clone(), text_done.clone(), skip);
     let bar = if std::io::stderr().is_terminal() && !json {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(

@@ -175,24 +175,12 @@ fn ingest(models: &Path, data: &Path, paths: &[PathBuf]) -> Result<()> {
     let store = Arc::new(Store::open(data, embedder.model_id(), embedder.dim())?);
     let t0 = Instant::now();
     let text_done = Arc::new(AtomicBool::new(false));
-    let catchup = {
-        let (store, embedder, text_done) = (store.clone(), embedder.clone(), text_done.clone());
-        std::thread::spawn(move || -> Result<usize> {
-            let never = AtomicBool::new(false);
-            let mut total = 0;
-            loop {
-                let finished = text_done.load(Ordering::SeqCst);
-                let n = sextant_ingest::embed_pending(&store, &embedder, &never)?;
-                total += n;
-                if n == 0 && finished {
-                    return Ok(total);
-                }
-                if n == 0 {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-            }
-        })
-    };
+    let catchup = sextant_ingest::spawn_catch_up(
+        store.clone(),
+        embedder.clone(),
+        text_done.clone(),
+        Arc::new(AtomicBool::new(false)),
+    );
     let report =
         sextant_ingest::ingest_files(&store, paths, Default::default(), &mut |_, _, _| {})?;
     let text_s = t0.elapsed().as_secs_f64();

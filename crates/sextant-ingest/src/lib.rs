@@ -15,7 +15,8 @@ use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(thiserror::Error, Debug)]
 pub enum IngestError {
@@ -386,4 +387,29 @@ pub fn embed_pending(store: &Store, embedder: &Embedder, stop: &AtomicBool) -> R
         }
     }
     Ok(added)
+}
+
+/// Runs [`embed_pending`] on its own thread beside an ingest: it keeps embedding what each batch
+/// commits, and returns (with the number of vectors added) once `text_done` is set and nothing
+/// is left. Setting `stop` makes it return after the current embedding batch.
+pub fn spawn_catch_up(
+    store: Arc<Store>,
+    embedder: Embedder,
+    text_done: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Result<usize>> {
+    std::thread::spawn(move || {
+        let mut total = 0;
+        loop {
+            let finished = text_done.load(Ordering::SeqCst);
+            let n = embed_pending(&store, &embedder, &stop)?;
+            total += n;
+            if n == 0 {
+                if finished {
+                    return Ok(total);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    })
 }
