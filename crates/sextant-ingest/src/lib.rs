@@ -391,7 +391,8 @@ pub fn embed_pending(store: &Store, embedder: &Embedder, stop: &AtomicBool) -> R
 
 /// Runs [`embed_pending`] on its own thread beside an ingest: it keeps embedding what each batch
 /// commits, and returns (with the number of vectors added) once `text_done` is set and nothing
-/// is left. Setting `stop` makes it return after the current embedding batch.
+/// is left. While `stop` is set it embeds nothing more (`--no-embed`), and still returns once
+/// `text_done` is set.
 pub fn spawn_catch_up(
     store: Arc<Store>,
     embedder: Embedder,
