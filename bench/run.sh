@@ -17,7 +17,7 @@ THREADS="${BENCH_THREADS:-2}"
 mkdir -p "$OUT"
 targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=(embed ingest query)
 
-cargo build --release --locked -p sextant-bench --bin sextant-bench --bin sextant
+cargo build --release --locked -p sextant-bench -p sextant
 target/release/sextant models fetch >/dev/null
 scripts/fetch-data.sh factbook sotu >/dev/null
 B=target/release/sextant-bench
