@@ -97,6 +97,16 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
     let mut stack: Vec<(u8, String)> = Vec::new();
     let mut cur: Option<Open> = None;
     let path = |stack: &Vec<(u8, String)>| stack.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>();
+    // A chunk opened at block `sp`, under the innermost heading of `stack` (the block itself,
+    // when it is a heading: it was just pushed).
+    let open = |sp: &Span, stack: &Vec<(u8, String)>, content: bool| Open {
+        start: sp.start,
+        end: sp.end,
+        heading: path(stack),
+        level: stack.last().map_or(0, |(l, _)| *l),
+        page: sp.page,
+        content,
+    };
     let flush = |cur: &mut Option<Open>, out: &mut Vec<DraftChunk>| {
         if let Some(c) = cur.take() {
             out.push(DraftChunk {
@@ -127,16 +137,7 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
                 // words are searchable together with the content below it.
                 match &mut cur {
                     Some(c) => c.end = sp.end,
-                    None => {
-                        cur = Some(Open {
-                            start: sp.start,
-                            end: sp.end,
-                            heading: path(&stack),
-                            level,
-                            page: sp.page,
-                            content: false,
-                        })
-                    }
+                    None => cur = Some(open(sp, &stack, false)),
                 }
             }
             _ if len > cfg.target_chars => {
@@ -180,17 +181,7 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
                         c.end = sp.end;
                         c.content = true;
                     }
-                    None => {
-                        let level = stack.last().map_or(0, |(l, _)| *l);
-                        cur = Some(Open {
-                            start: sp.start,
-                            end: sp.end,
-                            heading: path(&stack),
-                            level,
-                            page: sp.page,
-                            content: true,
-                        })
-                    }
+                    None => cur = Some(open(sp, &stack, true)),
                 }
             }
         }

@@ -221,7 +221,7 @@ impl Store {
         let mut outcome = Vec::with_capacity(docs.len());
         let mut replaced_chunks = Vec::new();
         for (doc, chunks) in &mut docs {
-            let old = self.text.chunks_of(&doc.meta.doc_id)?;
+            let old = self.text.chunk_ids_of(&doc.meta.doc_id)?;
             outcome.push(
                 if old.is_empty() && self.text.document_meta(&doc.meta.doc_id)?.is_none() {
                     Committed::New
@@ -229,7 +229,7 @@ impl Store {
                     Committed::Replaced
                 },
             );
-            replaced_chunks.extend(old.iter().map(|c| c.chunk_id.0));
+            replaced_chunks.extend(old);
             let first = self
                 .next_chunk
                 .fetch_add(chunks.len() as u64, Ordering::SeqCst);
@@ -257,12 +257,7 @@ impl Store {
         if self.text.document_meta(id)?.is_none() {
             return Ok(false);
         }
-        let old: Vec<u64> = self
-            .text
-            .chunks_of(id)?
-            .iter()
-            .map(|c| c.chunk_id.0)
-            .collect();
+        let old = self.text.chunk_ids_of(id)?;
         self.text.stage_delete(id)?;
         self.text.commit()?;
         self.vectors.remove(&old)?;

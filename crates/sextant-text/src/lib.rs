@@ -337,6 +337,12 @@ impl TextIndex {
         Ok(chunks)
     }
 
+    /// Ids of a document's live chunks, read from the fast field (no stored text is loaded).
+    pub fn chunk_ids_of(&self, doc_id: &DocId) -> Result<Vec<u64>> {
+        let s = self.searcher();
+        self.collect_ids(&s, &self.doc_query(doc_id, KIND_CHUNK))
+    }
+
     /// Committed chunks with these ids, in the order asked; ids that are not live are left out.
     pub fn chunks_by_ids(&self, ids: &[ChunkId]) -> Result<Vec<Chunk>> {
         if ids.is_empty() {
