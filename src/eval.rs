@@ -39,7 +39,7 @@ pub struct RetrievalArgs {
 }
 
 #[derive(Deserialize)]
-struct CorpusLine {
+pub struct CorpusLine {
     #[serde(rename = "_id")]
     id: String,
     #[serde(default)]
@@ -48,13 +48,13 @@ struct CorpusLine {
 }
 
 #[derive(Deserialize)]
-struct QueryLine {
+pub struct QueryLine {
     #[serde(rename = "_id")]
-    id: String,
-    text: String,
+    pub id: String,
+    pub text: String,
 }
 
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
@@ -105,40 +105,36 @@ fn read_qrels(path: &Path) -> Result<HashMap<String, Qrels>> {
     Ok(out)
 }
 
-pub fn retrieval(
+/// A BEIR corpus indexed into a temporary store.
+pub struct Indexed {
+    pub _dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    pub embedder: sextant_models::Embedder,
+    pub beir_id: HashMap<DocId, String>,
+    pub index_seconds: f64,
+    pub embed_seconds: f64,
+}
+
+/// Indexes `corpus` (one document per record, committed in batches) into a temporary store,
+/// with vectors when `embed`.
+pub fn index_corpus(
     s: &Settings,
-    args: RetrievalArgs,
-    fusion: Fusion,
+    path: &Path,
+    corpus: &[CorpusLine],
     chunking: ChunkConfig,
-) -> Result<i32> {
-    let modes: Vec<SearchMode> = match args.mode.as_str() {
-        "all" => SearchMode::ALL.to_vec(),
-        m => vec![m.parse().map_err(anyhow::Error::msg)?],
-    };
-    let corpus: Vec<CorpusLine> = read_jsonl(&args.corpus)?;
-    let queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
-    let qrels = read_qrels(&args.qrels)?;
+    embed: bool,
+) -> Result<Indexed> {
     let embedder = sextant_models::load_default_embedder(&s.models_dir)
         .context("cannot load the embedding model")?;
-    let tmp = tempfile::tempdir()?;
-    let store = Arc::new(Store::open(
-        tmp.path(),
-        embedder.model_id(),
-        embedder.dim(),
-    )?);
-
-    // Index the corpus: one document per record, committed in batches.
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(Store::open(dir.path(), embedder.model_id(), embedder.dim())?);
     let t0 = Instant::now();
     let mut beir_id: HashMap<DocId, String> = HashMap::with_capacity(corpus.len());
     let mut batch = Vec::new();
     let mut seen = HashSet::new();
-    for rec in &corpus {
+    for rec in corpus {
         if !seen.insert(rec.id.clone()) {
-            bail!(
-                "{}: duplicate corpus id {:?}",
-                args.corpus.display(),
-                rec.id
-            );
+            bail!("{}: duplicate corpus id {:?}", path.display(), rec.id);
         }
         let origin = format!("beir:{}", rec.id);
         let (mut doc, mut chunks) = match sextant_ingest::prepare(
@@ -167,11 +163,36 @@ pub fn retrieval(
     store.commit_documents(batch)?;
     let index_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let needs_dense = modes.iter().any(|m| *m != SearchMode::Bm25);
-    if needs_dense {
+    if embed {
         sextant_ingest::embed_pending(&store, &embedder, &AtomicBool::new(false))?;
     }
-    let embed_seconds = t1.elapsed().as_secs_f64();
+    Ok(Indexed {
+        _dir: dir,
+        store,
+        embedder,
+        beir_id,
+        index_seconds,
+        embed_seconds: t1.elapsed().as_secs_f64(),
+    })
+}
+
+pub fn retrieval(
+    s: &Settings,
+    args: RetrievalArgs,
+    fusion: Fusion,
+    chunking: ChunkConfig,
+) -> Result<i32> {
+    let modes: Vec<SearchMode> = match args.mode.as_str() {
+        "all" => SearchMode::ALL.to_vec(),
+        m => vec![m.parse().map_err(anyhow::Error::msg)?],
+    };
+    let corpus: Vec<CorpusLine> = read_jsonl(&args.corpus)?;
+    let queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
+    let qrels = read_qrels(&args.qrels)?;
+    let needs_dense = modes.iter().any(|m| *m != SearchMode::Bm25);
+    let indexed = index_corpus(s, &args.corpus, &corpus, chunking, needs_dense)?;
+    let (store, embedder, beir_id) = (indexed.store, indexed.embedder, indexed.beir_id);
+    let (index_seconds, embed_seconds) = (indexed.index_seconds, indexed.embed_seconds);
     let status = store.status()?;
     let retriever = Retriever::new(store.clone(), needs_dense.then_some(embedder));
 

@@ -2,6 +2,7 @@
 //! server crate) that knows about clap, terminals, exit codes and the tracing subscriber.
 
 mod eval;
+mod qa;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -75,6 +76,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer a question from the documents, with verified citations (or an abstention).
+    Ask {
+        question: String,
+        /// Chat model id (see `sextant models list`).
+        #[arg(long)]
+        model: Option<String>,
+        /// Chunks to retrieve.
+        #[arg(long)]
+        k: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer one question with several models over the same retrieval, side by side.
+    Compare {
+        question: String,
+        /// Comma-separated model ids.
+        #[arg(long, value_delimiter = ',', required = true)]
+        models: Vec<String>,
+        #[arg(long)]
+        k: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Counts of documents, chunks and vectors.
     Status {
         #[arg(long)]
@@ -112,6 +136,8 @@ enum ModelsCommand {
 enum EvalCommand {
     /// nDCG@10, Recall@100 and MRR@10 on a BEIR-format set, indexed into a temporary store.
     Retrieval(eval::RetrievalArgs),
+    /// Exact match, token F1, answer-in-quote and abstention rates on a QA set.
+    Qa(qa::QaArgs),
 }
 
 fn main() {
@@ -197,6 +223,21 @@ fn run(cli: Cli) -> Result<i32> {
             json,
         } => search(&s, &query, k, mode, json),
         Command::Status { json } => status(&s, json),
+        Command::Ask {
+            question,
+            model,
+            k,
+            json,
+        } => ask(&s, &question, model, k, json),
+        Command::Compare {
+            question,
+            models,
+            k,
+            json,
+        } => compare(&s, &question, &models, k, json),
+        Command::Eval {
+            command: EvalCommand::Qa(args),
+        } => qa::qa(&s, args, chunking(&s)),
         Command::Eval {
             command: EvalCommand::Retrieval(args),
         } => eval::retrieval(&s, args, fusion(&s), chunking(&s)),
@@ -484,6 +525,70 @@ fn status(s: &Settings, json: bool) -> Result<i32> {
             println!("vectors: complete");
         } else {
             println!("vectors: INCOMPLETE, {} chunks waiting (BM25 finds them already; `sextant serve` or `sextant ingest` finishes them)", st.vectors_pending);
+        }
+    }
+    Ok(0)
+}
+
+/// The assistant over `retriever`, with the chat models `ids` loaded (failures are kept and
+/// reported per model).
+fn assistant(s: &Settings, retriever: Arc<Retriever>, ids: &[String]) -> Result<sextant_assist::Assistant> {
+    let a = &s.assist;
+    let options = sextant_assist::Options {
+        k: a.k,
+        max_sources: a.max_sources,
+        max_tokens: a.max_tokens,
+        min_coverage: a.min_coverage,
+        min_evidence: a.min_evidence,
+        ..Default::default()
+    };
+    let models = sextant_assist::load_models(&s.models_dir, ids, a.queue);
+    Ok(sextant_assist::Assistant::new(retriever, models, a.default_model.clone(), options))
+}
+
+fn print_answer(a: &sextant_assist::Answer) {
+    println!("{}", a.answer);
+    for c in &a.citations {
+        let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
+        println!("  [{}] {} ({}{page}, characters {}-{}): \"{}\"", c.n, c.title, c.source, c.start, c.end, c.quote);
+    }
+}
+
+fn ask(s: &Settings, question: &str, model: Option<String>, k: Option<usize>, json: bool) -> Result<i32> {
+    let store = open_existing(s)?;
+    let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
+    let id = model.unwrap_or_else(|| s.assist.default_model.clone());
+    let assistant = assistant(s, retriever, std::slice::from_ref(&id))?;
+    let mut req = sextant_assist::AskRequest::new(question);
+    req.model = Some(id);
+    req.k = k;
+    let answer = assistant.ask(&req, |_| true).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print_answer(&answer);
+    }
+    Ok(0)
+}
+
+fn compare(s: &Settings, question: &str, models: &[String], k: Option<usize>, json: bool) -> Result<i32> {
+    let store = open_existing(s)?;
+    let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
+    let assistant = assistant(s, retriever, models)?;
+    let c = assistant.compare(question, models, k).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        for side in &c.answers {
+            println!("== {} ({:.0} ms, {:.1} tokens/s)", side.model, side.latency_ms, side.tokens_per_s);
+            match (&side.answer, &side.error) {
+                (Some(a), _) => {
+                    print_answer(a);
+                    println!("  supported sentences: {:.0}%", 100.0 * a.supported_share);
+                }
+                (None, Some(e)) => println!("error: {e}"),
+                _ => {}
+            }
         }
     }
     Ok(0)

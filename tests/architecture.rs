@@ -13,6 +13,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant-store", 3),
     ("sextant-ingest", 4),
     ("sextant-retrieve", 4),
+    ("sextant-assist", 5),
     ("sextant-server", 6),
     ("sextant-bench", 7),
     ("sextant", 7),

@@ -56,6 +56,24 @@ enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Chat model speed (prompt processing and generation tokens/s, time to first token, peak
+    /// RSS) and a greedy answer check, for one model and weight format.
+    Gen {
+        #[arg(long)]
+        model: String,
+        /// native | q8_0 | f32 (default: the manifest's choice).
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long, value_delimiter = ',', default_value = "512")]
+        prompt_tokens: Vec<usize>,
+        #[arg(long, default_value_t = 128)]
+        gen_tokens: usize,
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
+        /// Questions answered greedily (chat template) and printed, to judge quality per format.
+        #[arg(long)]
+        ask: Vec<String>,
+    },
 }
 
 fn peak_rss_mb() -> f64 {
@@ -111,6 +129,14 @@ fn main() -> Result<()> {
             queries,
             data_dir,
         } => query(&cli.models_dir, &source, chunks, queries, &data_dir),
+        Cmd::Gen {
+            model,
+            format,
+            prompt_tokens,
+            gen_tokens,
+            repeats,
+            ask,
+        } => gen(&cli.models_dir, &model, format.as_deref(), &prompt_tokens, gen_tokens, repeats, &ask),
     }
 }
 
@@ -310,4 +336,69 @@ fn query(
         );
     }
     Ok(())
+}
+
+/// A fixed English text, tokenized and cut or repeated to exactly `n` tokens.
+fn prompt_of(prompter: &sextant_models::generate::Prompter, n: usize) -> Result<Vec<u32>> {
+    const TEXT: &str = "The Republic of Estonia is a country in Northern Europe. It is bordered to the north \
+        by the Gulf of Finland, to the west by the Baltic Sea, to the south by Latvia, and to the east by \
+        Lake Peipus and Russia. The territory of Estonia consists of the mainland and more than two thousand \
+        islands in the Baltic Sea, covering a total area of 45,335 square kilometres. Tallinn, the capital, \
+        and Tartu are the two largest urban areas of the country. ";
+    let ids = prompter.encode(TEXT)?;
+    Ok(ids.iter().copied().cycle().take(n).collect())
+}
+
+fn gen(
+    models: &Path,
+    id: &str,
+    format: Option<&str>,
+    prompt_lengths: &[usize],
+    gen_tokens: usize,
+    repeats: usize,
+    questions: &[String],
+) -> Result<()> {
+    use sextant_models::generate::{ChatMessage, GenParams};
+    let format = format.map(str::parse).transpose()?;
+    let rss_before = peak_rss_mb();
+    let mut engine = sextant_models::load_chat_engine(models, id, format)?;
+    let info = engine.info().clone();
+    let rss_loaded = peak_rss_mb();
+    for q in questions {
+        let mut sink = |_: &str| true;
+        let g = engine.chat(&[ChatMessage::user(q.clone())], &GenParams { max_tokens: 48, ..Default::default() }, &mut sink)?;
+        println!("{}", serde_json::json!({"model": id, "format": info.format, "question": q, "answer": g.text}));
+    }
+    for &n in prompt_lengths {
+        let prompt = prompt_of(engine.prompter(), n)?;
+        let (mut best_pp, mut best_tg, mut best_ttft) = (0f64, 0f64, f64::INFINITY);
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            // Time to first token: prefill plus one sampled token.
+            let first = engine.generate_exactly(&prompt, 1)?;
+            best_ttft = best_ttft.min(t.elapsed().as_secs_f64() * 1e3);
+            best_pp = best_pp.max(n as f64 / (first.prefill_ms / 1e3));
+            let g = engine.generate_exactly(&prompt, gen_tokens)?;
+            // The first token comes out of the prefill; the rest are decode steps.
+            best_tg = best_tg.max((g.completion_tokens.saturating_sub(1)) as f64 / (g.generate_ms / 1e3));
+        }
+        println!(
+            "{}",
+            serde_json::json!({
+                "engine": "sextant", "model": id, "format": info.format, "types": info.tensor_types,
+                "threads": candle_core_threads(), "prompt_tokens": n, "gen_tokens": gen_tokens,
+                "prefill_tok_s": best_pp, "ttft_ms": best_ttft, "gen_tok_s": best_tg,
+                "load_ms": info.load_ms, "rss_loaded_mb": rss_loaded, "rss_before_mb": rss_before,
+                "peak_rss_mb": peak_rss_mb(),
+            })
+        );
+    }
+    Ok(())
+}
+
+fn candle_core_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

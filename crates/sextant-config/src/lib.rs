@@ -26,6 +26,48 @@ pub struct Settings {
     pub server: ServerSettings,
     pub ingest: IngestSettings,
     pub search: SearchSettings,
+    pub assist: AssistSettings,
+}
+
+/// Cited answers: which chat models to load and how answers are grounded.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssistSettings {
+    /// The model used when a request names none.
+    pub default_model: String,
+    /// Chat models `sextant serve` loads at start (a model that fails to load is reported and
+    /// the others keep serving).
+    pub models: Vec<String>,
+    /// Chunks retrieved per question.
+    pub k: usize,
+    /// Numbered sources shown to the model.
+    pub max_sources: usize,
+    /// Most tokens generated per answer.
+    pub max_tokens: usize,
+    /// Requests waiting per model before new ones are refused with 503.
+    pub queue: usize,
+    /// Abstain when the best source covers less than this IDF-weighted share of the question.
+    pub min_coverage: f32,
+    /// Abstain when the best source sentence scores below this.
+    pub min_evidence: f32,
+}
+
+impl Default for AssistSettings {
+    fn default() -> Self {
+        AssistSettings {
+            default_model: "smollm2-135m-instruct".into(),
+            models: vec![
+                "smollm2-135m-instruct".into(),
+                "qwen2.5-coder-0.5b-instruct".into(),
+            ],
+            k: 8,
+            max_sources: 4,
+            max_tokens: 96,
+            queue: 8,
+            min_coverage: 0.6,
+            min_evidence: 0.45,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -69,6 +111,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             ingest: IngestSettings::default(),
             search: SearchSettings::default(),
+            assist: AssistSettings::default(),
         }
     }
 }

@@ -4,9 +4,11 @@
 
 pub mod embed;
 pub mod fetch;
+pub mod generate;
 pub mod manifest;
 
 pub use embed::Embedder;
+pub use generate::{ChatMessage, ChatModel, GenParams, Generation, WeightFormat};
 pub use manifest::{Manifest, ModelKind, ModelSpec};
 
 #[derive(thiserror::Error, Debug)]
@@ -22,6 +24,10 @@ pub enum ModelError {
     #[error("model worker: {0}")]
     Worker(String),
     #[error("{0}")]
+    Busy(String),
+    #[error("the prompt has {prompt} tokens; the model's context window is {context}")]
+    ContextOverflow { prompt: usize, context: usize },
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
@@ -35,13 +41,9 @@ pub fn default_models_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| "models".into())
 }
 
-/// Loads the default embedding model from `models_dir`, checking its files against their pins
-/// first so that a truncated or replaced file is a clear error, not a confusing load failure.
-pub fn load_default_embedder(models_dir: &std::path::Path) -> Result<Embedder> {
-    let manifest = Manifest::builtin();
-    let spec = manifest
-        .default_embedding()
-        .ok_or_else(|| ModelError::Manifest("no embedding model".into()))?;
+/// Checks every file of `spec` against its pin, so that a truncated or replaced file is a clear
+/// error, not a confusing load failure.
+pub fn verify_installed(spec: &ModelSpec, models_dir: &std::path::Path) -> Result<()> {
     for (name, state) in fetch::model_state(spec, models_dir)? {
         match state {
             fetch::FileState::Verified => {}
@@ -54,11 +56,55 @@ pub fn load_default_embedder(models_dir: &std::path::Path) -> Result<Embedder> {
             }
             fetch::FileState::Mismatch => {
                 return Err(ModelError::Load(format!(
-                    "model {} file {name} does not match its pinned sha256: run `sextant models fetch` again",
+                    "model {} file {name} does not match its pinned sha256 (truncated or replaced): run `sextant models fetch` again",
                     spec.id
                 )))
             }
         }
     }
+    Ok(())
+}
+
+/// Loads the default embedding model from `models_dir`.
+pub fn load_default_embedder(models_dir: &std::path::Path) -> Result<Embedder> {
+    let manifest = Manifest::builtin();
+    let spec = manifest
+        .default_embedding()
+        .ok_or_else(|| ModelError::Manifest("no embedding model".into()))?;
+    verify_installed(spec, models_dir)?;
     Embedder::load(&models_dir.join(&spec.id), &spec.id)
+}
+
+/// Loads chat model `id` as an [`generate::Engine`] on the default device, with its pinned
+/// weight format unless `format` overrides it.
+pub fn load_chat_engine(
+    models_dir: &std::path::Path,
+    id: &str,
+    format: Option<generate::WeightFormat>,
+) -> Result<generate::Engine> {
+    let manifest = Manifest::builtin();
+    let spec = manifest
+        .get(id)
+        .filter(|s| s.kind == ModelKind::Chat)
+        .ok_or_else(|| {
+            ModelError::Load(format!(
+                "no chat model {id:?} (chat models: {})",
+                manifest.chat_ids().join(", ")
+            ))
+        })?;
+    verify_installed(spec, models_dir)?;
+    let dir = models_dir.join(&spec.id);
+    let weights = spec
+        .files
+        .iter()
+        .find(|f| f.name.ends_with(".gguf"))
+        .ok_or_else(|| ModelError::Manifest(format!("model {id} has no .gguf file")))?;
+    let tokenizer = spec.tokenizer.as_ref().map(|t| dir.join(t));
+    generate::Engine::load(
+        id,
+        &dir.join(&weights.name),
+        tokenizer.as_deref(),
+        format.or(spec.weights).unwrap_or(generate::WeightFormat::Native),
+        &embed::device(),
+    )
 }

@@ -67,6 +67,14 @@ pub struct ModelSpec {
     pub description: String,
     pub sources: Vec<Source>,
     pub files: Vec<ModelFile>,
+    /// Chat models: what tensor types without fast kernels become at load (measured per
+    /// model; see docs/generation.md). Absent: keep the file's types.
+    #[serde(default)]
+    pub weights: Option<crate::generate::WeightFormat>,
+    /// Chat models: a tokenizer.json (one of `files`) to use instead of rebuilding the
+    /// tokenizer from the GGUF metadata.
+    #[serde(default)]
+    pub tokenizer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +108,19 @@ impl Manifest {
 
     pub fn get(&self, id: &str) -> Option<&ModelSpec> {
         self.models.iter().find(|m| m.id == id)
+    }
+
+    pub fn chat_ids(&self) -> Vec<&str> {
+        self.models
+            .iter()
+            .filter(|m| m.kind == ModelKind::Chat)
+            .map(|m| m.id.as_str())
+            .collect()
+    }
+
+    /// The first chat model: the default one.
+    pub fn default_chat(&self) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.kind == ModelKind::Chat)
     }
 
     /// The first embedding model: the default one.

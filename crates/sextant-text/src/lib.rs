@@ -474,6 +474,34 @@ impl TextIndex {
             .collect())
     }
 
+    /// Inverse document frequency over chunk bodies, `ln((N + 1) / (df + 1))`, of each word
+    /// (analysed like the body field: lowercased and stemmed). Used to weigh question terms.
+    pub fn idf(&self, words: &[&str]) -> Result<Vec<f32>> {
+        let s = self.searcher();
+        let n = s.search(&*self.kind_query(KIND_CHUNK), &Count)? as f32;
+        let mut analyzer = self
+            .index
+            .tokenizer_for_field(self.f.body)
+            .map_err(TextError::from)?;
+        let mut out = Vec::with_capacity(words.len());
+        for w in words {
+            let mut df = 0u64;
+            let mut stream = analyzer.token_stream(w);
+            let mut first = None;
+            while stream.advance() {
+                if first.is_none() {
+                    first = Some(stream.token().text.clone());
+                }
+            }
+            if let Some(t) = first {
+                let term = tantivy::Term::from_field_text(self.f.body, &t);
+                df = s.doc_freq(&term)?;
+            }
+            out.push(((n + 1.0) / (df as f32 + 1.0)).ln());
+        }
+        Ok(out)
+    }
+
     /// A query matching every chunk; a starting point for callers that build restrictions.
     pub fn all_query() -> Box<dyn Query> {
         Box::new(AllQuery)

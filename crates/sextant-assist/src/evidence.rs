@@ -1,0 +1,303 @@
+//! Evidence: the retrieved chunks cut into sentences, each scored for how well it answers the
+//! question. The best sentence is the extractive answer every generated answer must agree
+//! with, and the scores decide abstention.
+
+use std::collections::HashSet;
+
+use sextant_types::Hit;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::words::{content_words, words};
+
+/// One sentence (or line) of a retrieved chunk.
+#[derive(Debug, Clone)]
+pub struct Sentence {
+    /// Index of the chunk in the retrieved hits.
+    pub hit: usize,
+    /// Character offsets inside the chunk's text.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// Sentences longer than this are cut further at clause boundaries, so that a quote is the
+/// statement that supports a claim rather than a whole paragraph of "Field: value" pairs.
+const LONG_SENTENCE: usize = 160;
+
+/// Splits `text` into trimmed sentences, also breaking at line ends (lists, tables and
+/// "Field: value" lines are one statement per line) and cutting long sentences at clause
+/// boundaries (`; ` and the start of a new `Label:`). Offsets are in characters.
+pub fn sentences(text: &str) -> Vec<(usize, usize, &str)> {
+    let mut char_of_byte = vec![0usize; text.len() + 1];
+    let mut c = 0;
+    for (b, ch) in text.char_indices() {
+        for slot in &mut char_of_byte[b..b + ch.len_utf8()] {
+            *slot = c;
+        }
+        c += 1;
+    }
+    char_of_byte[text.len()] = c;
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    for (b0, sentence) in text.split_sentence_bound_indices() {
+        let mut b = b0;
+        for line in sentence.split_inclusive('\n') {
+            let trimmed = line.trim();
+            if !trimmed.is_empty() {
+                let s = b + (line.len() - line.trim_start().len());
+                let e = s + trimmed.len();
+                if e - s > LONG_SENTENCE {
+                    let mut at = s;
+                    for cut in clause_cuts(&text[s..e]) {
+                        pieces.push((at, s + cut));
+                        at = s + cut;
+                    }
+                    pieces.push((at, e));
+                } else {
+                    pieces.push((s, e));
+                }
+            }
+            b += line.len();
+        }
+    }
+    pieces
+        .into_iter()
+        .filter_map(|(s, e)| {
+            let piece = &text[s..e];
+            let t = piece.trim();
+            if !t.chars().any(char::is_alphanumeric) {
+                return None;
+            }
+            let s = s + (piece.len() - piece.trim_start().len());
+            let e = s + t.len();
+            Some((char_of_byte[s], char_of_byte[e], t))
+        })
+        .collect()
+}
+
+/// Byte offsets inside `s` where a new clause starts: after "; ", and before a capitalised
+/// label of one to four words followed by a colon ("Geographic coordinates: ...").
+fn clause_cuts(s: &str) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let bytes = s.as_bytes();
+    for (i, _) in s.match_indices("; ") {
+        cuts.push(i + 2);
+    }
+    for (colon, _) in s.match_indices(": ") {
+        // Walk back over up to four words to a word starting with a capital after a space.
+        let head = &s[..colon];
+        let mut start = None;
+        for (words, (i, _)) in head.rmatch_indices(' ').enumerate() {
+            if words >= 4 {
+                break;
+            }
+            if head[i + 1..].starts_with(|c: char| c.is_uppercase()) {
+                start = Some(i + 1);
+                break;
+            }
+        }
+        if let Some(st) = start {
+            if st > 0 && bytes[st - 1] == b' ' && !head[..st].trim_end().ends_with(':') {
+                cuts.push(st);
+            }
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.retain(|&c| c > 0 && c < s.len());
+    cuts
+}
+
+/// The context a chunk gives each of its sentences: document title and heading path.
+pub fn context_of(hit: &Hit) -> String {
+    let mut s = hit.title.clone();
+    for h in &hit.heading {
+        if h != &hit.title {
+            s.push_str(" > ");
+            s.push_str(h);
+        }
+    }
+    s
+}
+
+/// Question terms with their weights (corpus IDF).
+#[derive(Debug, Clone)]
+pub struct QuestionTerms {
+    pub terms: Vec<(String, f32)>,
+}
+
+impl QuestionTerms {
+    pub fn new(question: &str, idf: impl Fn(&[&str]) -> Vec<f32>) -> Self {
+        let mut seen = HashSet::new();
+        let raw: Vec<String> = words(question)
+            .into_iter()
+            .filter(|w| !crate::words::is_stopword(w) && seen.insert(w.clone()))
+            .collect();
+        let refs: Vec<&str> = raw.iter().map(String::as_str).collect();
+        let weights = idf(&refs);
+        QuestionTerms {
+            terms: raw
+                .iter()
+                .zip(weights)
+                .map(|(w, idf)| (crate::words::fold(w), idf.max(0.1)))
+                .collect(),
+        }
+    }
+
+    /// IDF-weighted share of the terms present in `bag`.
+    pub fn coverage(&self, bag: &HashSet<String>) -> f32 {
+        let total: f32 = self.terms.iter().map(|(_, w)| w).sum();
+        if total == 0.0 {
+            return 0.0;
+        }
+        let hit: f32 = self
+            .terms
+            .iter()
+            .filter(|(t, _)| bag.contains(t))
+            .map(|(_, w)| w)
+            .sum();
+        hit / total
+    }
+
+    /// The terms, folded, for "does this sentence add anything beyond the question" checks.
+    pub fn set(&self) -> HashSet<String> {
+        self.terms.iter().map(|(t, _)| t.clone()).collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub sentence: Sentence,
+    /// Weighted share of question terms found in the sentence and its chunk's context.
+    pub lexical: f32,
+    /// Cosine between the question and the sentence in context (0 without an embedder).
+    pub dense: f32,
+    pub score: f32,
+}
+
+/// Share of the score that comes from lexical coverage.
+pub const LEXICAL_WEIGHT: f32 = 0.5;
+
+/// Scores every sentence of `hits` against the question, best first. `dense` embeds texts
+/// (question first) when an embedder is available.
+pub fn rank(
+    terms: &QuestionTerms,
+    question: &str,
+    hits: &[Hit],
+    dense: Option<&dyn Fn(&[String]) -> Option<Vec<Vec<f32>>>>,
+) -> Vec<Scored> {
+    let q_set = terms.set();
+    let mut all = Vec::new();
+    let mut texts = vec![question.to_string()];
+    for (i, hit) in hits.iter().enumerate() {
+        let ctx = context_of(hit);
+        let ctx_words: HashSet<String> = content_words(&ctx).into_iter().collect();
+        for (s, e, text) in sentences(&hit.text) {
+            let own: HashSet<String> = content_words(text).into_iter().collect();
+            let mut bag = own.clone();
+            bag.extend(ctx_words.iter().cloned());
+            let lexical = terms.coverage(&bag);
+            // A sentence that only repeats the question cannot answer it.
+            let adds = own.iter().any(|w| !q_set.contains(w) && !ctx_words.contains(w));
+            texts.push(format!("{ctx}: {text}"));
+            all.push((
+                Sentence {
+                    hit: i,
+                    start: s,
+                    end: e,
+                    text: text.to_string(),
+                },
+                lexical,
+                adds,
+            ));
+        }
+    }
+    let vectors = dense.and_then(|f| f(&texts));
+    let mut out: Vec<Scored> = all
+        .into_iter()
+        .enumerate()
+        .map(|(j, (sentence, lexical, adds))| {
+            let dense = vectors
+                .as_ref()
+                .map(|v| dot(&v[0], &v[j + 1]))
+                .unwrap_or(0.0);
+            let mut score = if vectors.is_some() {
+                LEXICAL_WEIGHT * lexical + (1.0 - LEXICAL_WEIGHT) * dense
+            } else {
+                lexical
+            };
+            if !adds {
+                score *= 0.5;
+            }
+            // Earlier chunks ranked higher in retrieval: a gentle tie-breaker.
+            score -= 0.002 * sentence.hit as f32;
+            Scored {
+                sentence,
+                lexical,
+                dense,
+                score,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Weighted coverage of the question by the best single chunk (title, headings and text):
+/// low when the question's distinctive terms appear in none of the sources.
+pub fn chunk_coverage(terms: &QuestionTerms, hits: &[Hit]) -> f32 {
+    hits.iter()
+        .map(|h| {
+            let bag: HashSet<String> = content_words(&format!("{}\n{}", context_of(h), h.text))
+                .into_iter()
+                .collect();
+            terms.coverage(&bag)
+        })
+        .fold(0.0, f32::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_carry_char_offsets() {
+        let text = "Ümlaut first. Second one!\nName: Ulaanbaatar\n\n  Last line";
+        let got = sentences(text);
+        let chars: Vec<char> = text.chars().collect();
+        let texts: Vec<&str> = got.iter().map(|g| g.2).collect();
+        assert_eq!(texts, vec!["Ümlaut first.", "Second one!", "Name: Ulaanbaatar", "Last line"]);
+        for (s, e, t) in got {
+            assert_eq!(chars[s..e].iter().collect::<String>(), t);
+        }
+    }
+
+    #[test]
+    fn long_field_lists_split_into_statements() {
+        let text = "Name: Ulaanbaatar Geographic coordinates: 47 55 N, 106 55 E Time difference: UTC+8 (13 hours ahead of Washington, DC, during Standard Time) Daylight saving time: +1hr";
+        let got: Vec<&str> = sentences(text).into_iter().map(|g| g.2).collect();
+        assert_eq!(
+            got,
+            vec![
+                "Name: Ulaanbaatar",
+                "Geographic coordinates: 47 55 N, 106 55 E",
+                "Time difference: UTC+8 (13 hours ahead of Washington, DC, during Standard Time)",
+                "Daylight saving time: +1hr"
+            ]
+        );
+    }
+
+    #[test]
+    fn coverage_weighs_rare_terms() {
+        let terms = QuestionTerms::new("What is the capital of Atlantis?", |w| {
+            w.iter().map(|w| if *w == "atlantis" { 9.0 } else { 1.0 }).collect()
+        });
+        let bag: HashSet<String> = content_words("the capital").into_iter().collect();
+        assert!(terms.coverage(&bag) < 0.2);
+        let bag: HashSet<String> = content_words("Atlantis capital").into_iter().collect();
+        assert_eq!(terms.coverage(&bag), 1.0);
+    }
+}

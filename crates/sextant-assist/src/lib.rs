@@ -1,0 +1,526 @@
+//! Cited answers over retrieved sources.
+//!
+//! One question goes: retrieve → [`evidence`] (sentences scored against the question) →
+//! abstain early when the sources do not cover the question → prompt the chat model with
+//! numbered sources → [`verify`] every generated sentence against the source it cites →
+//! the verified answer, or the best extract verbatim when nothing generated survives, or an
+//! abstention. Correctness rests on retrieval and verification, not on the model's size: a
+//! small model can only phrase what the sources already say.
+
+pub mod evidence;
+pub mod qa_metrics;
+pub mod rewrite;
+pub mod verify;
+mod words;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use sextant_models::generate::{ChatMessage, ChatModel, GenParams, Generation};
+use sextant_models::ModelError;
+use sextant_retrieve::{Retriever, SearchRequest};
+use sextant_types::{Hit, SearchMode};
+
+use evidence::{QuestionTerms, Scored};
+use verify::{Source, Verified};
+
+/// What an abstaining answer says.
+pub const ABSTAIN_TEXT: &str = "The documents available to me do not answer this question.";
+
+#[derive(thiserror::Error, Debug)]
+pub enum AssistError {
+    #[error("{0}")]
+    Retrieve(#[from] sextant_retrieve::RetrieveError),
+    #[error("unknown model {0:?}")]
+    UnknownModel(String),
+    #[error("model {id} is unavailable: {reason}")]
+    ModelUnavailable { id: String, reason: String },
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
+    Model(ModelError),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl From<ModelError> for AssistError {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Busy(m) => AssistError::Busy(m),
+            e => AssistError::Model(e),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AssistError>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    /// Chunks retrieved per question.
+    pub k: usize,
+    /// Numbered sources shown to the model.
+    pub max_sources: usize,
+    /// Best sentences of each source shown to the model.
+    pub sentences_per_source: usize,
+    pub max_tokens: usize,
+    /// Abstain when the best chunk covers less than this IDF-weighted share of the question.
+    pub min_coverage: f32,
+    /// Abstain when the best sentence scores below this.
+    pub min_evidence: f32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            k: 8,
+            max_sources: 4,
+            sentences_per_source: 3,
+            max_tokens: 96,
+            min_coverage: 0.6,
+            min_evidence: 0.45,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Citation {
+    pub n: usize,
+    pub doc_id: String,
+    pub chunk_id: u64,
+    pub title: String,
+    pub source: String,
+    pub page: Option<u32>,
+    /// Character offsets of `quote` in the document's extracted text.
+    pub start: usize,
+    pub end: usize,
+    pub quote: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timing {
+    pub retrieve: f64,
+    pub prefill: f64,
+    pub generate: f64,
+}
+
+/// How the answer was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// The model's sentences, each verified against its citation.
+    Generated,
+    /// Nothing generated was supported: the best source sentence, verbatim.
+    Extractive,
+    Abstained,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub answer: String,
+    pub citations: Vec<Citation>,
+    pub abstained: bool,
+    pub model: String,
+    pub usage: Usage,
+    pub timing_ms: Timing,
+    pub strategy: Strategy,
+    /// The query retrieval ran (the question, rewritten when it follows up on history).
+    pub retrieval_query: String,
+    /// Share of the generated sentences that their citations support (before dropping).
+    pub supported_share: f32,
+    /// The model's raw text, before verification.
+    pub generated: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AskRequest {
+    pub question: String,
+    /// Earlier turns, oldest first.
+    pub history: Vec<ChatMessage>,
+    pub model: Option<String>,
+    pub k: Option<usize>,
+}
+
+impl AskRequest {
+    pub fn new(question: impl Into<String>) -> Self {
+        AskRequest {
+            question: question.into(),
+            history: Vec::new(),
+            model: None,
+            k: None,
+        }
+    }
+}
+
+/// A chat model slot: loaded, or why not.
+pub enum Slot {
+    Ready(ChatModel),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub id: String,
+    pub ready: bool,
+    pub error: Option<String>,
+    pub context: Option<usize>,
+    pub format: Option<String>,
+}
+
+pub struct Assistant {
+    retriever: Arc<Retriever>,
+    models: BTreeMap<String, Slot>,
+    default_model: String,
+    options: Options,
+}
+
+/// The retrieved and scored material behind one question, shared by every model in a comparison.
+pub struct Grounding {
+    pub query: String,
+    pub hits: Vec<Hit>,
+    pub ranked: Vec<Scored>,
+    pub terms: QuestionTerms,
+    pub coverage: f32,
+    pub retrieve_ms: f64,
+}
+
+impl Grounding {
+    pub fn best(&self) -> Option<&Scored> {
+        self.ranked.first()
+    }
+}
+
+/// One model's side of a comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contender {
+    pub model: String,
+    #[serde(flatten)]
+    pub answer: Option<Answer>,
+    pub error: Option<String>,
+    pub latency_ms: f64,
+    pub tokens_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub question: String,
+    pub retrieval_query: String,
+    pub retrieve_ms: f64,
+    pub answers: Vec<Contender>,
+}
+
+impl Assistant {
+    pub fn new(retriever: Arc<Retriever>, models: BTreeMap<String, Slot>, default_model: String, options: Options) -> Self {
+        Assistant {
+            retriever,
+            models,
+            default_model,
+            options,
+        }
+    }
+
+    pub fn retriever(&self) -> &Arc<Retriever> {
+        &self.retriever
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    pub fn default_model(&self) -> &str {
+        &self.default_model
+    }
+
+    pub fn models(&self) -> Vec<ModelStatus> {
+        self.models
+            .iter()
+            .map(|(id, slot)| match slot {
+                Slot::Ready(m) => ModelStatus {
+                    id: id.clone(),
+                    ready: true,
+                    error: None,
+                    context: Some(m.info().context),
+                    format: Some(m.info().format.to_string()),
+                },
+                Slot::Failed(e) => ModelStatus {
+                    id: id.clone(),
+                    ready: false,
+                    error: Some(e.clone()),
+                    context: None,
+                    format: None,
+                },
+            })
+            .collect()
+    }
+
+    pub fn model(&self, id: Option<&str>) -> Result<&ChatModel> {
+        let id = id.unwrap_or(&self.default_model);
+        match self.models.get(id) {
+            Some(Slot::Ready(m)) => Ok(m),
+            Some(Slot::Failed(reason)) => Err(AssistError::ModelUnavailable {
+                id: id.to_string(),
+                reason: reason.clone(),
+            }),
+            None => Err(AssistError::UnknownModel(id.to_string())),
+        }
+    }
+
+    /// Retrieval and evidence scoring for a question (with its history).
+    pub fn ground(&self, question: &str, history: &[ChatMessage], k: Option<usize>) -> Result<Grounding> {
+        if question.trim().is_empty() {
+            return Err(AssistError::BadRequest("the question is empty".into()));
+        }
+        let t = Instant::now();
+        let query = rewrite::standalone_query(question, history);
+        let k = k.unwrap_or(self.options.k).clamp(1, 50);
+        let hits = self.retriever.search(&SearchRequest::new(query.clone(), k, SearchMode::Hybrid))?;
+        let text = self.retriever.store().text();
+        let terms = QuestionTerms::new(&query, |w| text.idf(w).unwrap_or_else(|_| vec![1.0; w.len()]));
+        let embed = |texts: &[String]| self.retriever.embedder().and_then(|e| e.embed(texts).ok());
+        let ranked = evidence::rank(&terms, &query, &hits, Some(&embed));
+        let coverage = evidence::chunk_coverage(&terms, &hits);
+        Ok(Grounding {
+            query,
+            hits,
+            ranked,
+            terms,
+            coverage,
+            retrieve_ms: t.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Whether the evidence is too weak to answer from at all.
+    pub fn unsupported(&self, g: &Grounding) -> bool {
+        match g.best() {
+            None => true,
+            Some(best) => g.coverage < self.options.min_coverage || best.score < self.options.min_evidence,
+        }
+    }
+
+    /// Answers a question. `on_text` sees the model's raw text as it is generated (returning
+    /// false cancels); the returned [`Answer`] is the verified result and is what to show.
+    pub fn ask(&self, req: &AskRequest, on_text: impl FnMut(&str) -> bool) -> Result<Answer> {
+        let model = self.model(req.model.as_deref())?;
+        let g = self.ground(&req.question, &req.history, req.k)?;
+        self.answer(model, &req.question, &req.history, &g, on_text)
+    }
+
+    /// Answers from an existing grounding with `model`.
+    pub fn answer(
+        &self,
+        model: &ChatModel,
+        question: &str,
+        history: &[ChatMessage],
+        g: &Grounding,
+        on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Answer> {
+        let mut answer = Answer {
+            answer: ABSTAIN_TEXT.to_string(),
+            citations: Vec::new(),
+            abstained: true,
+            model: model.id().to_string(),
+            usage: Usage::default(),
+            timing_ms: Timing {
+                retrieve: g.retrieve_ms,
+                ..Default::default()
+            },
+            strategy: Strategy::Abstained,
+            retrieval_query: g.query.clone(),
+            supported_share: 0.0,
+            generated: String::new(),
+        };
+        if self.unsupported(g) {
+            return Ok(answer);
+        }
+        let (messages, sources) = self.prompt(model, question, history, g);
+        let params = GenParams {
+            max_tokens: self.options.max_tokens,
+            stop: vec!["\n\n".into(), "Question:".into(), "Sources:".into()],
+            ..Default::default()
+        };
+        let generation: Generation = model.chat(messages, params, on_text)?;
+        answer.usage = Usage {
+            prompt_tokens: generation.prompt_tokens,
+            completion_tokens: generation.completion_tokens,
+        };
+        answer.timing_ms.prefill = generation.prefill_ms;
+        answer.timing_ms.generate = generation.generate_ms;
+        answer.generated = generation.text.clone();
+
+        let question_terms: HashSet<String> = g.terms.set();
+        let verified = verify::verify(&generation.text, &question_terms, &g.hits, &sources);
+        answer.supported_share = verified.supported_share();
+        if verified.supported > 0 {
+            answer.strategy = Strategy::Generated;
+            self.fill(&mut answer, &verified, g);
+        } else if let Some(best) = g.best() {
+            // Nothing the model said holds up (or it declined): give the best evidence verbatim.
+            answer.strategy = Strategy::Extractive;
+            let v = Verified {
+                text: format!("{} [1]", best.sentence.text),
+                supports: vec![verify::Support {
+                    hit: best.sentence.hit,
+                    start: best.sentence.start,
+                    end: best.sentence.end,
+                    quote: best.sentence.text.clone(),
+                }],
+                ..Default::default()
+            };
+            self.fill(&mut answer, &v, g);
+        }
+        Ok(answer)
+    }
+
+    fn fill(&self, answer: &mut Answer, v: &Verified, g: &Grounding) {
+        answer.abstained = false;
+        answer.answer = v.text.clone();
+        answer.citations = v
+            .supports
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let hit = &g.hits[s.hit];
+                Citation {
+                    n: i + 1,
+                    doc_id: hit.doc_id.to_string(),
+                    chunk_id: hit.chunk_id.0,
+                    title: hit.title.clone(),
+                    source: hit.source.clone(),
+                    page: hit.page,
+                    start: hit.start + s.start,
+                    end: hit.start + s.end,
+                    quote: s.quote.clone(),
+                }
+            })
+            .collect();
+    }
+
+    /// The chat messages for `question` and the numbered sources they show: the chunks of the
+    /// best sentences, each cut to its best sentences, within the model's context budget.
+    fn prompt(&self, model: &ChatModel, question: &str, history: &[ChatMessage], g: &Grounding) -> (Vec<ChatMessage>, Vec<Source>) {
+        let mut order: Vec<usize> = Vec::new();
+        for s in &g.ranked {
+            if !order.contains(&s.sentence.hit) {
+                order.push(s.sentence.hit);
+            }
+            if order.len() == self.options.max_sources {
+                break;
+            }
+        }
+        let budget = model
+            .info()
+            .context
+            .saturating_sub(self.options.max_tokens + 256);
+        let prompter = model.prompter();
+        let mut used = prompter.count_tokens(question) + 64;
+        let mut listing = String::new();
+        let mut sources = Vec::new();
+        for hit in order {
+            let mut best: Vec<&Scored> = g
+                .ranked
+                .iter()
+                .filter(|s| s.sentence.hit == hit)
+                .take(self.options.sentences_per_source)
+                .collect();
+            best.sort_by_key(|s| s.sentence.start);
+            let body: Vec<&str> = best.iter().map(|s| s.sentence.text.as_str()).collect();
+            let entry = format!(
+                "[{}] {}: {}\n",
+                sources.len() + 1,
+                evidence::context_of(&g.hits[hit]),
+                body.join(" ")
+            );
+            let cost = prompter.count_tokens(&entry);
+            if used + cost > budget {
+                break;
+            }
+            used += cost;
+            listing.push_str(&entry);
+            sources.push(Source { hit });
+        }
+        let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
+        // The last exchange gives a follow-up its referents; older turns only cost context.
+        let keep = history.len().saturating_sub(2);
+        messages.extend(history[keep..].iter().cloned());
+        messages.push(ChatMessage::user(format!(
+            "Sources:\n{listing}\nQuestion: {question}\nAnswer in one short sentence using only the sources, and cite the source number like [1]."
+        )));
+        (messages, sources)
+    }
+
+    /// Several models answer the same question over one retrieval.
+    pub fn compare(&self, question: &str, models: &[String], k: Option<usize>) -> Result<Comparison> {
+        if models.is_empty() {
+            return Err(AssistError::BadRequest("name at least one model".into()));
+        }
+        for m in models {
+            if !self.models.contains_key(m) {
+                return Err(AssistError::UnknownModel(m.clone()));
+            }
+        }
+        let g = self.ground(question, &[], k)?;
+        let mut answers = Vec::new();
+        for id in models {
+            let t = Instant::now();
+            let r = self
+                .model(Some(id))
+                .and_then(|m| self.answer(m, question, &[], &g, |_| true));
+            let latency_ms = t.elapsed().as_secs_f64() * 1e3 + g.retrieve_ms;
+            answers.push(match r {
+                Ok(a) => Contender {
+                    model: id.clone(),
+                    tokens_per_s: if a.timing_ms.generate > 0.0 {
+                        a.usage.completion_tokens as f64 / (a.timing_ms.generate / 1e3)
+                    } else {
+                        0.0
+                    },
+                    answer: Some(a),
+                    error: None,
+                    latency_ms,
+                },
+                Err(e) => Contender {
+                    model: id.clone(),
+                    answer: None,
+                    error: Some(e.to_string()),
+                    latency_ms,
+                    tokens_per_s: 0.0,
+                },
+            });
+        }
+        Ok(Comparison {
+            question: question.to_string(),
+            retrieval_query: g.query.clone(),
+            retrieve_ms: g.retrieve_ms,
+            answers,
+        })
+    }
+}
+
+/// Loads each chat model onto its own worker; a model that fails to load is kept as
+/// [`Slot::Failed`] with the reason, so the others keep serving.
+pub fn load_models(models_dir: &std::path::Path, ids: &[String], queue: usize) -> BTreeMap<String, Slot> {
+    ids.iter()
+        .map(|id| {
+            let slot = match sextant_models::load_chat_engine(models_dir, id, None) {
+                Ok(engine) => Slot::Ready(ChatModel::spawn(engine, queue)),
+                Err(e) => {
+                    tracing::error!(model = %id, error = %e, "chat model failed to load");
+                    Slot::Failed(e.to_string())
+                }
+            };
+            (id.clone(), slot)
+        })
+        .collect()
+}
+
+const SYSTEM_PROMPT: &str = "You answer questions using only the numbered sources the user gives you. \
+Answer in one short sentence and cite the source you used like [1]. \
+Never use knowledge that is not in the sources. \
+If the sources do not contain the answer, reply exactly: NOT IN SOURCES";

@@ -1,0 +1,272 @@
+//! Citation verification: every sentence of a generated answer is checked against the source it
+//! cites (or, uncited, against every source); supported sentences keep a citation to the exact
+//! supporting span, unsupported ones are dropped, and citation numbers are renumbered so that
+//! only existing, verified citations are ever emitted.
+
+use std::collections::{HashMap, HashSet};
+
+use sextant_types::Hit;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::evidence::{context_of, sentences};
+use crate::words::content_words;
+
+/// Minimum share of a claim's new content words (those not already in the question) that the
+/// supporting span and its context must contain.
+pub const MIN_SUPPORT: f32 = 0.75;
+
+/// A numbered source as shown to the model: `hits[hit]`, restricted to `sentences` (character
+/// ranges inside the chunk text) when the prompt showed only part of the chunk.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub hit: usize,
+}
+
+/// A verified span: the part of `hits[hit]` that supports one or more answer sentences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Support {
+    pub hit: usize,
+    /// Character offsets inside the chunk's text.
+    pub start: usize,
+    pub end: usize,
+    pub quote: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    /// The answer with only supported sentences, citing `supports` as [1], [2], … in order.
+    pub text: String,
+    pub supports: Vec<Support>,
+    /// Sentences in the generated text that make a claim.
+    pub claims: usize,
+    /// Of those, how many were supported.
+    pub supported: usize,
+    /// Citation markers the model wrote that named no source.
+    pub invalid_markers: usize,
+}
+
+impl Verified {
+    pub fn supported_share(&self) -> f32 {
+        if self.claims == 0 {
+            0.0
+        } else {
+            self.supported as f32 / self.claims as f32
+        }
+    }
+}
+
+/// Splits `text` into (claim without markers, cited numbers) per sentence.
+pub fn claims(text: &str) -> Vec<(String, Vec<usize>)> {
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    for sentence in text.split_sentence_bounds() {
+        let (claim, nums) = strip_markers(sentence);
+        let claim = claim.split_whitespace().collect::<Vec<_>>().join(" ");
+        let claim = claim.replace(" .", ".").replace(" ,", ",");
+        if content_words(&claim).is_empty() {
+            // "[2]" on its own belongs to the sentence before it.
+            if let Some(last) = out.last_mut() {
+                last.1.extend(nums);
+            }
+            continue;
+        }
+        out.push((claim.trim().to_string(), nums));
+    }
+    out
+}
+
+/// Removes `[n]`, `[n, m]` and `[n][m]` markers; returns the text and the numbers.
+fn strip_markers(s: &str) -> (String, Vec<usize>) {
+    let mut text = String::with_capacity(s.len());
+    let mut nums = Vec::new();
+    let mut rest = s;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']') else { break };
+        let inner = &rest[open + 1..open + close];
+        let parsed: Option<Vec<usize>> = inner
+            .split(|c| c == ',' || c == ';')
+            .map(|p| p.trim().trim_start_matches("Source").trim().parse().ok())
+            .collect();
+        text.push_str(&rest[..open]);
+        match parsed {
+            Some(ns) if !ns.is_empty() => nums.extend(ns),
+            _ => text.push_str(&rest[open..open + close + 1]),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    text.push_str(rest);
+    (text, nums)
+}
+
+/// The best span of `hit` for `claim`: its support score and the span.
+pub fn best_span(claim: &str, question_terms: &HashSet<String>, hit: &Hit, hit_idx: usize) -> (f32, Support) {
+    let new: HashSet<String> = content_words(claim)
+        .into_iter()
+        .filter(|w| !question_terms.contains(w))
+        .collect();
+    let ctx: HashSet<String> = content_words(&context_of(hit)).into_iter().collect();
+    let mut best = (
+        0.0f32,
+        Support {
+            hit: hit_idx,
+            start: 0,
+            end: 0,
+            quote: String::new(),
+        },
+    );
+    for (s, e, text) in sentences(&hit.text) {
+        let own: HashSet<String> = content_words(text).into_iter().collect();
+        let score = if new.is_empty() {
+            0.0
+        } else if !new.iter().any(|w| own.contains(w)) {
+            // The span itself must carry part of the claim, not just its headings.
+            0.0
+        } else {
+            new.iter().filter(|w| own.contains(*w) || ctx.contains(*w)).count() as f32 / new.len() as f32
+        };
+        if score > best.0 {
+            best = (
+                score,
+                Support {
+                    hit: hit_idx,
+                    start: s,
+                    end: e,
+                    quote: text.to_string(),
+                },
+            );
+        }
+    }
+    best
+}
+
+/// Verifies `generated` against `sources` (numbered from 1).
+pub fn verify(generated: &str, question_terms: &HashSet<String>, hits: &[Hit], sources: &[Source]) -> Verified {
+    let mut v = Verified::default();
+    let mut numbering: HashMap<(usize, usize, usize), usize> = HashMap::new();
+    let mut parts = Vec::new();
+    for (claim, cited) in claims(generated) {
+        v.claims += 1;
+        let valid: Vec<usize> = cited
+            .iter()
+            .copied()
+            .filter(|n| (1..=sources.len()).contains(n))
+            .collect();
+        v.invalid_markers += cited.len() - valid.len();
+        // Uncited (or wrongly cited) claims are checked against every source.
+        let candidates: Vec<usize> = if valid.is_empty() {
+            (0..sources.len()).collect()
+        } else {
+            valid.iter().map(|n| n - 1).collect()
+        };
+        let mut backing: Vec<Support> = Vec::new();
+        for c in candidates {
+            let hit = sources[c].hit;
+            let (score, span) = best_span(&claim, question_terms, &hits[hit], hit);
+            if score >= MIN_SUPPORT {
+                backing.push(span);
+            }
+        }
+        if backing.is_empty() && !valid.is_empty() {
+            // Miscited but true elsewhere: cite where it is actually supported.
+            for (c, source) in sources.iter().enumerate() {
+                if valid.contains(&(c + 1)) {
+                    continue;
+                }
+                let (score, span) = best_span(&claim, question_terms, &hits[source.hit], source.hit);
+                if score >= MIN_SUPPORT {
+                    backing.push(span);
+                    break;
+                }
+            }
+        }
+        if backing.is_empty() {
+            continue;
+        }
+        v.supported += 1;
+        let mut marks = Vec::new();
+        for span in backing.into_iter().take(2) {
+            let key = (span.hit, span.start, span.end);
+            let n = *numbering.entry(key).or_insert_with(|| {
+                v.supports.push(span);
+                v.supports.len()
+            });
+            if !marks.contains(&n) {
+                marks.push(n);
+            }
+        }
+        let marks: Vec<String> = marks.iter().map(|n| format!("[{n}]")).collect();
+        let (body, end) = match claim.chars().last() {
+            Some(c @ ('.' | '!' | '?')) => (&claim[..claim.len() - c.len_utf8()], c.to_string()),
+            _ => (claim.as_str(), ".".to_string()),
+        };
+        parts.push(format!("{} {}{}", body.trim_end(), marks.join(""), end));
+    }
+    v.text = parts.join(" ");
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sextant_types::{ChunkId, DocId};
+
+    fn hit(title: &str, heading: &[&str], text: &str) -> Hit {
+        Hit {
+            doc_id: DocId::parse("0123456789abcdef").unwrap(),
+            chunk_id: ChunkId(7),
+            title: title.into(),
+            source: "x.md".into(),
+            heading: heading.iter().map(|s| s.to_string()).collect(),
+            text: text.into(),
+            score: 1.0,
+            page: None,
+            start: 100,
+            end: 100 + text.chars().count(),
+        }
+    }
+
+    fn q(s: &str) -> HashSet<String> {
+        content_words(s).into_iter().collect()
+    }
+
+    #[test]
+    fn markers_parse_in_every_form() {
+        assert_eq!(strip_markers("Paris [1]."), ("Paris .".to_string(), vec![1]));
+        assert_eq!(strip_markers("A [1, 2][3] b [x]").1, vec![1, 2, 3]);
+        assert_eq!(strip_markers("A [x]").0, "A [x]");
+    }
+
+    #[test]
+    fn supported_claims_keep_a_verbatim_quote_and_renumber() {
+        let hits = vec![
+            hit("Mongolia", &["Mongolia", "Government", "Capital"], "Name: Ulaanbaatar\nTime difference: UTC+8"),
+            hit("Mongolia", &["Mongolia", "Economy"], "Mongolia exports copper and coal."),
+        ];
+        let sources = vec![Source { hit: 1 }, Source { hit: 0 }];
+        let qt = q("What is the capital of Mongolia?");
+        let v = verify("The capital of Mongolia is Ulaanbaatar [2]. It is on the moon [1].", &qt, &hits, &sources);
+        assert_eq!(v.claims, 2);
+        assert_eq!(v.supported, 1);
+        assert_eq!(v.text, "The capital of Mongolia is Ulaanbaatar [1].");
+        assert_eq!(v.supports[0].quote, "Name: Ulaanbaatar");
+        assert_eq!((v.supports[0].hit, v.supports[0].start, v.supports[0].end), (0, 0, 17));
+    }
+
+    #[test]
+    fn nonexistent_citations_are_never_emitted() {
+        let hits = vec![hit("Mongolia", &["Capital"], "Name: Ulaanbaatar")];
+        let sources = vec![Source { hit: 0 }];
+        let v = verify("Ulaanbaatar [7].", &q("capital of Mongolia?"), &hits, &sources);
+        assert_eq!(v.invalid_markers, 1);
+        assert_eq!(v.text, "Ulaanbaatar [1].");
+        let v = verify("Paris [1].", &q("capital of Mongolia?"), &hits, &sources);
+        assert_eq!(v.text, "");
+        assert_eq!(v.supported_share(), 0.0);
+    }
+
+    #[test]
+    fn restating_the_question_is_not_an_answer() {
+        let hits = vec![hit("Mongolia", &["Capital"], "Mongolia has a capital.")];
+        let v = verify("Mongolia has a capital [1].", &q("What is the capital of Mongolia?"), &hits, &[Source { hit: 0 }]);
+        assert_eq!(v.supported, 0);
+    }
+}

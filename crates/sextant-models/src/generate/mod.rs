@@ -1,0 +1,542 @@
+//! Text generation with quantized GGUF chat models on candle.
+//!
+//! [`Engine`] owns one loaded model (weights, KV cache, tokenizer, chat template) and runs
+//! one request at a time; [`ChatModel`] puts it on its own worker thread behind a bounded
+//! queue, so that a full queue is an immediate [`ModelError::Busy`], never a hang.
+
+mod arch;
+pub mod gguf;
+pub mod tokenizer;
+mod template;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use serde::Serialize;
+use tokenizers::Tokenizer;
+
+pub use gguf::WeightFormat;
+pub use template::{ChatMessage, ChatTemplate};
+
+use crate::{ModelError, Result};
+
+/// Tokens fed to the model per forward pass while reading the prompt.
+const PREFILL_CHUNK: usize = 512;
+
+/// Tokens that end an assistant turn in the chat formats we know, besides the GGUF's EOS.
+const END_OF_TURN: &[&str] = &["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"];
+
+#[derive(Debug, Clone)]
+pub struct GenParams {
+    pub max_tokens: usize,
+    /// 0 means greedy.
+    pub temperature: f64,
+    pub top_p: Option<f64>,
+    pub seed: u64,
+    /// Generation stops before any of these strings.
+    pub stop: Vec<String>,
+}
+
+impl Default for GenParams {
+    fn default() -> Self {
+        GenParams {
+            max_tokens: 256,
+            temperature: 0.0,
+            top_p: None,
+            seed: 299_792_458,
+            stop: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishReason {
+    /// An end-of-turn token or a stop string.
+    Stop,
+    /// `max_tokens` or the context window.
+    Length,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub finish: FinishReason,
+    pub prefill_ms: f64,
+    pub generate_ms: f64,
+}
+
+/// Tokenizer and chat template: what callers need to budget a prompt without the weights.
+pub struct Prompter {
+    pub tokenizer: Tokenizer,
+    pub template: ChatTemplate,
+}
+
+impl Prompter {
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer
+            .encode_fast(text, false)
+            .map(|e| e.len())
+            .unwrap_or(text.len() / 3)
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .tokenizer
+            .encode_fast(text, false)
+            .map_err(|e| ModelError::Inference(format!("tokenizing: {e}")))?
+            .get_ids()
+            .to_vec())
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer
+            .decode(ids, true)
+            .map_err(|e| ModelError::Inference(format!("detokenizing: {e}")))
+    }
+}
+
+/// Facts about a loaded model, for `/v1/models`, benchmarks and logs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub architecture: String,
+    pub context: usize,
+    pub format: WeightFormat,
+    /// Tensor count per type after load-time conversion.
+    pub tensor_types: std::collections::BTreeMap<String, usize>,
+    pub load_ms: f64,
+}
+
+/// One loaded model, used from one thread.
+pub struct Engine {
+    info: ModelInfo,
+    model: Box<dyn arch::CausalLm>,
+    prompter: Arc<Prompter>,
+    eos: Vec<u32>,
+    device: Device,
+}
+
+impl Engine {
+    /// Loads `gguf_path`. `tokenizer_json` replaces the tokenizer rebuilt from GGUF metadata.
+    pub fn load(
+        id: &str,
+        gguf_path: &Path,
+        tokenizer_json: Option<&Path>,
+        format: WeightFormat,
+        device: &Device,
+    ) -> Result<Engine> {
+        let start = Instant::now();
+        let gguf = gguf::open(gguf_path, format)?;
+        let tokenizer = match tokenizer_json {
+            Some(p) => Tokenizer::from_file(p)
+                .map_err(|e| ModelError::Load(format!("{}: {e}", p.display())))?,
+            None => tokenizer::from_gguf(&gguf.content)?,
+        };
+        let token_str = |key: &str| {
+            tokenizer::token_id(&gguf.content, key)
+                .and_then(|id| tokenizer.id_to_token(id))
+                .unwrap_or_default()
+        };
+        let template_src = gguf
+            .string("tokenizer.chat_template")
+            .ok_or_else(|| ModelError::Load(format!("{id}: GGUF has no tokenizer.chat_template")))?;
+        let template = ChatTemplate::new(
+            template_src,
+            &token_str("tokenizer.ggml.bos_token_id"),
+            &token_str("tokenizer.ggml.eos_token_id"),
+        )?;
+        let mut eos: Vec<u32> = END_OF_TURN
+            .iter()
+            .filter_map(|t| tokenizer.token_to_id(t))
+            .collect();
+        eos.extend(tokenizer::token_id(&gguf.content, "tokenizer.ggml.eos_token_id"));
+        eos.sort_unstable();
+        eos.dedup();
+        let architecture = gguf.architecture()?.to_string();
+        let tensor_types = gguf.types.clone();
+        let (model, context) = arch::load(gguf, device)?;
+        let info = ModelInfo {
+            id: id.to_string(),
+            architecture,
+            context,
+            format,
+            tensor_types,
+            load_ms: start.elapsed().as_secs_f64() * 1e3,
+        };
+        tracing::info!(model = id, arch = %info.architecture, context, %format, types = ?info.tensor_types, load_ms = info.load_ms, "chat model loaded");
+        Ok(Engine {
+            info,
+            model,
+            prompter: Arc::new(Prompter { tokenizer, template }),
+            eos,
+            device: device.clone(),
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn prompter(&self) -> &Arc<Prompter> {
+        &self.prompter
+    }
+
+    /// Answers a conversation. `on_text` receives the text as it is produced (returning false
+    /// cancels); the returned text is exactly the concatenation of what it received.
+    pub fn chat(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let prompt = self.prompter.template.render(messages)?;
+        self.complete(&prompt, params, on_text)
+    }
+
+    /// Continues a raw prompt (already templated).
+    pub fn complete(
+        &mut self,
+        prompt: &str,
+        params: &GenParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let ids = self.prompter.encode(prompt)?;
+        self.complete_ids(&ids, params, on_text)
+    }
+
+    pub fn complete_ids(
+        &mut self,
+        prompt: &[u32],
+        params: &GenParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let ctx = self.info.context;
+        if prompt.is_empty() {
+            return Err(ModelError::Inference("empty prompt".into()));
+        }
+        if prompt.len() >= ctx {
+            return Err(ModelError::ContextOverflow {
+                prompt: prompt.len(),
+                context: ctx,
+            });
+        }
+        let max_tokens = params.max_tokens.min(ctx - prompt.len());
+        let infer = |e: candle_core::Error| ModelError::Inference(e.to_string());
+        self.model.clear_cache();
+
+        let t0 = Instant::now();
+        let mut logits = None;
+        for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
+            let input = Tensor::new(chunk, &self.device).and_then(|t| t.unsqueeze(0)).map_err(infer)?;
+            logits = Some(self.model.forward(&input, i * PREFILL_CHUNK).map_err(infer)?);
+        }
+        let mut logits = logits.expect("non-empty prompt");
+        let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+        let sampling = if params.temperature <= 0.0 {
+            Sampling::ArgMax
+        } else {
+            match params.top_p {
+                Some(p) if p < 1.0 => Sampling::TopP { p, temperature: params.temperature },
+                _ => Sampling::All { temperature: params.temperature },
+            }
+        };
+        let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
+        let mut out = TextStream::new(&params.stop);
+        let mut generated: Vec<u32> = Vec::new();
+        let mut finish = FinishReason::Length;
+        let t1 = Instant::now();
+        while generated.len() < max_tokens {
+            let last = logits.squeeze(0).and_then(|l| l.to_dtype(candle_core::DType::F32)).map_err(infer)?;
+            let next = sampler.sample(&last).map_err(infer)?;
+            if self.eos.contains(&next) {
+                finish = FinishReason::Stop;
+                break;
+            }
+            generated.push(next);
+            let text = self.prompter.decode(&generated)?;
+            let (piece, stopped) = out.push(&text);
+            if !piece.is_empty() && !on_text(&piece) {
+                finish = FinishReason::Stop;
+                break;
+            }
+            if stopped {
+                finish = FinishReason::Stop;
+                break;
+            }
+            if generated.len() == max_tokens {
+                break;
+            }
+            let input = Tensor::new(&[next], &self.device).and_then(|t| t.unsqueeze(0)).map_err(infer)?;
+            logits = self
+                .model
+                .forward(&input, prompt.len() + generated.len() - 1)
+                .map_err(infer)?;
+        }
+        let rest = out.finish();
+        if !rest.is_empty() {
+            on_text(&rest);
+        }
+        Ok(Generation {
+            text: out.text,
+            prompt_tokens: prompt.len(),
+            completion_tokens: generated.len(),
+            finish,
+            prefill_ms,
+            generate_ms: t1.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Reads `prompt` and returns the next-token logits, without generating (benchmarks).
+    pub fn prefill(&mut self, prompt: &[u32]) -> Result<()> {
+        let mut on = |_: &str| true;
+        self.complete_ids(prompt, &GenParams { max_tokens: 0, ..Default::default() }, &mut on)
+            .map(|_| ())
+    }
+
+    /// Generates exactly `n` tokens greedily after `prompt`, ignoring end-of-turn (benchmarks).
+    pub fn generate_exactly(&mut self, prompt: &[u32], n: usize) -> Result<Generation> {
+        let eos = std::mem::take(&mut self.eos);
+        let mut on = |_: &str| true;
+        let r = self.complete_ids(prompt, &GenParams { max_tokens: n, ..Default::default() }, &mut on);
+        self.eos = eos;
+        r
+    }
+}
+
+/// Turns the growing decoded text into stream pieces: never splits a multi-byte character,
+/// holds back what could be the start of a stop string, and cuts at a stop string.
+struct TextStream<'a> {
+    stop: &'a [String],
+    /// The final text so far (emitted or held back).
+    text: String,
+    emitted: usize,
+}
+
+impl<'a> TextStream<'a> {
+    fn new(stop: &'a [String]) -> Self {
+        TextStream {
+            stop,
+            text: String::new(),
+            emitted: 0,
+        }
+    }
+
+    /// Takes the full decoded text; returns the new piece to emit and whether a stop string hit.
+    fn push(&mut self, decoded: &str) -> (String, bool) {
+        // An incomplete UTF-8 sequence decodes as U+FFFD: wait for the next token.
+        if decoded.ends_with('\u{FFFD}') {
+            return (String::new(), false);
+        }
+        self.text = decoded.to_string();
+        let earliest_stop = self
+            .stop
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| self.text.find(s.as_str()))
+            .min();
+        if let Some(at) = earliest_stop {
+            self.text.truncate(at);
+            let piece = self.text.get(self.emitted..).unwrap_or("").to_string();
+            self.emitted = self.text.len();
+            return (piece, true);
+        }
+        let hold = self
+            .stop
+            .iter()
+            .map(|s| partial_suffix(&self.text, s))
+            .max()
+            .unwrap_or(0);
+        let upto = self.text.len() - hold;
+        if upto <= self.emitted || !self.text.is_char_boundary(upto) {
+            return (String::new(), false);
+        }
+        let piece = self.text[self.emitted..upto].to_string();
+        self.emitted = upto;
+        (piece, false)
+    }
+
+    /// What was held back, at the end of generation.
+    fn finish(&mut self) -> String {
+        let piece = self.text.get(self.emitted..).unwrap_or("").to_string();
+        self.emitted = self.text.len();
+        piece
+    }
+}
+
+/// Length of the longest suffix of `text` that is a proper prefix of `stop`.
+fn partial_suffix(text: &str, stop: &str) -> usize {
+    (1..stop.len())
+        .rev()
+        .find(|&n| n <= text.len() && text.is_char_boundary(text.len() - n) && stop.is_char_boundary(n) && text.ends_with(&stop[..n]))
+        .unwrap_or(0)
+}
+
+enum Job {
+    Chat {
+        messages: Vec<ChatMessage>,
+        params: GenParams,
+        events: Sender<Event>,
+        cancel: Arc<AtomicBool>,
+    },
+}
+
+enum Event {
+    Text(String),
+    Done(Result<Generation>),
+}
+
+/// A model on its own worker thread, behind a bounded queue. Cheap to clone.
+#[derive(Clone)]
+pub struct ChatModel {
+    info: Arc<ModelInfo>,
+    prompter: Arc<Prompter>,
+    jobs: Sender<Job>,
+}
+
+impl ChatModel {
+    /// Moves `engine` onto a worker thread; at most `queue` requests wait behind the running one.
+    pub fn spawn(engine: Engine, queue: usize) -> ChatModel {
+        let (jobs, rx) = bounded::<Job>(queue);
+        let info = Arc::new(engine.info.clone());
+        let prompter = engine.prompter.clone();
+        let name = format!("chat-{}", info.id);
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || worker(engine, rx))
+            .expect("spawning a model worker thread");
+        ChatModel { info, prompter, jobs }
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    pub fn prompter(&self) -> &Prompter {
+        &self.prompter
+    }
+
+    /// Runs a conversation on the worker and blocks until it is done, calling `on_text` on this
+    /// thread with each piece of text (returning false cancels the generation).
+    pub fn chat(
+        &self,
+        messages: Vec<ChatMessage>,
+        params: GenParams,
+        mut on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let (events, rx) = crossbeam_channel::unbounded();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let job = Job::Chat {
+            messages,
+            params,
+            events,
+            cancel: cancel.clone(),
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(ModelError::Busy(format!(
+                    "model {} has a full queue; try again shortly",
+                    self.info.id
+                )))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ModelError::Worker(format!("model {} worker stopped", self.info.id)))
+            }
+        }
+        loop {
+            match rx.recv() {
+                Ok(Event::Text(t)) => {
+                    if !cancel.load(Ordering::Relaxed) && !on_text(&t) {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+                Ok(Event::Done(r)) => return r,
+                Err(_) => {
+                    return Err(ModelError::Worker(format!(
+                        "model {} worker stopped mid-request",
+                        self.info.id
+                    )))
+                }
+            }
+        }
+    }
+}
+
+fn worker(mut engine: Engine, rx: Receiver<Job>) {
+    for job in rx {
+        match job {
+            Job::Chat {
+                messages,
+                params,
+                events,
+                cancel,
+            } => {
+                let mut on_text = |t: &str| {
+                    !cancel.load(Ordering::Relaxed) && events.send(Event::Text(t.to_string())).is_ok()
+                };
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    engine.chat(&messages, &params, &mut on_text)
+                }))
+                .unwrap_or_else(|_| Err(ModelError::Inference("generation panicked".into())));
+                let _ = events.send(Event::Done(r));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(pieces: &[&str], stop: &[&str]) -> (Vec<String>, String) {
+        let stop: Vec<String> = stop.iter().map(|s| s.to_string()).collect();
+        let mut s = TextStream::new(&stop);
+        let mut out = Vec::new();
+        let mut acc = String::new();
+        for p in pieces {
+            acc.push_str(p);
+            let (piece, stopped) = s.push(&acc);
+            if !piece.is_empty() {
+                out.push(piece);
+            }
+            if stopped {
+                break;
+            }
+        }
+        let rest = s.finish();
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+        (out, s.text)
+    }
+
+    #[test]
+    fn stream_holds_back_partial_stop_strings() {
+        let (pieces, text) = stream(&["Paris", " is", "\n\nQ", "uestion: x"], &["\n\nQuestion:"]);
+        assert_eq!(text, "Paris is");
+        assert_eq!(pieces.concat(), "Paris is");
+        let (pieces, text) = stream(&["a\n", "\nb"], &["\n\nQuestion:"]);
+        assert_eq!(text, "a\n\nb");
+        assert_eq!(pieces.concat(), text);
+    }
+
+    #[test]
+    fn stream_waits_for_complete_characters() {
+        let (pieces, text) = stream(&["caf", "caf\u{FFFD}"], &[]);
+        assert_eq!(pieces.concat(), text);
+        assert_eq!(text, "caf");
+    }
+}
