@@ -598,6 +598,7 @@ fn serve(s: &Settings, addr: Option<String>) -> Result<i32> {
     let addr = addr.unwrap_or_else(|| s.server.addr.clone());
     let (store, embedder) = open_for_writing(s)?;
     let retriever = Arc::new(Retriever::new(store, Some(embedder)));
+    let assistant = Arc::new(assistant(s, retriever, &s.assist.models)?);
     let options = sextant_server::ServerOptions {
         request_timeout: Duration::from_secs(s.server.request_timeout_secs),
         max_upload_bytes: s.server.max_upload_bytes,
@@ -616,7 +617,7 @@ fn serve(s: &Settings, addr: Option<String>) -> Result<i32> {
         let local = listener.local_addr()?;
         tracing::info!(addr = %local, "listening");
         eprintln!("sextant listening on http://{local}");
-        sextant_server::serve(listener, retriever, options).await?;
+        sextant_server::serve(listener, assistant, options).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)

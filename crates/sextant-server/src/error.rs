@@ -75,19 +75,25 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The JSON body clients get (also sent as the `error` event of a stream).
+    pub fn body(self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
         if status.is_client_error() {
             tracing::debug!(code = ?self.code, message = %self.message, "request rejected");
         }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message: self.message,
-            },
-        };
-        (status, axum::Json(body)).into_response()
+        (status, axum::Json(self.body())).into_response()
     }
 }
 

@@ -4,6 +4,7 @@
 //! `router(state)` is the whole API, testable with `tower::ServiceExt::oneshot`; [`serve`]
 //! binds it to a socket and runs the embedding catch-up thread beside it.
 
+pub mod chat;
 pub mod error;
 pub mod metrics;
 pub mod wire;
@@ -52,6 +53,8 @@ impl Default for ServerOptions {
 #[derive(Clone)]
 pub struct AppState {
     pub retriever: Arc<Retriever>,
+    /// Cited answers over the same retriever.
+    pub assistant: Arc<sextant_assist::Assistant>,
     pub options: Arc<ServerOptions>,
     pub metrics: Arc<metrics::Metrics>,
     /// Wakes the embedding catch-up thread after an upload.
@@ -77,13 +80,18 @@ async fn blocking<T: Send + 'static>(
 #[openapi(
     info(
         title = "Sextant",
-        description = "Air-gapped retrieval: ingest documents, search them."
+        description = "Air-gapped retrieval: ingest documents, search them, ask cited questions."
     ),
     paths(
         upload_documents,
         get_document,
         delete_document,
         search,
+        chat::ask,
+        chat::chat,
+        chat::compare,
+        chat::chat_completions,
+        chat::models,
         healthz,
         readyz,
         metrics_text
@@ -98,6 +106,11 @@ async fn blocking<T: Send + 'static>(
         UploadResult,
         UploadStatus,
         ReadyResponse,
+        chat::AskBody,
+        chat::ChatBody,
+        chat::CompareBody,
+        chat::CompletionBody,
+        chat::WireMessage,
         error::ErrorBody,
         error::ErrorDetail,
         ErrorCode
@@ -123,6 +136,11 @@ pub fn router(state: AppState) -> Router {
             get(get_document).delete(delete_document),
         )
         .route("/v1/search", post(search))
+        .route("/v1/ask", post(chat::ask))
+        .route("/v1/chat", post(chat::chat))
+        .route("/v1/compare", post(chat::compare))
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/models", get(chat::models))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -402,14 +420,16 @@ pub fn spawn_embedder(
 /// Serves `router` on `listener` until ctrl-c / SIGTERM, with the catch-up thread beside it.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    retriever: Arc<Retriever>,
+    assistant: Arc<sextant_assist::Assistant>,
     options: ServerOptions,
 ) -> std::io::Result<()> {
+    let retriever = assistant.retriever().clone();
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let stop = Arc::new(AtomicBool::new(false));
     let catchup = spawn_embedder(retriever.clone(), wake_rx, stop.clone());
     let state = AppState {
         retriever,
+        assistant,
         options: Arc::new(options),
         metrics: Arc::new(metrics::Metrics::default()),
         wake_embedder: wake_tx,

@@ -12,10 +12,11 @@ use candle_core::Device;
 use crate::{ModelError, Result};
 
 /// What tensors without fast kernels become at load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WeightFormat {
     /// Keep the file's types.
+    #[default]
     Native,
     /// Re-quantise slow types to Q8_0 (AVX2 kernels; activations are quantised to 8 bits too).
     Q8_0,

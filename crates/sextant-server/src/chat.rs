@@ -1,0 +1,314 @@
+//! Answers over HTTP: `/v1/ask`, `/v1/chat` (server-sent events), `/v1/compare`, and the
+//! OpenAI-compatible `/v1/chat/completions` and `/v1/models`.
+//!
+//! Every route answers through [`sextant_assist::Assistant`], so every answer is grounded and
+//! its citations verified, whichever protocol asked.
+
+use std::convert::Infallible;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use sextant_assist::{Answer, AskRequest, AssistError};
+use sextant_models::generate::ChatMessage;
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::{blocking, AppState};
+
+const MAX_QUESTION_BYTES: usize = 4096;
+
+impl From<AssistError> for ApiError {
+    fn from(e: AssistError) -> Self {
+        match e {
+            AssistError::UnknownModel(id) => {
+                ApiError::new(ErrorCode::NotFound, format!("no model {id:?}; GET /v1/models lists them"))
+            }
+            AssistError::ModelUnavailable { id, .. } => {
+                ApiError::new(ErrorCode::Unavailable, format!("model {id} is not loaded; see the server log"))
+            }
+            AssistError::Busy(m) => ApiError::new(ErrorCode::Unavailable, m),
+            AssistError::BadRequest(m) => ApiError::bad_request(m),
+            AssistError::Model(sextant_models::ModelError::ContextOverflow { prompt, context }) => ApiError::bad_request(
+                format!("the conversation is too long for the model ({prompt} tokens, context {context})"),
+            ),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+/// One turn of a conversation.
+#[derive(Deserialize, ToSchema, Clone)]
+pub struct WireMessage {
+    /// system, user or assistant
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskBody {
+    pub question: String,
+    /// Chat model id (default: the configured default).
+    pub model: Option<String>,
+    /// Chunks to retrieve.
+    pub k: Option<usize>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatBody {
+    /// The conversation, oldest first; the last message is the user's question.
+    pub messages: Vec<WireMessage>,
+    pub model: Option<String>,
+    pub k: Option<usize>,
+    /// Server-sent events (default) or one JSON answer.
+    #[serde(default = "yes")]
+    pub stream: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareBody {
+    pub question: String,
+    pub models: Vec<String>,
+    pub k: Option<usize>,
+}
+
+fn check_question(q: &str) -> Result<(), ApiError> {
+    if q.trim().is_empty() {
+        return Err(ApiError::bad_request("the question is empty"));
+    }
+    if q.len() > MAX_QUESTION_BYTES {
+        return Err(ApiError::bad_request(format!("the question is longer than {MAX_QUESTION_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+/// Splits a conversation into history and the final user question.
+fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMessage>), ApiError> {
+    let mut turns: Vec<ChatMessage> = Vec::new();
+    for m in messages {
+        match m.role.as_str() {
+            "user" | "assistant" => turns.push(ChatMessage::new(&m.role, m.content)),
+            // Sextant's own instructions govern grounding; client system prompts are ignored.
+            "system" | "developer" => {}
+            other => return Err(ApiError::bad_request(format!("unknown message role {other:?}"))),
+        }
+    }
+    match turns.pop() {
+        Some(last) if last.role == "user" => {
+            check_question(&last.content)?;
+            Ok((last.content, turns))
+        }
+        _ => Err(ApiError::bad_request("the last message must be the user's question")),
+    }
+}
+
+/// A cited answer to one question.
+#[utoipa::path(post, path = "/v1/ask", request_body = AskBody,
+    responses((status = 200, description = "the answer with verified citations, or an abstention"),
+              (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+pub async fn ask(
+    State(state): State<AppState>,
+    body: Result<Json<AskBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Answer>, ApiError> {
+    let Json(body) = body?;
+    check_question(&body.question)?;
+    let assistant = state.assistant.clone();
+    let mut req = AskRequest::new(body.question);
+    req.model = body.model;
+    req.k = body.k;
+    let answer = blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
+    Ok(Json(answer))
+}
+
+/// Several models answer one question over the same retrieval.
+#[utoipa::path(post, path = "/v1/compare", request_body = CompareBody,
+    responses((status = 200, description = "each model's answer with latency, tokens/s and supported share"),
+              (status = 400, body = crate::error::ErrorBody)))]
+pub async fn compare(
+    State(state): State<AppState>,
+    body: Result<Json<CompareBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    check_question(&body.question)?;
+    let assistant = state.assistant.clone();
+    let c = blocking(move || assistant.compare(&body.question, &body.models, body.k).map_err(ApiError::from)).await?;
+    Ok(Json(c).into_response())
+}
+
+/// Runs `req` on a blocking thread, sending `token` events as text is generated and then the
+/// result through `done`.
+fn spawn_answer(
+    state: &AppState,
+    req: AskRequest,
+    tokens: mpsc::UnboundedSender<String>,
+) -> tokio::task::JoinHandle<Result<Answer, ApiError>> {
+    let assistant = state.assistant.clone();
+    tokio::task::spawn_blocking(move || {
+        // A closed receiver (client gone) cancels the generation.
+        assistant.ask(&req, |t| tokens.send(t.to_string()).is_ok()).map_err(ApiError::from)
+    })
+}
+
+/// Conversation with history. Streams `token` events (the model's raw text as it is
+/// generated) and ends with an `answer` event: the verified answer and its citations, which
+/// is what to show. `"stream": false` returns the answer as JSON.
+#[utoipa::path(post, path = "/v1/chat", request_body = ChatBody,
+    responses((status = 200, description = "text/event-stream of token events and a final answer event, or the answer JSON"),
+              (status = 400, body = crate::error::ErrorBody)))]
+pub async fn chat(
+    State(state): State<AppState>,
+    body: Result<Json<ChatBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    let (question, history) = split_conversation(body.messages)?;
+    state.assistant.model(body.model.as_deref())?;
+    let mut req = AskRequest::new(question);
+    req.history = history;
+    req.model = body.model;
+    req.k = body.k;
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let job = spawn_answer(&state, req, tx);
+    if !body.stream {
+        while rx.recv().await.is_some() {}
+        let answer = job.await.map_err(ApiError::internal)??;
+        return Ok(Json(answer).into_response());
+    }
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
+    tokio::spawn(async move {
+        while let Some(t) = rx.recv().await {
+            let ev = Event::default().event("token").json_data(serde_json::json!({ "text": t }));
+            if events_tx.send(ev.expect("serialisable")).is_err() {
+                return;
+            }
+        }
+        let last = match job.await {
+            Ok(Ok(answer)) => Event::default().event("answer").json_data(&answer),
+            Ok(Err(e)) => Event::default().event("error").json_data(e.body()),
+            Err(e) => Event::default().event("error").json_data(ApiError::internal(e).body()),
+        };
+        let _ = events_tx.send(last.expect("serialisable"));
+    });
+    Ok(Sse::new(event_stream(events_rx)).keep_alive(KeepAlive::default()).into_response())
+}
+
+fn event_stream(rx: mpsc::UnboundedReceiver<Event>) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
+}
+
+/// OpenAI's chat completion request (the fields Sextant uses; others are accepted and ignored).
+#[derive(Deserialize, ToSchema)]
+pub struct CompletionBody {
+    pub model: Option<String>,
+    pub messages: Vec<WireMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    /// Only 1 is supported.
+    pub n: Option<u32>,
+}
+
+/// The answer as one OpenAI message: the verified text, then the sources it cites.
+fn completion_text(a: &Answer) -> String {
+    let mut s = a.answer.clone();
+    if !a.citations.is_empty() {
+        s.push_str("\n\nSources:");
+        for c in &a.citations {
+            let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
+            s.push_str(&format!("\n[{}] {} ({}{page}): \"{}\"", c.n, c.title, c.source, c.quote));
+        }
+    }
+    s
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn completion_id() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("chatcmpl-{nanos:x}")
+}
+
+/// OpenAI-compatible chat completions, answered with Sextant's grounded, cited answers.
+/// Streaming sends the verified answer in pieces once verification is done, so streamed and
+/// non-streamed responses carry the same text.
+#[utoipa::path(post, path = "/v1/chat/completions", request_body = CompletionBody,
+    responses((status = 200, description = "an OpenAI chat.completion (or chat.completion.chunk events)"),
+              (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    body: Result<Json<CompletionBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::bad_request("only n = 1 is supported"));
+    }
+    let (question, history) = split_conversation(body.messages)?;
+    let model = state.assistant.model(body.model.as_deref())?.id().to_string();
+    let mut req = AskRequest::new(question);
+    req.history = history;
+    req.model = Some(model.clone());
+    let assistant = state.assistant.clone();
+    let answer = blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
+    let text = completion_text(&answer);
+    let (id, created) = (completion_id(), unix_now());
+    let usage = serde_json::json!({
+        "prompt_tokens": answer.usage.prompt_tokens,
+        "completion_tokens": answer.usage.completion_tokens,
+        "total_tokens": answer.usage.prompt_tokens + answer.usage.completion_tokens,
+    });
+    if !body.stream {
+        return Ok(Json(serde_json::json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": usage,
+            "citations": answer.citations, "abstained": answer.abstained,
+        }))
+        .into_response());
+    }
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        Event::default().data(
+            serde_json::json!({
+                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            })
+            .to_string(),
+        )
+    };
+    let mut events = vec![chunk(serde_json::json!({"role": "assistant", "content": ""}), None)];
+    for piece in text.split_inclusive(' ') {
+        events.push(chunk(serde_json::json!({ "content": piece }), None));
+    }
+    events.push(chunk(serde_json::json!({}), Some("stop")));
+    events.push(Event::default().data("[DONE]"));
+    let stream = futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>));
+    Ok(Sse::new(stream).into_response())
+}
+
+/// The chat models, OpenAI-style, with their load state.
+#[utoipa::path(get, path = "/v1/models", responses((status = 200, description = "an OpenAI model list")))]
+pub async fn models(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let data: Vec<serde_json::Value> = state
+        .assistant
+        .models()
+        .into_iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id, "object": "model", "created": 0, "owned_by": "sextant",
+                "ready": m.ready, "context": m.context, "format": m.format,
+                "default": m.id == state.assistant.default_model(),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "object": "list", "data": data }))
+}
