@@ -2,12 +2,16 @@
 # Sextant's benchmarks, with their peers measured in the same run on the same inputs.
 # Prints JSON lines and a summary; nothing here is a test and nothing fails on a timing.
 #
-#   bench/run.sh [embed] [ingest] [query] [query1m]     (default: embed ingest query)
+#   bench/run.sh [embed] [ingest] [query] [query1m] [gen]     (default: embed ingest query)
 #
 # embed   : MiniLM throughput, 128- and 256-token chunks: Sextant (candle) vs sentence-transformers
 #           (PyTorch CPU, venv from bench/setup-peer.sh), 2 threads each.
 # ingest  : Factbook + SOTU end to end: MB/s, chunks/s, time to BM25-searchable, time to vectors.
 # query   : p50/p99 per mode over 100k chunks; query1m: the same over 1M chunks (random vectors).
+# gen     : chat models: prompt-processing and generation tokens/s, time to first token and peak
+#           RSS, Sextant (candle) vs llama.cpp (llama-cpp-python built from source by
+#           bench/setup-llamacpp.sh) on the same GGUF files, 2 threads each, one model at a time;
+#           plus time to first token for a 2,000-token prompt on the 0.5B model.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export SEXTANT_CACHE="${SEXTANT_CACHE:-$HOME/.cache/sextant}"
@@ -52,6 +56,30 @@ PY
       ;;
     query1m)
       $B query --source "$DEMO/factbook" --chunks 1000000 --data-dir "$OUT/query-1m" | tee "$OUT/query-1m.jsonl"
+      ;;
+    gen)
+      PY="$(bench/setup-llamacpp.sh | tail -n1)"
+      : > "$OUT/gen.jsonl"
+      for model in smollm2-135m-instruct qwen2.5-coder-0.5b-instruct; do
+        lengths="512"; [[ $model == qwen* ]] && lengths="512 2000"
+        for n in $lengths; do
+          RAYON_NUM_THREADS=$THREADS $B gen --model "$model" --prompt-tokens "$n" --gen-tokens 128 --repeats 3 \
+            | tail -n1 | sed "s/^{/{\"id\": \"$model\", /" | tee -a "$OUT/gen.jsonl"
+          "$PY" bench/llama_peer.py --model "$SEXTANT_MODELS/$model/model.gguf" --threads "$THREADS" \
+            --prompt-tokens "$n" --gen-tokens 128 --repeats 3 \
+            | sed "s/^{/{\"id\": \"$model\", /" | tee -a "$OUT/gen.jsonl"
+        done
+      done
+      python3 - "$OUT/gen.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for i in range(0, len(rows), 2):
+    a, b = rows[i], rows[i + 1]
+    print(f"{a['id']:<28} prompt {a['prompt_tokens']:>5}: "
+          f"prefill {a['prefill_tok_s']:7.1f} vs llama.cpp {b['prefill_tok_s']:7.1f} tok/s ({a['prefill_tok_s']/b['prefill_tok_s']:.2f}x)   "
+          f"generate {a['gen_tok_s']:6.1f} vs {b['gen_tok_s']:6.1f} tok/s ({a['gen_tok_s']/b['gen_tok_s']:.2f}x)   "
+          f"TTFT {a['ttft_ms']/1e3:5.2f} s vs {b['ttft_ms']/1e3:5.2f} s   peak RSS {a['peak_rss_mb']:.0f} vs {b['peak_rss_mb']:.0f} MB")
+PY
       ;;
     *) echo "unknown benchmark $t" >&2; exit 2 ;;
   esac

@@ -23,8 +23,15 @@ fn api_with(options: ServerOptions) -> Api {
     let store = Arc::new(Store::open(tmp.path(), embedder.model_id(), embedder.dim()).unwrap());
     let retriever = Arc::new(Retriever::new(store, Some(embedder)));
     let (tx, _rx) = crossbeam_channel::bounded(1);
+    let assistant = Arc::new(sextant_assist::Assistant::new(
+        retriever.clone(),
+        Default::default(),
+        "none".into(),
+        Default::default(),
+    ));
     let state = AppState {
         retriever: retriever.clone(),
+        assistant,
         options: Arc::new(options),
         metrics: Arc::new(Default::default()),
         wake_embedder: tx,

@@ -128,9 +128,22 @@ pub struct QuestionTerms {
 impl QuestionTerms {
     pub fn new(question: &str, idf: impl Fn(&[&str]) -> Vec<f32>) -> Self {
         let mut seen = HashSet::new();
-        let raw: Vec<String> = words(question)
+        let all = words(question);
+        // "How long / far / old / many …": the word after "how" asks for a quantity; the
+        // sources state the quantity, not the adjective.
+        let asks: HashSet<usize> = all
+            .windows(2)
+            .enumerate()
+            .filter(|(_, w)| w[0] == "how")
+            .map(|(i, _)| i + 1)
+            .collect();
+        let raw: Vec<String> = all
             .into_iter()
-            .filter(|w| !crate::words::is_stopword(w) && seen.insert(w.clone()))
+            .enumerate()
+            .filter(|(i, w)| {
+                !asks.contains(i) && !crate::words::is_stopword(w) && w.chars().count() > 1 && seen.insert(w.clone())
+            })
+            .map(|(_, w)| w)
             .collect();
         let refs: Vec<&str> = raw.iter().map(String::as_str).collect();
         let weights = idf(&refs);
@@ -174,6 +187,9 @@ pub struct Scored {
     pub score: f32,
 }
 
+/// Sentences (best by lexical coverage) that get an embedding per question.
+const DENSE_CANDIDATES: usize = 32;
+
 /// Share of the score that comes from lexical coverage.
 pub const LEXICAL_WEIGHT: f32 = 0.5;
 
@@ -211,15 +227,28 @@ pub fn rank(
             ));
         }
     }
-    let vectors = dense.and_then(|f| f(&texts));
+    // Embedding every sentence of every chunk costs more than the rest of the question; the
+    // best by lexical coverage are embedded, the others keep a dense score of 0.
+    let mut by_lexical: Vec<usize> = (0..all.len()).collect();
+    by_lexical.sort_by(|&a, &b| all[b].1.total_cmp(&all[a].1));
+    let embedded: HashSet<usize> = by_lexical.into_iter().take(DENSE_CANDIDATES).collect();
+    let mut batch = vec![texts[0].clone()];
+    let mut slot = vec![None; all.len()];
+    for (j, t) in texts[1..].iter().enumerate() {
+        if embedded.contains(&j) {
+            slot[j] = Some(batch.len());
+            batch.push(t.clone());
+        }
+    }
+    let vectors = dense.and_then(|f| f(&batch));
     let mut out: Vec<Scored> = all
         .into_iter()
         .enumerate()
         .map(|(j, (sentence, lexical, adds))| {
-            let dense = vectors
-                .as_ref()
-                .map(|v| dot(&v[0], &v[j + 1]))
-                .unwrap_or(0.0);
+            let dense = match (&vectors, slot[j]) {
+                (Some(v), Some(k)) => dot(&v[0], &v[k]),
+                _ => 0.0,
+            };
             let mut score = if vectors.is_some() {
                 LEXICAL_WEIGHT * lexical + (1.0 - LEXICAL_WEIGHT) * dense
             } else {
@@ -288,6 +317,13 @@ mod tests {
                 "Daylight saving time: +1hr"
             ]
         );
+    }
+
+    #[test]
+    fn how_words_ask_for_quantities() {
+        let terms = QuestionTerms::new("How long is the Tamsin River?", |w| vec![1.0; w.len()]);
+        let t: Vec<&str> = terms.terms.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(t, vec!["tamsin", "river"]);
     }
 
     #[test]

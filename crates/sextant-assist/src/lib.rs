@@ -13,7 +13,7 @@ pub mod rewrite;
 pub mod verify;
 mod words;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -354,8 +354,7 @@ impl Assistant {
         answer.timing_ms.generate = generation.generate_ms;
         answer.generated = generation.text.clone();
 
-        let question_terms: HashSet<String> = g.terms.set();
-        let verified = verify::verify(&generation.text, &question_terms, &g.hits, &sources);
+        let verified = verify::verify(&generation.text, &g.terms, self.options.min_coverage, &g.hits, &sources);
         answer.supported_share = verified.supported_share();
         if verified.supported > 0 {
             answer.strategy = Strategy::Generated;

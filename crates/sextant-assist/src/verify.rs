@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sextant_types::Hit;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::evidence::{context_of, sentences};
+use crate::evidence::{context_of, sentences, QuestionTerms};
 use crate::words::content_words;
 
 /// Minimum share of a claim's new content words (those not already in the question) that the
@@ -97,11 +97,17 @@ fn strip_markers(s: &str) -> (String, Vec<usize>) {
     (text, nums)
 }
 
-/// The best span of `hit` for `claim`: its support score and the span.
-pub fn best_span(claim: &str, question_terms: &HashSet<String>, hit: &Hit, hit_idx: usize) -> (f32, Support) {
-    let new: HashSet<String> = content_words(claim)
-        .into_iter()
-        .filter(|w| !question_terms.contains(w))
+/// The best span of `hit` for `claim`: its support score and the span. A span supports a claim
+/// when it carries the claim's new words (those not in the question) and, with the claim and its
+/// headings, covers at least `min_relevance` of the question: true but beside-the-point
+/// sentences (a model echoing its sources) are not answers.
+pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &Hit, hit_idx: usize) -> (f32, Support) {
+    let question_terms = terms.set();
+    let claim_words: HashSet<String> = content_words(claim).into_iter().collect();
+    let new: HashSet<String> = claim_words
+        .iter()
+        .filter(|w| !question_terms.contains(*w))
+        .cloned()
         .collect();
     let ctx: HashSet<String> = content_words(&context_of(hit)).into_iter().collect();
     let mut best = (
@@ -115,7 +121,9 @@ pub fn best_span(claim: &str, question_terms: &HashSet<String>, hit: &Hit, hit_i
     );
     for (s, e, text) in sentences(&hit.text) {
         let own: HashSet<String> = content_words(text).into_iter().collect();
-        let score = if new.is_empty() {
+        let mut bag: HashSet<String> = own.union(&ctx).cloned().collect();
+        bag.extend(claim_words.iter().cloned());
+        let score = if new.is_empty() || terms.coverage(&bag) < min_relevance {
             0.0
         } else if !new.iter().any(|w| own.contains(w)) {
             // The span itself must carry part of the claim, not just its headings.
@@ -139,7 +147,7 @@ pub fn best_span(claim: &str, question_terms: &HashSet<String>, hit: &Hit, hit_i
 }
 
 /// Verifies `generated` against `sources` (numbered from 1).
-pub fn verify(generated: &str, question_terms: &HashSet<String>, hits: &[Hit], sources: &[Source]) -> Verified {
+pub fn verify(generated: &str, terms: &QuestionTerms, min_relevance: f32, hits: &[Hit], sources: &[Source]) -> Verified {
     let mut v = Verified::default();
     let mut numbering: HashMap<(usize, usize, usize), usize> = HashMap::new();
     let mut parts = Vec::new();
@@ -160,7 +168,7 @@ pub fn verify(generated: &str, question_terms: &HashSet<String>, hits: &[Hit], s
         let mut backing: Vec<Support> = Vec::new();
         for c in candidates {
             let hit = sources[c].hit;
-            let (score, span) = best_span(&claim, question_terms, &hits[hit], hit);
+            let (score, span) = best_span(&claim, terms, min_relevance, &hits[hit], hit);
             if score >= MIN_SUPPORT {
                 backing.push(span);
             }
@@ -171,7 +179,7 @@ pub fn verify(generated: &str, question_terms: &HashSet<String>, hits: &[Hit], s
                 if valid.contains(&(c + 1)) {
                     continue;
                 }
-                let (score, span) = best_span(&claim, question_terms, &hits[source.hit], source.hit);
+                let (score, span) = best_span(&claim, terms, min_relevance, &hits[source.hit], source.hit);
                 if score >= MIN_SUPPORT {
                     backing.push(span);
                     break;
@@ -224,8 +232,8 @@ mod tests {
         }
     }
 
-    fn q(s: &str) -> HashSet<String> {
-        content_words(s).into_iter().collect()
+    fn q(s: &str) -> QuestionTerms {
+        QuestionTerms::new(s, |w| vec![1.0; w.len()])
     }
 
     #[test]
@@ -243,7 +251,7 @@ mod tests {
         ];
         let sources = vec![Source { hit: 1 }, Source { hit: 0 }];
         let qt = q("What is the capital of Mongolia?");
-        let v = verify("The capital of Mongolia is Ulaanbaatar [2]. It is on the moon [1].", &qt, &hits, &sources);
+        let v = verify("The capital of Mongolia is Ulaanbaatar [2]. It is on the moon [1].", &qt, 0.6, &hits, &sources);
         assert_eq!(v.claims, 2);
         assert_eq!(v.supported, 1);
         assert_eq!(v.text, "The capital of Mongolia is Ulaanbaatar [1].");
@@ -255,18 +263,29 @@ mod tests {
     fn nonexistent_citations_are_never_emitted() {
         let hits = vec![hit("Mongolia", &["Capital"], "Name: Ulaanbaatar")];
         let sources = vec![Source { hit: 0 }];
-        let v = verify("Ulaanbaatar [7].", &q("capital of Mongolia?"), &hits, &sources);
+        let v = verify("Ulaanbaatar [7].", &q("capital of Mongolia?"), 0.6, &hits, &sources);
         assert_eq!(v.invalid_markers, 1);
         assert_eq!(v.text, "Ulaanbaatar [1].");
-        let v = verify("Paris [1].", &q("capital of Mongolia?"), &hits, &sources);
+        let v = verify("Paris [1].", &q("capital of Mongolia?"), 0.6, &hits, &sources);
         assert_eq!(v.text, "");
         assert_eq!(v.supported_share(), 0.0);
     }
 
     #[test]
+    fn true_but_irrelevant_sentences_are_not_answers() {
+        let hits = vec![hit("Mongolia", &["Mongolia", "People", "Urbanization"], "Urban population: 72% of total population (2015)\nULAANBAATAR (capital) 1.377 million (2015)")];
+        let sources = vec![Source { hit: 0 }];
+        let v = verify("Urban population: 72% of total population [1].", &q("What is the capital of Mongolia?"), 0.6, &hits, &sources);
+        assert_eq!(v.supported, 0, "{v:?}");
+        let v = verify("The capital is Ulaanbaatar [1].", &q("What is the capital of Mongolia?"), 0.6, &hits, &sources);
+        assert_eq!(v.supported, 1, "{v:?}");
+        assert_eq!(v.supports[0].quote, "ULAANBAATAR (capital) 1.377 million (2015)");
+    }
+
+    #[test]
     fn restating_the_question_is_not_an_answer() {
         let hits = vec![hit("Mongolia", &["Capital"], "Mongolia has a capital.")];
-        let v = verify("Mongolia has a capital [1].", &q("What is the capital of Mongolia?"), &hits, &[Source { hit: 0 }]);
+        let v = verify("Mongolia has a capital [1].", &q("What is the capital of Mongolia?"), 0.6, &hits, &[Source { hit: 0 }]);
         assert_eq!(v.supported, 0);
     }
 }
