@@ -31,5 +31,16 @@ for h in json.load(sys.stdin)["hits"]:
     print("%.4f  %s  %r" % (h["score"], h["title"], h["text"][:160]))
 '
 echo
-echo "Sextant is serving on http://$ADDR (API: /v1/search, /v1/documents, /openapi.json). Ctrl-C stops it."
+echo "==> POST /v1/ask {\"question\":\"What is the capital of Mongolia?\"}"
+curl -s -X POST -H 'content-type: application/json' \
+  -d '{"question":"What is the capital of Mongolia?"}' "http://$ADDR/v1/ask" |
+  python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+print(a.get("answer"), "(abstained)" if a.get("abstained") else "")
+for c in a.get("citations", []):
+    print("  [%d] %s, characters %d-%d: %r" % (c["n"], c["title"], c["start"], c["end"], c["quote"]))
+'
+echo
+echo "Sextant is serving on http://$ADDR (API: /v1/ask, /v1/chat, /v1/chat/completions, /v1/search, /v1/documents, /openapi.json). Ctrl-C stops it."
 wait $server

@@ -533,6 +533,15 @@ fn status(s: &Settings, json: bool) -> Result<i32> {
 /// The assistant over `retriever`, with the chat models `ids` loaded (failures are kept and
 /// reported per model).
 fn assistant(s: &Settings, retriever: Arc<Retriever>, ids: &[String]) -> Result<sextant_assist::Assistant> {
+    assistant_with(s, retriever, ids, None)
+}
+
+fn assistant_with(
+    s: &Settings,
+    retriever: Arc<Retriever>,
+    ids: &[String],
+    weights: Option<sextant_models::WeightFormat>,
+) -> Result<sextant_assist::Assistant> {
     let a = &s.assist;
     let options = sextant_assist::Options {
         k: a.k,
@@ -542,7 +551,7 @@ fn assistant(s: &Settings, retriever: Arc<Retriever>, ids: &[String]) -> Result<
         min_evidence: a.min_evidence,
         ..Default::default()
     };
-    let models = sextant_assist::load_models(&s.models_dir, ids, a.queue);
+    let models = sextant_assist::load_models(&s.models_dir, ids, a.queue, weights);
     Ok(sextant_assist::Assistant::new(retriever, models, a.default_model.clone(), options))
 }
 

@@ -31,6 +31,10 @@ pub struct QaArgs {
     /// Chat model id (default: the configured default model).
     #[arg(long)]
     model: Option<String>,
+    /// Load the model with this weight format instead of its pinned one (native, q8_0, f32),
+    /// to compare answer quality per format.
+    #[arg(long)]
+    weights: Option<String>,
     /// Score only the first N queries that have gold answers.
     #[arg(long)]
     limit: Option<usize>,
@@ -65,7 +69,8 @@ pub fn qa(s: &Settings, args: QaArgs, chunking: ChunkConfig) -> Result<i32> {
     let indexed = index_corpus(s, &args.corpus, &corpus, chunking, true)?;
     let retriever = Arc::new(Retriever::new(indexed.store.clone(), Some(indexed.embedder)));
     let model_id = args.model.clone().unwrap_or_else(|| s.assist.default_model.clone());
-    let assistant = crate::assistant(s, retriever, &[model_id.clone()])?;
+    let weights = args.weights.as_deref().map(str::parse).transpose()?;
+    let assistant = crate::assistant_with(s, retriever, &[model_id.clone()], weights)?;
     assistant.model(Some(&model_id)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut dump = match &args.dump {
         Some(p) => Some(std::io::BufWriter::new(
@@ -87,7 +92,8 @@ pub fn qa(s: &Settings, args: QaArgs, chunking: ChunkConfig) -> Result<i32> {
         }
     }
     let seconds = t.elapsed().as_secs_f64();
-    let out = m.report(&model_id, seconds);
+    let mut out = m.report(&model_id, seconds);
+    out["weights"] = serde_json::json!(args.weights.unwrap_or_else(|| "pinned".into()));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {

@@ -18,6 +18,8 @@ pub struct Sentence {
     pub start: usize,
     pub end: usize,
     pub text: String,
+    /// Title, heading path and in-chunk heading.
+    pub context: String,
 }
 
 /// Sentences longer than this are cut further at clause boundaries, so that a quote is the
@@ -119,6 +121,54 @@ pub fn context_of(hit: &Hit) -> String {
     s
 }
 
+/// A line that names a section inside a chunk ("Capital", "Economy - overview"): short, no
+/// sentence punctuation, no "label: value" colon.
+fn is_heading_line(text: &str) -> bool {
+    let words = text.split_whitespace().count();
+    words <= 6 && !text.contains(':') && !text.ends_with(['.', '!', '?', ';', ','])
+        && text.chars().next().is_some_and(|c| c.is_uppercase())
+        && !text.chars().any(|c| c.is_ascii_digit())
+}
+
+/// A statement of a chunk: a sentence with the in-chunk heading it sits under.
+#[derive(Debug, Clone)]
+pub struct Statement<'a> {
+    pub start: usize,
+    pub end: usize,
+    pub text: &'a str,
+    /// The nearest heading line before it inside the chunk's text, if any.
+    pub local_heading: Option<&'a str>,
+}
+
+/// The statements of a chunk: heading lines are not statements, but name the ones after them.
+pub fn statements(hit: &Hit) -> Vec<Statement<'_>> {
+    let mut out = Vec::new();
+    let mut local = None;
+    for (s, e, text) in sentences(&hit.text) {
+        if is_heading_line(text) {
+            local = Some(text);
+            continue;
+        }
+        out.push(Statement {
+            start: s,
+            end: e,
+            text,
+            local_heading: local,
+        });
+    }
+    out
+}
+
+/// The full context of a statement: title, heading path and in-chunk heading.
+pub fn statement_context(hit: &Hit, st: &Statement<'_>) -> String {
+    let mut c = context_of(hit);
+    if let Some(h) = st.local_heading {
+        c.push_str(" > ");
+        c.push_str(h);
+    }
+    c
+}
+
 /// Question terms with their weights (corpus IDF).
 #[derive(Debug, Clone)]
 pub struct QuestionTerms {
@@ -205,22 +255,23 @@ pub fn rank(
     let mut all = Vec::new();
     let mut texts = vec![question.to_string()];
     for (i, hit) in hits.iter().enumerate() {
-        let ctx = context_of(hit);
-        let ctx_words: HashSet<String> = content_words(&ctx).into_iter().collect();
-        for (s, e, text) in sentences(&hit.text) {
-            let own: HashSet<String> = content_words(text).into_iter().collect();
+        for st in statements(hit) {
+            let ctx = statement_context(hit, &st);
+            let ctx_words: HashSet<String> = content_words(&ctx).into_iter().collect();
+            let own: HashSet<String> = content_words(st.text).into_iter().collect();
             let mut bag = own.clone();
             bag.extend(ctx_words.iter().cloned());
             let lexical = terms.coverage(&bag);
             // A sentence that only repeats the question cannot answer it.
             let adds = own.iter().any(|w| !q_set.contains(w) && !ctx_words.contains(w));
-            texts.push(format!("{ctx}: {text}"));
+            texts.push(format!("{ctx}: {}", st.text));
             all.push((
                 Sentence {
                     hit: i,
-                    start: s,
-                    end: e,
-                    text: text.to_string(),
+                    start: st.start,
+                    end: st.end,
+                    text: st.text.to_string(),
+                    context: ctx,
                 },
                 lexical,
                 adds,

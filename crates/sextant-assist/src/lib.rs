@@ -280,7 +280,16 @@ impl Assistant {
         let t = Instant::now();
         let query = rewrite::standalone_query(question, history);
         let k = k.unwrap_or(self.options.k).clamp(1, 50);
-        let hits = self.retriever.search(&SearchRequest::new(query.clone(), k, SearchMode::Hybrid))?;
+        // Hybrid retrieval ranks documents well but can bury the one chunk that states a fact
+        // (the "Capital" field of a long country profile); BM25's best chunks join the pool and
+        // the sentence scoring below picks the evidence.
+        let mut hits = self.retriever.search(&SearchRequest::new(query.clone(), k, SearchMode::Hybrid))?;
+        let lexical = self.retriever.search(&SearchRequest::new(query.clone(), k.div_ceil(2), SearchMode::Bm25))?;
+        for h in lexical {
+            if !hits.iter().any(|x| x.chunk_id == h.chunk_id) {
+                hits.push(h);
+            }
+        }
         let text = self.retriever.store().text();
         let terms = QuestionTerms::new(&query, |w| text.idf(w).unwrap_or_else(|_| vec![1.0; w.len()]));
         let embed = |texts: &[String]| self.retriever.embedder().and_then(|e| e.embed(texts).ok());
@@ -429,13 +438,21 @@ impl Assistant {
                 .take(self.options.sentences_per_source)
                 .collect();
             best.sort_by_key(|s| s.sentence.start);
-            let body: Vec<&str> = best.iter().map(|s| s.sentence.text.as_str()).collect();
-            let entry = format!(
-                "[{}] {}: {}\n",
-                sources.len() + 1,
-                evidence::context_of(&g.hits[hit]),
-                body.join(" ")
-            );
+            let base = evidence::context_of(&g.hits[hit]);
+            let body: Vec<String> = best
+                .iter()
+                .map(|s| {
+                    // The in-chunk heading ("Capital") tells the model what a bare value is.
+                    let local = s.sentence.context.strip_prefix(base.as_str()).unwrap_or("");
+                    let local = local.trim_start_matches(" > ");
+                    if local.is_empty() {
+                        s.sentence.text.clone()
+                    } else {
+                        format!("{local}: {}", s.sentence.text)
+                    }
+                })
+                .collect();
+            let entry = format!("[{}] {base}: {}\n", sources.len() + 1, body.join(" "));
             let cost = prompter.count_tokens(&entry);
             if used + cost > budget {
                 break;
@@ -504,10 +521,16 @@ impl Assistant {
 
 /// Loads each chat model onto its own worker; a model that fails to load is kept as
 /// [`Slot::Failed`] with the reason, so the others keep serving.
-pub fn load_models(models_dir: &std::path::Path, ids: &[String], queue: usize) -> BTreeMap<String, Slot> {
+/// `weights` overrides each model's pinned weight format (evaluations compare formats).
+pub fn load_models(
+    models_dir: &std::path::Path,
+    ids: &[String],
+    queue: usize,
+    weights: Option<sextant_models::WeightFormat>,
+) -> BTreeMap<String, Slot> {
     ids.iter()
         .map(|id| {
-            let slot = match sextant_models::load_chat_engine(models_dir, id, None) {
+            let slot = match sextant_models::load_chat_engine(models_dir, id, weights) {
                 Ok(engine) => Slot::Ready(ChatModel::spawn(engine, queue)),
                 Err(e) => {
                     tracing::error!(model = %id, error = %e, "chat model failed to load");

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sextant_types::Hit;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::evidence::{context_of, sentences, QuestionTerms};
+use crate::evidence::{statement_context, statements, QuestionTerms};
 use crate::words::content_words;
 
 /// Minimum share of a claim's new content words (those not already in the question) that the
@@ -109,7 +109,6 @@ pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &H
         .filter(|w| !question_terms.contains(*w))
         .cloned()
         .collect();
-    let ctx: HashSet<String> = content_words(&context_of(hit)).into_iter().collect();
     let mut best = (
         0.0f32,
         Support {
@@ -119,7 +118,9 @@ pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &H
             quote: String::new(),
         },
     );
-    for (s, e, text) in sentences(&hit.text) {
+    for st in statements(hit) {
+        let (s, e, text) = (st.start, st.end, st.text);
+        let ctx: HashSet<String> = content_words(&statement_context(hit, &st)).into_iter().collect();
         let own: HashSet<String> = content_words(text).into_iter().collect();
         let mut bag: HashSet<String> = own.union(&ctx).cloned().collect();
         bag.extend(claim_words.iter().cloned());
