@@ -169,6 +169,43 @@ pub fn statement_context(hit: &Hit, st: &Statement<'_>) -> String {
     c
 }
 
+/// A verbatim span of a chunk.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub quote: String,
+}
+
+/// The extract around `best`: it and the statements next to it under the same in-chunk
+/// heading ("Capital: Name: …; Geographic coordinates: …"), as one contiguous verbatim span of
+/// at most `max_chars` characters (never less than the sentence itself).
+pub fn extract(hit: &Hit, best: &Sentence, max_chars: usize) -> Span {
+    let sts = statements(hit);
+    let Some(i) = sts.iter().position(|s| s.start == best.start && s.end == best.end) else {
+        return Span { start: best.start, end: best.end, quote: best.text.clone() };
+    };
+    let (mut lo, mut hi) = (i, i);
+    let same = |j: usize| sts[j].local_heading == sts[i].local_heading && sts[i].local_heading.is_some();
+    loop {
+        let mut grew = false;
+        if hi + 1 < sts.len() && same(hi + 1) && sts[hi + 1].end - sts[lo].start <= max_chars {
+            hi += 1;
+            grew = true;
+        }
+        if lo > 0 && same(lo - 1) && sts[hi].end - sts[lo - 1].start <= max_chars {
+            lo -= 1;
+            grew = true;
+        }
+        if !grew {
+            break;
+        }
+    }
+    let (start, end) = (sts[lo].start, sts[hi].end);
+    let quote: String = hit.text.chars().skip(start).take(end - start).collect();
+    Span { start, end, quote }
+}
+
 /// Question terms with their weights (corpus IDF).
 #[derive(Debug, Clone)]
 pub struct QuestionTerms {

@@ -26,6 +26,9 @@ use sextant_types::{Hit, SearchMode};
 use evidence::{QuestionTerms, Scored};
 use verify::{Source, Verified};
 
+/// Longest verbatim extract returned when nothing generated is supported.
+const EXTRACT_CHARS: usize = 300;
+
 /// What an abstaining answer says.
 pub const ABSTAIN_TEXT: &str = "The documents available to me do not answer this question.";
 
@@ -371,13 +374,14 @@ impl Assistant {
         } else if let Some(best) = g.best() {
             // Nothing the model said holds up (or it declined): give the best evidence verbatim.
             answer.strategy = Strategy::Extractive;
+            let span = evidence::extract(&g.hits[best.sentence.hit], &best.sentence, EXTRACT_CHARS);
             let v = Verified {
-                text: format!("{} [1]", best.sentence.text),
+                text: format!("{} [1]", span.quote.split_whitespace().collect::<Vec<_>>().join(" ")),
                 supports: vec![verify::Support {
                     hit: best.sentence.hit,
-                    start: best.sentence.start,
-                    end: best.sentence.end,
-                    quote: best.sentence.text.clone(),
+                    start: span.start,
+                    end: span.end,
+                    quote: span.quote,
                 }],
                 ..Default::default()
             };
@@ -461,7 +465,12 @@ impl Assistant {
             listing.push_str(&entry);
             sources.push(Source { hit });
         }
-        let mut messages = vec![ChatMessage::system(SYSTEM_PROMPT)];
+        let mut messages = vec![
+            ChatMessage::system(SYSTEM_PROMPT),
+            // One worked example: small models copy the source listing without it.
+            ChatMessage::user(EXAMPLE_QUESTION),
+            ChatMessage::assistant(EXAMPLE_ANSWER),
+        ];
         // The last exchange gives a follow-up its referents; older turns only cost context.
         let keep = history.len().saturating_sub(2);
         messages.extend(history[keep..].iter().cloned());
@@ -541,6 +550,9 @@ pub fn load_models(
         })
         .collect()
 }
+
+const EXAMPLE_QUESTION: &str = "Sources:\n[1] Vardania > Economy: Exports: timber, wool, fish\n[2] Vardania > Government: Capital: Name: Kelmport Geographic coordinates: 12 30 N, 40 10 E\n\nQuestion: What is the capital of Vardania?\nAnswer in one short sentence using only the sources, and cite the source number like [1].";
+const EXAMPLE_ANSWER: &str = "The capital of Vardania is Kelmport [2].";
 
 const SYSTEM_PROMPT: &str = "You answer questions using only the numbered sources the user gives you. \
 Answer in one short sentence and cite the source you used like [1]. \

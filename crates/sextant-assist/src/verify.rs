@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sextant_types::Hit;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::evidence::{statement_context, statements, QuestionTerms};
+use crate::evidence::{sentences, statement_context, statements, QuestionTerms};
 use crate::words::content_words;
 
 /// Minimum share of a claim's new content words (those not already in the question) that the
@@ -69,7 +69,13 @@ pub fn claims(text: &str) -> Vec<(String, Vec<usize>)> {
             }
             continue;
         }
-        out.push((claim.trim().to_string(), nums));
+        // A long run-on "sentence" (a model echoing a list of fields) is checked clause by
+        // clause, so its true parts survive on their own.
+        for (_, _, part) in sentences(&claim) {
+            if !content_words(part).is_empty() {
+                out.push((part.trim().to_string(), nums.clone()));
+            }
+        }
     }
     out
 }
