@@ -585,6 +585,11 @@ fn compare(s: &Settings, question: &str, models: &[String], k: Option<usize>, js
     let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
     let assistant = assistant(s, retriever, models)?;
     let c = assistant.compare(question, models, k).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let failed: Vec<String> = c
+        .answers
+        .iter()
+        .filter_map(|side| side.error.as_ref().map(|e| format!("model {}: {e}", side.model)))
+        .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&c)?);
     } else {
@@ -600,7 +605,10 @@ fn compare(s: &Settings, question: &str, models: &[String], k: Option<usize>, js
             }
         }
     }
-    Ok(0)
+    for f in &failed {
+        eprintln!("error: {f}");
+    }
+    Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
 fn serve(s: &Settings, addr: Option<String>) -> Result<i32> {

@@ -11,8 +11,8 @@ use unicode_segmentation::UnicodeSegmentation;
 use crate::evidence::{sentences, statement_context, statements, QuestionTerms};
 use crate::words::content_words;
 
-/// Minimum share of a claim's new content words (those not already in the question) that the
-/// supporting span and its context must contain.
+/// Minimum share of a claim's content words that the supporting span and its context must
+/// contain.
 pub const MIN_SUPPORT: f32 = 0.75;
 
 /// A numbered source as shown to the model: `hits[hit]`, restricted to `sentences` (character
@@ -128,15 +128,20 @@ pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &H
         let (s, e, text) = (st.start, st.end, st.text);
         let ctx: HashSet<String> = content_words(&statement_context(hit, &st)).into_iter().collect();
         let own: HashSet<String> = content_words(text).into_iter().collect();
-        let mut bag: HashSet<String> = own.union(&ctx).cloned().collect();
-        bag.extend(claim_words.iter().cloned());
+        let bag: HashSet<String> = own.union(&ctx).cloned().collect();
         let score = if new.is_empty() || terms.coverage(&bag) < min_relevance {
+            // Says nothing new, or the span is not about what was asked.
             0.0
         } else if !new.iter().any(|w| own.contains(w)) {
             // The span itself must carry part of the claim, not just its headings.
             0.0
+        } else if claim_words.iter().any(|w| w.chars().any(|c| c.is_ascii_digit()) && !bag.contains(w)) {
+            // A number the source does not state is never approximately right.
+            0.0
         } else {
-            new.iter().filter(|w| own.contains(*w) || ctx.contains(*w)).count() as f32 / new.len() as f32
+            // Every word of the claim counts, the question's too: "the capital of Vardania is
+            // Brenhal" is not supported by "Its capital is Brenhal" in the Ostrel article.
+            claim_words.iter().filter(|w| bag.contains(*w)).count() as f32 / claim_words.len() as f32
         };
         if score > best.0 {
             best = (
@@ -287,6 +292,31 @@ mod tests {
         let v = verify("The capital is Ulaanbaatar [1].", &q("What is the capital of Mongolia?"), 0.6, &hits, &sources);
         assert_eq!(v.supported, 1, "{v:?}");
         assert_eq!(v.supports[0].quote, "ULAANBAATAR (capital) 1.377 million (2015)");
+    }
+
+    #[test]
+    fn numbers_must_match_exactly() {
+        let hits = vec![hit("Mongolia", &["Mongolia", "People"], "ULAANBAATAR (capital) 1.377 million (2015)")];
+        let qt = q("What is the capital of Mongolia?");
+        let v = verify("The capital of Mongolia is Ulaanbaatar, home to 1.4 million people [1].", &qt, 0.6, &hits, &[Source { hit: 0 }]);
+        assert_eq!(v.supported, 0, "{v:?}");
+        let v = verify("The capital of Mongolia is Ulaanbaatar, home to 1.377 million people [1].", &qt, 0.6, &hits, &[Source { hit: 0 }]);
+        assert_eq!(v.supported, 1, "{v:?}");
+    }
+
+    #[test]
+    fn a_true_value_of_the_wrong_subject_is_not_support() {
+        let hits = vec![
+            hit("Ostrel", &["Ostrel"], "Ostrel is a mountain republic. Its capital is Brenhal."),
+            hit("Vardania", &["Vardania"], "The capital of Vardania is Kelmport, a harbour city."),
+        ];
+        let sources = vec![Source { hit: 0 }, Source { hit: 1 }];
+        let qt = q("What is the capital of Vardania?");
+        let v = verify("The capital of Vardania is Brenhal [1].", &qt, 0.6, &hits, &sources);
+        assert_eq!(v.supported, 0, "{v:?}");
+        let v = verify("The capital of Vardania is Kelmport [1].", &qt, 0.6, &hits, &sources);
+        assert_eq!(v.text, "The capital of Vardania is Kelmport [1].");
+        assert_eq!(v.supports[0].hit, 1, "miscited claims cite where they are supported");
     }
 
     #[test]
