@@ -124,10 +124,16 @@ pub fn context_of(hit: &Hit) -> String {
 /// A line that names a section inside a chunk ("Capital", "Economy - overview"): short, no
 /// sentence punctuation, no "label: value" colon.
 fn is_heading_line(text: &str) -> bool {
+    let text = heading_text(text);
     let words = text.split_whitespace().count();
     words <= 6 && !text.contains(':') && !text.ends_with(['.', '!', '?', ';', ','])
         && text.chars().next().is_some_and(|c| c.is_uppercase())
         && !text.chars().any(|c| c.is_ascii_digit())
+}
+
+/// A heading line without Markdown's `#` marks (plain-text ingestion keeps them).
+fn heading_text(line: &str) -> &str {
+    line.trim_start_matches('#').trim()
 }
 
 /// A statement of a chunk: a sentence with the in-chunk heading it sits under.
@@ -146,7 +152,7 @@ pub fn statements(hit: &Hit) -> Vec<Statement<'_>> {
     let mut local = None;
     for (s, e, text) in sentences(&hit.text) {
         if is_heading_line(text) {
-            local = Some(text);
+            local = Some(heading_text(text));
             continue;
         }
         out.push(Statement {
@@ -405,6 +411,26 @@ mod tests {
                 "Daylight saving time: +1hr"
             ]
         );
+    }
+
+    #[test]
+    fn heading_lines_name_the_statements_under_them() {
+        let hit = Hit {
+            doc_id: sextant_types::DocId::parse("0123456789abcdef").unwrap(),
+            chunk_id: sextant_types::ChunkId(1),
+            title: "Kenya".into(),
+            source: "ke.md".into(),
+            heading: vec!["Kenya".into(), "Government".into()],
+            text: "### Capital\n\nName: Nairobi\n\nGovernment type\n\npresidential republic".into(),
+            score: 1.0,
+            page: None,
+            start: 0,
+            end: 0,
+        };
+        let st = statements(&hit);
+        let got: Vec<(&str, Option<&str>)> = st.iter().map(|s| (s.text, s.local_heading)).collect();
+        assert_eq!(got, vec![("Name: Nairobi", Some("Capital")), ("presidential republic", Some("Government type"))]);
+        assert_eq!(statement_context(&hit, &st[0]), "Kenya > Government > Capital");
     }
 
     #[test]
