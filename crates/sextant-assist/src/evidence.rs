@@ -155,6 +155,10 @@ pub fn statements(hit: &Hit) -> Vec<Statement<'_>> {
             local = Some(heading_text(text));
             continue;
         }
+        // A question in a source states nothing.
+        if text.ends_with('?') {
+            continue;
+        }
         out.push(Statement {
             start: s,
             end: e,
@@ -216,6 +220,21 @@ pub fn extract(hit: &Hit, best: &Sentence, max_chars: usize) -> Span {
 #[derive(Debug, Clone)]
 pub struct QuestionTerms {
     pub terms: Vec<(String, f32)>,
+    /// "How many / much / old / long …": the answer is a quantity.
+    pub wants_quantity: bool,
+}
+
+const NUMBER_WORDS: &[&str] = &[
+    "dozen", "eight", "eighteen", "eighty", "eleven", "fifteen", "fifty", "five", "forty", "four",
+    "fourteen", "half", "hundred", "million", "nine", "nineteen", "ninety", "one", "seven",
+    "seventeen", "seventy", "six", "sixteen", "sixty", "ten", "thirteen", "thirty", "thousand",
+    "three", "twelve", "twenty", "two", "zero",
+];
+
+/// Whether `text` states a quantity: a digit or a number word.
+pub fn states_quantity(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit())
+        || words(text).iter().any(|w| NUMBER_WORDS.binary_search(&w.as_str()).is_ok())
 }
 
 impl QuestionTerms {
@@ -224,6 +243,9 @@ impl QuestionTerms {
         let all = words(question);
         // "How long / far / old / many …": the word after "how" asks for a quantity; the
         // sources state the quantity, not the adjective.
+        let wants_quantity = all.windows(2).any(|w| {
+            w[0] == "how" && matches!(w[1].as_str(), "many" | "much" | "old" | "long" | "far" | "tall" | "big" | "large" | "high" | "deep")
+        });
         let asks: HashSet<usize> = all
             .windows(2)
             .enumerate()
@@ -246,6 +268,7 @@ impl QuestionTerms {
                 .zip(weights)
                 .map(|(w, idf)| (crate::words::fold(w), idf.max(0.1)))
                 .collect(),
+            wants_quantity,
         }
     }
 
@@ -351,6 +374,9 @@ pub fn rank(
             if !adds {
                 score *= 0.5;
             }
+            if terms.wants_quantity && !states_quantity(&sentence.text) {
+                score *= 0.5;
+            }
             // Earlier chunks ranked higher in retrieval: a gentle tie-breaker.
             score -= 0.002 * sentence.hit as f32;
             Scored {
@@ -434,8 +460,18 @@ mod tests {
     }
 
     #[test]
+    fn number_words_are_sorted() {
+        let mut n = NUMBER_WORDS.to_vec();
+        n.sort_unstable();
+        assert_eq!(n, NUMBER_WORDS);
+        assert!(states_quantity("Jamal is five years old."));
+        assert!(!states_quantity("Keisha has more phones than Kelsey."));
+    }
+
+    #[test]
     fn how_words_ask_for_quantities() {
         let terms = QuestionTerms::new("How long is the Tamsin River?", |w| vec![1.0; w.len()]);
+        assert!(terms.wants_quantity);
         let t: Vec<&str> = terms.terms.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(t, vec!["tamsin", "river"]);
     }
