@@ -140,11 +140,19 @@ fn max_tokens_stop_strings_and_context_overflow() {
 fn a_full_queue_is_refused_at_once() {
     let model = ChatModel::spawn(engine(SMOL), 0);
     let busy = model.clone();
+    let (started_tx, started) = std::sync::mpsc::channel();
     let long = std::thread::spawn(move || {
-        busy.chat(vec![ChatMessage::user("Write a long story about a fox.")], GenParams { max_tokens: 120, ..Default::default() }, |_| true)
+        busy.chat(
+            vec![ChatMessage::user("Count from 1 to 100, one number per line.")],
+            GenParams { max_tokens: 120, ..Default::default() },
+            move |_| {
+                let _ = started_tx.send(());
+                true
+            },
+        )
     });
-    // Wait until the worker has taken the long request.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The worker is generating once the first piece of text arrives.
+    started.recv().unwrap();
     let t = std::time::Instant::now();
     let err = model
         .chat(vec![ChatMessage::user("Hi")], GenParams::default(), |_| true)
