@@ -127,7 +127,11 @@ pub fn index_corpus(
     let embedder = sextant_models::load_default_embedder(&s.models_dir)
         .context("cannot load the embedding model")?;
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(Store::open(dir.path(), embedder.model_id(), embedder.dim())?);
+    let store = Arc::new(Store::open(
+        dir.path(),
+        embedder.model_id(),
+        embedder.dim(),
+    )?);
     let t0 = Instant::now();
     let mut beir_id: HashMap<DocId, String> = HashMap::with_capacity(corpus.len());
     let mut batch = Vec::new();

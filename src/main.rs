@@ -532,7 +532,11 @@ fn status(s: &Settings, json: bool) -> Result<i32> {
 
 /// The assistant over `retriever`, with the chat models `ids` loaded (failures are kept and
 /// reported per model).
-fn assistant(s: &Settings, retriever: Arc<Retriever>, ids: &[String]) -> Result<sextant_assist::Assistant> {
+fn assistant(
+    s: &Settings,
+    retriever: Arc<Retriever>,
+    ids: &[String],
+) -> Result<sextant_assist::Assistant> {
     assistant_with(s, retriever, ids, None)
 }
 
@@ -552,18 +556,32 @@ fn assistant_with(
         ..Default::default()
     };
     let models = sextant_assist::load_models(&s.models_dir, ids, a.queue, weights);
-    Ok(sextant_assist::Assistant::new(retriever, models, a.default_model.clone(), options))
+    Ok(sextant_assist::Assistant::new(
+        retriever,
+        models,
+        a.default_model.clone(),
+        options,
+    ))
 }
 
 fn print_answer(a: &sextant_assist::Answer) {
     println!("{}", a.answer);
     for c in &a.citations {
         let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
-        println!("  [{}] {} ({}{page}, characters {}-{}): \"{}\"", c.n, c.title, c.source, c.start, c.end, c.quote);
+        println!(
+            "  [{}] {} ({}{page}, characters {}-{}): \"{}\"",
+            c.n, c.title, c.source, c.start, c.end, c.quote
+        );
     }
 }
 
-fn ask(s: &Settings, question: &str, model: Option<String>, k: Option<usize>, json: bool) -> Result<i32> {
+fn ask(
+    s: &Settings,
+    question: &str,
+    model: Option<String>,
+    k: Option<usize>,
+    json: bool,
+) -> Result<i32> {
     let store = open_existing(s)?;
     let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
     let id = model.unwrap_or_else(|| s.assist.default_model.clone());
@@ -571,7 +589,9 @@ fn ask(s: &Settings, question: &str, model: Option<String>, k: Option<usize>, js
     let mut req = sextant_assist::AskRequest::new(question);
     req.model = Some(id);
     req.k = k;
-    let answer = assistant.ask(&req, |_| true).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let answer = assistant
+        .ask(&req, |_| true)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
@@ -580,21 +600,36 @@ fn ask(s: &Settings, question: &str, model: Option<String>, k: Option<usize>, js
     Ok(0)
 }
 
-fn compare(s: &Settings, question: &str, models: &[String], k: Option<usize>, json: bool) -> Result<i32> {
+fn compare(
+    s: &Settings,
+    question: &str,
+    models: &[String],
+    k: Option<usize>,
+    json: bool,
+) -> Result<i32> {
     let store = open_existing(s)?;
     let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
     let assistant = assistant(s, retriever, models)?;
-    let c = assistant.compare(question, models, k).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let c = assistant
+        .compare(question, models, k)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let failed: Vec<String> = c
         .answers
         .iter()
-        .filter_map(|side| side.error.as_ref().map(|e| format!("model {}: {e}", side.model)))
+        .filter_map(|side| {
+            side.error
+                .as_ref()
+                .map(|e| format!("model {}: {e}", side.model))
+        })
         .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&c)?);
     } else {
         for side in &c.answers {
-            println!("== {} ({:.0} ms, {:.1} tokens/s)", side.model, side.latency_ms, side.tokens_per_s);
+            println!(
+                "== {} ({:.0} ms, {:.1} tokens/s)",
+                side.model, side.latency_ms, side.tokens_per_s
+            );
             match (&side.answer, &side.error) {
                 (Some(a), _) => {
                     print_answer(a);

@@ -59,19 +59,34 @@ pub fn qa(s: &Settings, args: QaArgs, chunking: ChunkConfig) -> Result<i32> {
         .into_iter()
         .map(|a| (a.id, a.answers))
         .collect();
-    let mut judged: Vec<&QueryLine> = queries.iter().filter(|q| gold.contains_key(&q.id)).collect();
+    let mut judged: Vec<&QueryLine> = queries
+        .iter()
+        .filter(|q| gold.contains_key(&q.id))
+        .collect();
     if let Some(n) = args.limit {
         judged.truncate(n);
     }
     if judged.is_empty() {
-        bail!("no query in {} has an entry in {}", args.queries.display(), args.answers.display());
+        bail!(
+            "no query in {} has an entry in {}",
+            args.queries.display(),
+            args.answers.display()
+        );
     }
     let indexed = index_corpus(s, &args.corpus, &corpus, chunking, true)?;
-    let retriever = Arc::new(Retriever::new(indexed.store.clone(), Some(indexed.embedder)));
-    let model_id = args.model.clone().unwrap_or_else(|| s.assist.default_model.clone());
+    let retriever = Arc::new(Retriever::new(
+        indexed.store.clone(),
+        Some(indexed.embedder),
+    ));
+    let model_id = args
+        .model
+        .clone()
+        .unwrap_or_else(|| s.assist.default_model.clone());
     let weights = args.weights.as_deref().map(str::parse).transpose()?;
     let assistant = crate::assistant_with(s, retriever, &[model_id.clone()], weights)?;
-    assistant.model(Some(&model_id)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    assistant
+        .model(Some(&model_id))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut dump = match &args.dump {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -84,11 +99,17 @@ pub fn qa(s: &Settings, args: QaArgs, chunking: ChunkConfig) -> Result<i32> {
         let answers = &gold[&q.id];
         let mut req = AskRequest::new(q.text.clone());
         req.model = Some(model_id.clone());
-        let a = assistant.ask(&req, |_| true).map_err(|e| anyhow::anyhow!("query {}: {e}", q.id))?;
+        let a = assistant
+            .ask(&req, |_| true)
+            .map_err(|e| anyhow::anyhow!("query {}: {e}", q.id))?;
         m.add(answers, &a);
         if let Some(w) = dump.as_mut() {
             use std::io::Write;
-            writeln!(w, "{}", serde_json::json!({"_id": q.id, "question": q.text, "gold": answers, "answer": a}))?;
+            writeln!(
+                w,
+                "{}",
+                serde_json::json!({"_id": q.id, "question": q.text, "gold": answers, "answer": a})
+            )?;
         }
     }
     let seconds = t.elapsed().as_secs_f64();
@@ -99,9 +120,21 @@ pub fn qa(s: &Settings, args: QaArgs, chunking: ChunkConfig) -> Result<i32> {
     } else {
         println!(
             "{} questions ({} answerable, {} unanswerable) with {model_id}, {:.1}s per question",
-            m.n, m.answerable, m.n - m.answerable, seconds / m.n as f64
+            m.n,
+            m.answerable,
+            m.n - m.answerable,
+            seconds / m.n as f64
         );
-        for key in ["exact_match", "token_f1", "answer_in_quote", "abstention_rate", "abstained_when_answerable", "abstained_when_unanswerable", "generated_share", "extractive_share"] {
+        for key in [
+            "exact_match",
+            "token_f1",
+            "answer_in_quote",
+            "abstention_rate",
+            "abstained_when_answerable",
+            "abstained_when_unanswerable",
+            "generated_share",
+            "extractive_share",
+        ] {
             println!("{key:<28} {:.4}", out[key].as_f64().unwrap_or(f64::NAN));
         }
     }

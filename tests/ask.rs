@@ -25,7 +25,10 @@ fn assert_citations_point_at_their_quotes(data: &Path, answer: &serde_json::Valu
     for c in answer["citations"].as_array().unwrap() {
         let id = sextant_types::DocId::parse(c["doc_id"].as_str().unwrap()).unwrap();
         let doc = store.document(&id).unwrap().expect("cited document exists");
-        let (s, e) = (c["start"].as_u64().unwrap() as usize, c["end"].as_u64().unwrap() as usize);
+        let (s, e) = (
+            c["start"].as_u64().unwrap() as usize,
+            c["end"].as_u64().unwrap() as usize,
+        );
         let span: String = doc.text.chars().skip(s).take(e - s).collect();
         assert_eq!(span, c["quote"].as_str().unwrap(), "citation {c}");
     }
@@ -37,19 +40,42 @@ fn ask_cites_the_source_span_and_abstains_when_the_sources_are_silent() {
     let data = factbook_three(tmp.path());
 
     for model in ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"] {
-        let a = json(&data, &["ask", "--json", "--model", model, "What is the capital of Mongolia?"]);
+        let a = json(
+            &data,
+            &[
+                "ask",
+                "--json",
+                "--model",
+                model,
+                "What is the capital of Mongolia?",
+            ],
+        );
         assert_eq!(a["abstained"], false, "{model}: {a}");
-        assert!(a["answer"].as_str().unwrap().to_lowercase().contains("ulaanbaatar"), "{model}: {a}");
+        assert!(
+            a["answer"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("ulaanbaatar"),
+            "{model}: {a}"
+        );
         let cites = a["citations"].as_array().unwrap();
         assert!(!cites.is_empty(), "{model}: {a}");
         assert!(
-            cites.iter().any(|c| c["quote"].as_str().unwrap().to_lowercase().contains("ulaanbaatar")),
+            cites.iter().any(|c| c["quote"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("ulaanbaatar")),
             "{model}: no quote holds the answer: {a}"
         );
         // Citation numbers in the text are exactly the citations listed.
         for (i, c) in cites.iter().enumerate() {
             assert_eq!(c["n"], i + 1);
-            assert!(a["answer"].as_str().unwrap().contains(&format!("[{}]", i + 1)));
+            assert!(a["answer"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("[{}]", i + 1)));
         }
         assert_eq!(a["model"], model);
         assert!(a["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
@@ -76,12 +102,25 @@ fn ask_cites_the_source_span_and_abstains_when_the_sources_are_silent() {
     // One retrieval, two models side by side.
     let c = json(
         &data,
-        &["compare", "--json", "--models", "smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct", "What is the capital of France?"],
+        &[
+            "compare",
+            "--json",
+            "--models",
+            "smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct",
+            "What is the capital of France?",
+        ],
     );
     let sides = c["answers"].as_array().unwrap();
     assert_eq!(sides.len(), 2);
     for s in sides {
-        assert!(s["answer"].as_str().unwrap().to_lowercase().contains("paris"), "{s}");
+        assert!(
+            s["answer"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("paris"),
+            "{s}"
+        );
         assert!(s["latency_ms"].as_f64().unwrap() > 0.0);
         assert!(s["tokens_per_s"].as_f64().unwrap() > 0.0, "{s}");
         let share = s["supported_share"].as_f64().unwrap();
@@ -100,38 +139,88 @@ fn eval_qa_reports_answer_quality_and_abstention() {
         let body: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
         std::fs::write(p.join(name), body.join("\n")).unwrap();
     };
-    write("corpus.jsonl", &[
-        serde_json::json!({"_id": "d1", "title": "Vardania", "text": "Vardania is a small island nation. The capital of Vardania is Kelmport, a harbour city of 80,000 people."}),
-        serde_json::json!({"_id": "d2", "title": "Ostrel", "text": "Ostrel is a mountain republic. Its capital is Brenhal. The national animal of Ostrel is the snow lynx."}),
-        serde_json::json!({"_id": "d3", "title": "Tamsin River", "text": "The Tamsin River flows 412 kilometres from the Ostrel highlands to the Vardanian sea."}),
-    ]);
-    write("queries.jsonl", &[
-        serde_json::json!({"_id": "q1", "text": "What is the capital of Vardania?"}),
-        serde_json::json!({"_id": "q2", "text": "What is the national animal of Ostrel?"}),
-        serde_json::json!({"_id": "q3", "text": "How long is the Tamsin River?"}),
-        serde_json::json!({"_id": "q4", "text": "Who is the president of Zembla?"}),
-    ]);
-    write("answers.jsonl", &[
-        serde_json::json!({"_id": "q1", "answers": ["Kelmport"]}),
-        serde_json::json!({"_id": "q2", "answers": ["snow lynx", "the snow lynx"]}),
-        serde_json::json!({"_id": "q3", "answers": ["412 kilometres", "412 km"]}),
-        serde_json::json!({"_id": "q4", "answers": []}),
-    ]);
+    write(
+        "corpus.jsonl",
+        &[
+            serde_json::json!({"_id": "d1", "title": "Vardania", "text": "Vardania is a small island nation. The capital of Vardania is Kelmport, a harbour city of 80,000 people."}),
+            serde_json::json!({"_id": "d2", "title": "Ostrel", "text": "Ostrel is a mountain republic. Its capital is Brenhal. The national animal of Ostrel is the snow lynx."}),
+            serde_json::json!({"_id": "d3", "title": "Tamsin River", "text": "The Tamsin River flows 412 kilometres from the Ostrel highlands to the Vardanian sea."}),
+        ],
+    );
+    write(
+        "queries.jsonl",
+        &[
+            serde_json::json!({"_id": "q1", "text": "What is the capital of Vardania?"}),
+            serde_json::json!({"_id": "q2", "text": "What is the national animal of Ostrel?"}),
+            serde_json::json!({"_id": "q3", "text": "How long is the Tamsin River?"}),
+            serde_json::json!({"_id": "q4", "text": "Who is the president of Zembla?"}),
+        ],
+    );
+    write(
+        "answers.jsonl",
+        &[
+            serde_json::json!({"_id": "q1", "answers": ["Kelmport"]}),
+            serde_json::json!({"_id": "q2", "answers": ["snow lynx", "the snow lynx"]}),
+            serde_json::json!({"_id": "q3", "answers": ["412 kilometres", "412 km"]}),
+            serde_json::json!({"_id": "q4", "answers": []}),
+        ],
+    );
     let arg = |n: &str| p.join(n).to_str().unwrap().to_string();
-    let (c, q, a) = (arg("corpus.jsonl"), arg("queries.jsonl"), arg("answers.jsonl"));
-    let r = json(&p.join("unused"), &["eval", "qa", "--corpus", &c, "--queries", &q, "--answers", &a, "--json"]);
+    let (c, q, a) = (
+        arg("corpus.jsonl"),
+        arg("queries.jsonl"),
+        arg("answers.jsonl"),
+    );
+    let r = json(
+        &p.join("unused"),
+        &[
+            "eval",
+            "qa",
+            "--corpus",
+            &c,
+            "--queries",
+            &q,
+            "--answers",
+            &a,
+            "--json",
+        ],
+    );
     assert_eq!(r["questions"], 4);
     assert_eq!(r["answerable"], 3);
     assert_eq!(r["unanswerable"], 1);
     assert_eq!(r["abstained_when_unanswerable"], 1.0, "{r}");
     assert_eq!(r["answer_in_quote"], 1.0, "{r}");
     assert!(r["token_f1"].as_f64().unwrap() > 0.3, "{r}");
-    for key in ["exact_match", "abstention_rate", "abstained_when_answerable"] {
+    for key in [
+        "exact_match",
+        "abstention_rate",
+        "abstained_when_answerable",
+    ] {
         assert!(r[key].is_number(), "{key}: {r}");
     }
     // A corpus line that is not JSON is a clear error naming the line.
-    std::fs::write(p.join("bad.jsonl"), "{\"_id\": \"x\", \"text\": \"ok\"}\nnot json\n").unwrap();
-    let out = run(&p.join("unused"), &["eval", "qa", "--corpus", &arg("bad.jsonl"), "--queries", &q, "--answers", &a]);
+    std::fs::write(
+        p.join("bad.jsonl"),
+        "{\"_id\": \"x\", \"text\": \"ok\"}\nnot json\n",
+    )
+    .unwrap();
+    let out = run(
+        &p.join("unused"),
+        &[
+            "eval",
+            "qa",
+            "--corpus",
+            &arg("bad.jsonl"),
+            "--queries",
+            &q,
+            "--answers",
+            &a,
+        ],
+    );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:2"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -41,7 +41,8 @@ fn corpus() -> Vec<String> {
         "trailing spaces   ".into(),
         "".into(),
     ];
-    let mut texts = vec![std::fs::read_to_string(repo().join("tests/data/fixtures/mongolia.md")).unwrap()];
+    let mut texts =
+        vec![std::fs::read_to_string(repo().join("tests/data/fixtures/mongolia.md")).unwrap()];
     for f in ["fr.md", "ja.md", "br.md"] {
         if let Ok(t) = std::fs::read_to_string(factbook_dir().join(f)) {
             texts.push(t);
@@ -61,7 +62,8 @@ fn corpus() -> Vec<String> {
 #[test]
 fn qwen_tokenizer_from_gguf_equals_the_reference_tokenizer_json() {
     let ours = gguf_tokenizer(QWEN);
-    let reference = tokenizers::Tokenizer::from_file(models_dir().join(QWEN).join("tokenizer.json")).unwrap();
+    let reference =
+        tokenizers::Tokenizer::from_file(models_dir().join(QWEN).join("tokenizer.json")).unwrap();
     let strings = corpus();
     assert!(strings.len() >= 300, "{} strings", strings.len());
     for s in &strings {
@@ -69,7 +71,11 @@ fn qwen_tokenizer_from_gguf_equals_the_reference_tokenizer_json() {
         let b = reference.encode(s.as_str(), false).unwrap();
         assert_eq!(a.get_ids(), b.get_ids(), "different ids for {s:?}");
         // Round trip (the Qwen normaliser applies NFC; our strings are NFC already).
-        assert_eq!(&ours.decode(a.get_ids(), false).unwrap(), s, "round trip of {s:?}");
+        assert_eq!(
+            &ours.decode(a.get_ids(), false).unwrap(),
+            s,
+            "round trip of {s:?}"
+        );
     }
 }
 
@@ -78,7 +84,11 @@ fn smollm_tokenizer_round_trips_without_a_prefix_space() {
     let tok = gguf_tokenizer(SMOL);
     for s in corpus() {
         let ids = tok.encode(s.as_str(), false).unwrap();
-        assert_eq!(tok.decode(ids.get_ids(), false).unwrap(), s, "round trip of {s:?}");
+        assert_eq!(
+            tok.decode(ids.get_ids(), false).unwrap(),
+            s,
+            "round trip of {s:?}"
+        );
     }
     // pre = "smollm": no prefix space (candle's own GGUF tokenizer adds one), digits one by one.
     let hello = tok.encode("Hello", false).unwrap();
@@ -87,8 +97,14 @@ fn smollm_tokenizer_round_trips_without_a_prefix_space() {
     assert_eq!(digits.get_tokens(), ["2", "0", "2", "4"]);
     // Chat markers are single special tokens.
     let turn = tok.encode("<|im_start|>user\nHi<|im_end|>", false).unwrap();
-    assert_eq!(turn.get_tokens().first().map(String::as_str), Some("<|im_start|>"));
-    assert_eq!(turn.get_tokens().last().map(String::as_str), Some("<|im_end|>"));
+    assert_eq!(
+        turn.get_tokens().first().map(String::as_str),
+        Some("<|im_start|>")
+    );
+    assert_eq!(
+        turn.get_tokens().last().map(String::as_str),
+        Some("<|im_end|>")
+    );
 }
 
 fn engine(id: &str) -> sextant_models::generate::Engine {
@@ -103,17 +119,37 @@ fn both_models_answer_a_grounded_question_and_stream_exactly_the_final_text() {
         let mut e = engine(id);
         let mut pieces = Vec::new();
         let g = e
-            .chat(&[ChatMessage::user(GROUNDED)], &GenParams { max_tokens: 40, ..Default::default() }, &mut |t| {
-                pieces.push(t.to_string());
-                true
-            })
+            .chat(
+                &[ChatMessage::user(GROUNDED)],
+                &GenParams {
+                    max_tokens: 40,
+                    ..Default::default()
+                },
+                &mut |t| {
+                    pieces.push(t.to_string());
+                    true
+                },
+            )
             .unwrap();
         assert!(g.text.contains("Ulaanbaatar"), "{id}: {:?}", g.text);
-        assert_eq!(pieces.concat(), g.text, "{id}: streamed pieces differ from the text");
+        assert_eq!(
+            pieces.concat(),
+            g.text,
+            "{id}: streamed pieces differ from the text"
+        );
         assert!(pieces.len() > 1, "{id}: streamed in one piece");
         assert!(g.prompt_tokens > 30 && g.completion_tokens > 0);
         // Greedy is deterministic.
-        let again = e.chat(&[ChatMessage::user(GROUNDED)], &GenParams { max_tokens: 40, ..Default::default() }, &mut |_| true).unwrap();
+        let again = e
+            .chat(
+                &[ChatMessage::user(GROUNDED)],
+                &GenParams {
+                    max_tokens: 40,
+                    ..Default::default()
+                },
+                &mut |_| true,
+            )
+            .unwrap();
         assert_eq!(again.text, g.text);
     }
 }
@@ -122,17 +158,48 @@ fn both_models_answer_a_grounded_question_and_stream_exactly_the_final_text() {
 fn max_tokens_stop_strings_and_context_overflow() {
     let mut e = engine(SMOL);
     let g = e
-        .chat(&[ChatMessage::user("Count from one to fifty in words.")], &GenParams { max_tokens: 5, ..Default::default() }, &mut |_| true)
+        .chat(
+            &[ChatMessage::user("Count from one to fifty in words.")],
+            &GenParams {
+                max_tokens: 5,
+                ..Default::default()
+            },
+            &mut |_| true,
+        )
         .unwrap();
     assert_eq!(g.completion_tokens, 5);
     assert_eq!(g.finish, sextant_models::generate::FinishReason::Length);
     let long = "word ".repeat(e.info().context + 10);
-    let err = e.chat(&[ChatMessage::user(long)], &GenParams::default(), &mut |_| true).unwrap_err();
+    let err = e
+        .chat(
+            &[ChatMessage::user(long)],
+            &GenParams::default(),
+            &mut |_| true,
+        )
+        .unwrap_err();
     assert!(matches!(err, ModelError::ContextOverflow { .. }), "{err}");
     // Sampling with a seed is reproducible.
-    let p = GenParams { max_tokens: 12, temperature: 0.9, top_p: Some(0.9), seed: 7, ..Default::default() };
-    let a = e.chat(&[ChatMessage::user("Tell me about rivers.")], &p, &mut |_| true).unwrap();
-    let b = e.chat(&[ChatMessage::user("Tell me about rivers.")], &p, &mut |_| true).unwrap();
+    let p = GenParams {
+        max_tokens: 12,
+        temperature: 0.9,
+        top_p: Some(0.9),
+        seed: 7,
+        ..Default::default()
+    };
+    let a = e
+        .chat(
+            &[ChatMessage::user("Tell me about rivers.")],
+            &p,
+            &mut |_| true,
+        )
+        .unwrap();
+    let b = e
+        .chat(
+            &[ChatMessage::user("Tell me about rivers.")],
+            &p,
+            &mut |_| true,
+        )
+        .unwrap();
     assert_eq!(a.text, b.text);
 }
 
@@ -143,8 +210,13 @@ fn a_full_queue_is_refused_at_once() {
     let (started_tx, started) = std::sync::mpsc::channel();
     let long = std::thread::spawn(move || {
         busy.chat(
-            vec![ChatMessage::user("Count from 1 to 100, one number per line.")],
-            GenParams { max_tokens: 120, ..Default::default() },
+            vec![ChatMessage::user(
+                "Count from 1 to 100, one number per line.",
+            )],
+            GenParams {
+                max_tokens: 120,
+                ..Default::default()
+            },
             move |_| {
                 let _ = started_tx.send(());
                 true
@@ -155,7 +227,9 @@ fn a_full_queue_is_refused_at_once() {
     started.recv().unwrap();
     let t = std::time::Instant::now();
     let err = model
-        .chat(vec![ChatMessage::user("Hi")], GenParams::default(), |_| true)
+        .chat(vec![ChatMessage::user("Hi")], GenParams::default(), |_| {
+            true
+        })
         .unwrap_err();
     assert!(matches!(err, ModelError::Busy(_)), "{err}");
     assert!(t.elapsed().as_millis() < 500, "refusal waited");
@@ -163,12 +237,23 @@ fn a_full_queue_is_refused_at_once() {
     // Once free, it serves again; cancelling mid-stream stops generation early.
     let mut n = 0;
     let g = model
-        .chat(vec![ChatMessage::user("Write a long story about a fox.")], GenParams { max_tokens: 200, ..Default::default() }, |_| {
-            n += 1;
-            n < 3
-        })
+        .chat(
+            vec![ChatMessage::user("Write a long story about a fox.")],
+            GenParams {
+                max_tokens: 200,
+                ..Default::default()
+            },
+            |_| {
+                n += 1;
+                n < 3
+            },
+        )
         .unwrap();
-    assert!(g.completion_tokens < 50, "cancellation ignored: {} tokens", g.completion_tokens);
+    assert!(
+        g.completion_tokens < 50,
+        "cancellation ignored: {} tokens",
+        g.completion_tokens
+    );
 }
 
 #[test]
@@ -178,12 +263,20 @@ fn a_truncated_model_file_is_a_clear_load_error() {
     std::fs::create_dir_all(&dir).unwrap();
     let bytes = std::fs::read(gguf(SMOL)).unwrap();
     std::fs::write(dir.join("model.gguf"), &bytes[..bytes.len() / 2]).unwrap();
-    let err = sextant_models::load_chat_engine(tmp.path(), SMOL, None).err().expect("must fail");
+    let err = sextant_models::load_chat_engine(tmp.path(), SMOL, None)
+        .err()
+        .expect("must fail");
     let msg = err.to_string();
     assert!(msg.contains("does not match its pinned sha256"), "{msg}");
     // And the engine itself refuses a truncated GGUF without panicking.
-    let err = sextant_models::generate::Engine::load(SMOL, &dir.join("model.gguf"), None, Default::default(), &candle_core::Device::Cpu)
-        .err()
-        .expect("must fail");
+    let err = sextant_models::generate::Engine::load(
+        SMOL,
+        &dir.join("model.gguf"),
+        None,
+        Default::default(),
+        &candle_core::Device::Cpu,
+    )
+    .err()
+    .expect("must fail");
     assert!(!err.to_string().is_empty());
 }

@@ -12,8 +12,18 @@ fn python_with_openai() -> String {
         .arg(repo().join("scripts/setup-pyenv.sh"))
         .output()
         .expect("setup-pyenv runs");
-    assert!(out.status.success(), "setup-pyenv failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string()
+    assert!(
+        out.status.success(),
+        "setup-pyenv failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 /// Parses a server-sent event stream into (event, data) pairs.
@@ -43,7 +53,11 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
     let data = tmp.path().join("data");
     let docs = tmp.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
-    std::fs::copy(repo().join("tests/data/fixtures/mongolia.md"), docs.join("mongolia.md")).unwrap();
+    std::fs::copy(
+        repo().join("tests/data/fixtures/mongolia.md"),
+        docs.join("mongolia.md"),
+    )
+    .unwrap();
     std::fs::copy(factbook_dir().join("ke.md"), docs.join("ke.md")).unwrap();
     ok(&data, &["ingest", docs.to_str().unwrap()]);
     let server = Server::start(&data);
@@ -66,14 +80,36 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
 
     let (status, models) = server.json("GET", "/v1/models", None);
     assert_eq!(status, 200);
-    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"]);
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"]
+    );
 
     // /v1/ask: the same JSON as `sextant ask --json`.
     let (status, a) = server.json("POST", "/v1/ask", Some(&json!({"question": "What is the capital of Kenya?", "model": "qwen2.5-coder-0.5b-instruct"})));
     assert_eq!(status, 200, "{a}");
-    assert!(a["answer"].as_str().unwrap().to_lowercase().contains("nairobi"), "{a}");
-    assert!(a["citations"][0]["quote"].as_str().unwrap().to_lowercase().contains("nairobi"), "{a}");
+    assert!(
+        a["answer"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("nairobi"),
+        "{a}"
+    );
+    assert!(
+        a["citations"][0]["quote"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("nairobi"),
+        "{a}"
+    );
 
     // /v1/chat streams tokens, then the verified answer; the follow-up is rewritten for retrieval.
     let convo = json!({"messages": [
@@ -87,13 +123,27 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
     let (last, answer) = evs.last().expect("events");
     assert_eq!(last, "answer", "{body}");
     let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
-    assert!(answer["retrieval_query"].as_str().unwrap().contains("Kenya"), "{answer}");
+    assert!(
+        answer["retrieval_query"]
+            .as_str()
+            .unwrap()
+            .contains("Kenya"),
+        "{answer}"
+    );
     if !answer["abstained"].as_bool().unwrap() {
-        assert!(evs.iter().any(|(e, _)| e == "token"), "no token events: {body}");
+        assert!(
+            evs.iter().any(|(e, _)| e == "token"),
+            "no token events: {body}"
+        );
         let streamed: String = evs
             .iter()
             .filter(|(e, _)| e == "token")
-            .map(|(_, d)| serde_json::from_str::<serde_json::Value>(d).unwrap()["text"].as_str().unwrap().to_string())
+            .map(|(_, d)| {
+                serde_json::from_str::<serde_json::Value>(d).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(streamed, answer["generated"].as_str().unwrap());
         for c in answer["citations"].as_array().unwrap() {
@@ -107,7 +157,11 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
     assert_eq!(c["answers"].as_array().unwrap().len(), 2);
 
     // Errors are JSON with a code, and say nothing about internals.
-    let (status, e) = server.json("POST", "/v1/ask", Some(&json!({"question": "Hi?", "model": "gpt-4"})));
+    let (status, e) = server.json(
+        "POST",
+        "/v1/ask",
+        Some(&json!({"question": "Hi?", "model": "gpt-4"})),
+    );
     assert_eq!(status, 404);
     assert_eq!(e["error"]["code"], "not_found");
     let (status, e) = server.json("POST", "/v1/ask", Some(&json!({"question": "  "})));

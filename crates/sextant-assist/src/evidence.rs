@@ -126,7 +126,9 @@ pub fn context_of(hit: &Hit) -> String {
 fn is_heading_line(text: &str) -> bool {
     let text = heading_text(text);
     let words = text.split_whitespace().count();
-    words <= 6 && !text.contains(':') && !text.ends_with(['.', '!', '?', ';', ','])
+    words <= 6
+        && !text.contains(':')
+        && !text.ends_with(['.', '!', '?', ';', ','])
         && text.chars().next().is_some_and(|c| c.is_uppercase())
         && !text.chars().any(|c| c.is_ascii_digit())
 }
@@ -192,11 +194,19 @@ pub struct Span {
 /// at most `max_chars` characters (never less than the sentence itself).
 pub fn extract(hit: &Hit, best: &Sentence, max_chars: usize) -> Span {
     let sts = statements(hit);
-    let Some(i) = sts.iter().position(|s| s.start == best.start && s.end == best.end) else {
-        return Span { start: best.start, end: best.end, quote: best.text.clone() };
+    let Some(i) = sts
+        .iter()
+        .position(|s| s.start == best.start && s.end == best.end)
+    else {
+        return Span {
+            start: best.start,
+            end: best.end,
+            quote: best.text.clone(),
+        };
     };
     let (mut lo, mut hi) = (i, i);
-    let same = |j: usize| sts[j].local_heading == sts[i].local_heading && sts[i].local_heading.is_some();
+    let same =
+        |j: usize| sts[j].local_heading == sts[i].local_heading && sts[i].local_heading.is_some();
     loop {
         let mut grew = false;
         if hi + 1 < sts.len() && same(hi + 1) && sts[hi + 1].end - sts[lo].start <= max_chars {
@@ -225,16 +235,47 @@ pub struct QuestionTerms {
 }
 
 const NUMBER_WORDS: &[&str] = &[
-    "dozen", "eight", "eighteen", "eighty", "eleven", "fifteen", "fifty", "five", "forty", "four",
-    "fourteen", "half", "hundred", "million", "nine", "nineteen", "ninety", "one", "seven",
-    "seventeen", "seventy", "six", "sixteen", "sixty", "ten", "thirteen", "thirty", "thousand",
-    "three", "twelve", "twenty", "two", "zero",
+    "dozen",
+    "eight",
+    "eighteen",
+    "eighty",
+    "eleven",
+    "fifteen",
+    "fifty",
+    "five",
+    "forty",
+    "four",
+    "fourteen",
+    "half",
+    "hundred",
+    "million",
+    "nine",
+    "nineteen",
+    "ninety",
+    "one",
+    "seven",
+    "seventeen",
+    "seventy",
+    "six",
+    "sixteen",
+    "sixty",
+    "ten",
+    "thirteen",
+    "thirty",
+    "thousand",
+    "three",
+    "twelve",
+    "twenty",
+    "two",
+    "zero",
 ];
 
 /// Whether `text` states a quantity: a digit or a number word.
 pub fn states_quantity(text: &str) -> bool {
     text.chars().any(|c| c.is_ascii_digit())
-        || words(text).iter().any(|w| NUMBER_WORDS.binary_search(&w.as_str()).is_ok())
+        || words(text)
+            .iter()
+            .any(|w| NUMBER_WORDS.binary_search(&w.as_str()).is_ok())
 }
 
 impl QuestionTerms {
@@ -244,7 +285,20 @@ impl QuestionTerms {
         // "How long / far / old / many …": the word after "how" asks for a quantity; the
         // sources state the quantity, not the adjective.
         let wants_quantity = all.windows(2).any(|w| {
-            w[0] == "how" && matches!(w[1].as_str(), "many" | "much" | "old" | "long" | "far" | "tall" | "big" | "large" | "high" | "deep")
+            w[0] == "how"
+                && matches!(
+                    w[1].as_str(),
+                    "many"
+                        | "much"
+                        | "old"
+                        | "long"
+                        | "far"
+                        | "tall"
+                        | "big"
+                        | "large"
+                        | "high"
+                        | "deep"
+                )
         });
         let asks: HashSet<usize> = all
             .windows(2)
@@ -256,7 +310,10 @@ impl QuestionTerms {
             .into_iter()
             .enumerate()
             .filter(|(i, w)| {
-                !asks.contains(i) && !crate::words::is_stopword(w) && w.chars().count() > 1 && seen.insert(w.clone())
+                !asks.contains(i)
+                    && !crate::words::is_stopword(w)
+                    && w.chars().count() > 1
+                    && seen.insert(w.clone())
             })
             .map(|(_, w)| w)
             .collect();
@@ -329,7 +386,9 @@ pub fn rank(
             bag.extend(ctx_words.iter().cloned());
             let lexical = terms.coverage(&bag);
             // A sentence that only repeats the question cannot answer it.
-            let adds = own.iter().any(|w| !q_set.contains(w) && !ctx_words.contains(w));
+            let adds = own
+                .iter()
+                .any(|w| !q_set.contains(w) && !ctx_words.contains(w));
             texts.push(format!("{ctx}: {}", st.text));
             all.push((
                 Sentence {
@@ -418,7 +477,15 @@ mod tests {
         let got = sentences(text);
         let chars: Vec<char> = text.chars().collect();
         let texts: Vec<&str> = got.iter().map(|g| g.2).collect();
-        assert_eq!(texts, vec!["Ümlaut first.", "Second one!", "Name: Ulaanbaatar", "Last line"]);
+        assert_eq!(
+            texts,
+            vec![
+                "Ümlaut first.",
+                "Second one!",
+                "Name: Ulaanbaatar",
+                "Last line"
+            ]
+        );
         for (s, e, t) in got {
             assert_eq!(chars[s..e].iter().collect::<String>(), t);
         }
@@ -455,8 +522,17 @@ mod tests {
         };
         let st = statements(&hit);
         let got: Vec<(&str, Option<&str>)> = st.iter().map(|s| (s.text, s.local_heading)).collect();
-        assert_eq!(got, vec![("Name: Nairobi", Some("Capital")), ("presidential republic", Some("Government type"))]);
-        assert_eq!(statement_context(&hit, &st[0]), "Kenya > Government > Capital");
+        assert_eq!(
+            got,
+            vec![
+                ("Name: Nairobi", Some("Capital")),
+                ("presidential republic", Some("Government type"))
+            ]
+        );
+        assert_eq!(
+            statement_context(&hit, &st[0]),
+            "Kenya > Government > Capital"
+        );
     }
 
     #[test]
@@ -479,7 +555,9 @@ mod tests {
     #[test]
     fn coverage_weighs_rare_terms() {
         let terms = QuestionTerms::new("What is the capital of Atlantis?", |w| {
-            w.iter().map(|w| if *w == "atlantis" { 9.0 } else { 1.0 }).collect()
+            w.iter()
+                .map(|w| if *w == "atlantis" { 9.0 } else { 1.0 })
+                .collect()
         });
         let bag: HashSet<String> = content_words("the capital").into_iter().collect();
         assert!(terms.coverage(&bag) < 0.2);

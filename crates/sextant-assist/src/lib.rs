@@ -220,7 +220,12 @@ pub struct Comparison {
 }
 
 impl Assistant {
-    pub fn new(retriever: Arc<Retriever>, models: BTreeMap<String, Slot>, default_model: String, options: Options) -> Self {
+    pub fn new(
+        retriever: Arc<Retriever>,
+        models: BTreeMap<String, Slot>,
+        default_model: String,
+        options: Options,
+    ) -> Self {
         Assistant {
             retriever,
             models,
@@ -276,7 +281,12 @@ impl Assistant {
     }
 
     /// Retrieval and evidence scoring for a question (with its history).
-    pub fn ground(&self, question: &str, history: &[ChatMessage], k: Option<usize>) -> Result<Grounding> {
+    pub fn ground(
+        &self,
+        question: &str,
+        history: &[ChatMessage],
+        k: Option<usize>,
+    ) -> Result<Grounding> {
         if question.trim().is_empty() {
             return Err(AssistError::BadRequest("the question is empty".into()));
         }
@@ -286,15 +296,23 @@ impl Assistant {
         // Hybrid retrieval ranks documents well but can bury the one chunk that states a fact
         // (the "Capital" field of a long country profile); BM25's best chunks join the pool and
         // the sentence scoring below picks the evidence.
-        let mut hits = self.retriever.search(&SearchRequest::new(query.clone(), k, SearchMode::Hybrid))?;
-        let lexical = self.retriever.search(&SearchRequest::new(query.clone(), k.div_ceil(2), SearchMode::Bm25))?;
+        let mut hits =
+            self.retriever
+                .search(&SearchRequest::new(query.clone(), k, SearchMode::Hybrid))?;
+        let lexical = self.retriever.search(&SearchRequest::new(
+            query.clone(),
+            k.div_ceil(2),
+            SearchMode::Bm25,
+        ))?;
         for h in lexical {
             if !hits.iter().any(|x| x.chunk_id == h.chunk_id) {
                 hits.push(h);
             }
         }
         let text = self.retriever.store().text();
-        let terms = QuestionTerms::new(&query, |w| text.idf(w).unwrap_or_else(|_| vec![1.0; w.len()]));
+        let terms = QuestionTerms::new(&query, |w| {
+            text.idf(w).unwrap_or_else(|_| vec![1.0; w.len()])
+        });
         let embed = |texts: &[String]| self.retriever.embedder().and_then(|e| e.embed(texts).ok());
         let ranked = evidence::rank(&terms, &query, &hits, Some(&embed));
         let coverage = evidence::chunk_coverage(&terms, &hits);
@@ -312,7 +330,9 @@ impl Assistant {
     pub fn unsupported(&self, g: &Grounding) -> bool {
         match g.best() {
             None => true,
-            Some(best) => g.coverage < self.options.min_coverage || best.score < self.options.min_evidence,
+            Some(best) => {
+                g.coverage < self.options.min_coverage || best.score < self.options.min_evidence
+            }
         }
     }
 
@@ -366,7 +386,13 @@ impl Assistant {
         answer.timing_ms.generate = generation.generate_ms;
         answer.generated = generation.text.clone();
 
-        let verified = verify::verify(&generation.text, &g.terms, self.options.min_coverage, &g.hits, &sources);
+        let verified = verify::verify(
+            &generation.text,
+            &g.terms,
+            self.options.min_coverage,
+            &g.hits,
+            &sources,
+        );
         answer.supported_share = verified.supported_share();
         if verified.supported > 0 {
             answer.strategy = Strategy::Generated;
@@ -376,7 +402,10 @@ impl Assistant {
             answer.strategy = Strategy::Extractive;
             let span = evidence::extract(&g.hits[best.sentence.hit], &best.sentence, EXTRACT_CHARS);
             let v = Verified {
-                text: format!("{} [1]", span.quote.split_whitespace().collect::<Vec<_>>().join(" ")),
+                text: format!(
+                    "{} [1]",
+                    span.quote.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
                 supports: vec![verify::Support {
                     hit: best.sentence.hit,
                     start: span.start,
@@ -416,7 +445,13 @@ impl Assistant {
 
     /// The chat messages for `question` and the numbered sources they show: the chunks of the
     /// best sentences, each cut to its best sentences, within the model's context budget.
-    fn prompt(&self, model: &ChatModel, question: &str, history: &[ChatMessage], g: &Grounding) -> (Vec<ChatMessage>, Vec<Source>) {
+    fn prompt(
+        &self,
+        model: &ChatModel,
+        question: &str,
+        history: &[ChatMessage],
+        g: &Grounding,
+    ) -> (Vec<ChatMessage>, Vec<Source>) {
         let mut order: Vec<usize> = Vec::new();
         for s in &g.ranked {
             if !order.contains(&s.sentence.hit) {
@@ -481,7 +516,12 @@ impl Assistant {
     }
 
     /// Several models answer the same question over one retrieval.
-    pub fn compare(&self, question: &str, models: &[String], k: Option<usize>) -> Result<Comparison> {
+    pub fn compare(
+        &self,
+        question: &str,
+        models: &[String],
+        k: Option<usize>,
+    ) -> Result<Comparison> {
         if models.is_empty() {
             return Err(AssistError::BadRequest("name at least one model".into()));
         }
@@ -554,7 +594,8 @@ pub fn load_models(
 const EXAMPLE_QUESTION: &str = "Sources:\n[1] Vardania > Economy: Exports: timber, wool, fish\n[2] Vardania > Government: Capital: Name: Kelmport Geographic coordinates: 12 30 N, 40 10 E\n\nQuestion: What is the capital of Vardania?\nAnswer in one short sentence using only the sources, and cite the source number like [1].";
 const EXAMPLE_ANSWER: &str = "The capital of Vardania is Kelmport [2].";
 
-const SYSTEM_PROMPT: &str = "You answer questions using only the numbered sources the user gives you. \
+const SYSTEM_PROMPT: &str =
+    "You answer questions using only the numbered sources the user gives you. \
 Answer in one short sentence and cite the source you used like [1]. \
 Never use knowledge that is not in the sources. \
 If the sources do not contain the answer, reply exactly: NOT IN SOURCES";

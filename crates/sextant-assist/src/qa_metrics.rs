@@ -16,7 +16,13 @@ pub fn normalize(s: &str) -> String {
     no_marks
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_alphanumeric() || c.is_whitespace() { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect::<String>()
         .split_whitespace()
         .filter(|w| !matches!(*w, "a" | "an" | "the"))
@@ -71,10 +77,19 @@ mod tests {
     fn squad_normalisation() {
         assert_eq!(normalize("The  Ulaanbaatar [1]."), "ulaanbaatar");
         assert!(exact_match("Ulaanbaatar [1].", &["ulaanbaatar".into()]));
-        assert!(!exact_match("Capital is Ulaanbaatar", &["Ulaanbaatar".into()]));
+        assert!(!exact_match(
+            "Capital is Ulaanbaatar",
+            &["Ulaanbaatar".into()]
+        ));
         let f1 = token_f1("The capital is Ulaanbaatar", &["Ulaanbaatar".into()]);
         assert!((f1 - 0.5).abs() < 1e-9, "{f1}");
-        assert!(contains_answer("Name: Ulaanbaatar", &["ulaanbaatar".into()]));
-        assert!(!contains_answer("Name: Ulaanbaatarx", &["ulaanbaatar".into()]));
+        assert!(contains_answer(
+            "Name: Ulaanbaatar",
+            &["ulaanbaatar".into()]
+        ));
+        assert!(!contains_answer(
+            "Name: Ulaanbaatarx",
+            &["ulaanbaatar".into()]
+        ));
     }
 }

@@ -21,7 +21,9 @@ pub fn standalone_query(question: &str, history: &[ChatMessage]) -> String {
         return question.trim().to_string();
     };
     let q_words = words(question);
-    let refers = q_words.iter().any(|w| REFERRING.binary_search(&w.as_str()).is_ok());
+    let refers = q_words
+        .iter()
+        .any(|w| REFERRING.binary_search(&w.as_str()).is_ok());
     let own = content_words(question);
     if !refers && own.len() >= 3 {
         return question.trim().to_string();

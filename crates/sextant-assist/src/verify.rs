@@ -86,7 +86,9 @@ fn strip_markers(s: &str) -> (String, Vec<usize>) {
     let mut nums = Vec::new();
     let mut rest = s;
     while let Some(open) = rest.find('[') {
-        let Some(close) = rest[open..].find(']') else { break };
+        let Some(close) = rest[open..].find(']') else {
+            break;
+        };
         let inner = &rest[open + 1..open + close];
         let parsed: Option<Vec<usize>> = inner
             .split(|c| c == ',' || c == ';')
@@ -107,7 +109,13 @@ fn strip_markers(s: &str) -> (String, Vec<usize>) {
 /// when it carries the claim's new words (those not in the question) and, with the claim and its
 /// headings, covers at least `min_relevance` of the question: true but beside-the-point
 /// sentences (a model echoing its sources) are not answers.
-pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &Hit, hit_idx: usize) -> (f32, Support) {
+pub fn best_span(
+    claim: &str,
+    terms: &QuestionTerms,
+    min_relevance: f32,
+    hit: &Hit,
+    hit_idx: usize,
+) -> (f32, Support) {
     let question_terms = terms.set();
     let claim_words: HashSet<String> = content_words(claim).into_iter().collect();
     let new: HashSet<String> = claim_words
@@ -126,7 +134,9 @@ pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &H
     );
     for st in statements(hit) {
         let (s, e, text) = (st.start, st.end, st.text);
-        let ctx: HashSet<String> = content_words(&statement_context(hit, &st)).into_iter().collect();
+        let ctx: HashSet<String> = content_words(&statement_context(hit, &st))
+            .into_iter()
+            .collect();
         let own: HashSet<String> = content_words(text).into_iter().collect();
         let bag: HashSet<String> = own.union(&ctx).cloned().collect();
         let score = if new.is_empty() || terms.coverage(&bag) < min_relevance {
@@ -135,13 +145,17 @@ pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &H
         } else if !new.iter().any(|w| own.contains(w)) {
             // The span itself must carry part of the claim, not just its headings.
             0.0
-        } else if claim_words.iter().any(|w| w.chars().any(|c| c.is_ascii_digit()) && !bag.contains(w)) {
+        } else if claim_words
+            .iter()
+            .any(|w| w.chars().any(|c| c.is_ascii_digit()) && !bag.contains(w))
+        {
             // A number the source does not state is never approximately right.
             0.0
         } else {
             // Every word of the claim counts, the question's too: "the capital of Vardania is
             // Brenhal" is not supported by "Its capital is Brenhal" in the Ostrel article.
-            claim_words.iter().filter(|w| bag.contains(*w)).count() as f32 / claim_words.len() as f32
+            claim_words.iter().filter(|w| bag.contains(*w)).count() as f32
+                / claim_words.len() as f32
         };
         if score > best.0 {
             best = (
@@ -159,7 +173,13 @@ pub fn best_span(claim: &str, terms: &QuestionTerms, min_relevance: f32, hit: &H
 }
 
 /// Verifies `generated` against `sources` (numbered from 1).
-pub fn verify(generated: &str, terms: &QuestionTerms, min_relevance: f32, hits: &[Hit], sources: &[Source]) -> Verified {
+pub fn verify(
+    generated: &str,
+    terms: &QuestionTerms,
+    min_relevance: f32,
+    hits: &[Hit],
+    sources: &[Source],
+) -> Verified {
     let mut v = Verified::default();
     let mut numbering: HashMap<(usize, usize, usize), usize> = HashMap::new();
     let mut parts = Vec::new();
@@ -191,7 +211,8 @@ pub fn verify(generated: &str, terms: &QuestionTerms, min_relevance: f32, hits: 
                 if valid.contains(&(c + 1)) {
                     continue;
                 }
-                let (score, span) = best_span(&claim, terms, min_relevance, &hits[source.hit], source.hit);
+                let (score, span) =
+                    best_span(&claim, terms, min_relevance, &hits[source.hit], source.hit);
                 if score >= MIN_SUPPORT {
                     backing.push(span);
                     break;
@@ -250,7 +271,10 @@ mod tests {
 
     #[test]
     fn markers_parse_in_every_form() {
-        assert_eq!(strip_markers("Paris [1]."), ("Paris .".to_string(), vec![1]));
+        assert_eq!(
+            strip_markers("Paris [1]."),
+            ("Paris .".to_string(), vec![1])
+        );
         assert_eq!(strip_markers("A [1, 2][3] b [x]").1, vec![1, 2, 3]);
         assert_eq!(strip_markers("A [x]").0, "A [x]");
     }
@@ -258,27 +282,56 @@ mod tests {
     #[test]
     fn supported_claims_keep_a_verbatim_quote_and_renumber() {
         let hits = vec![
-            hit("Mongolia", &["Mongolia", "Government", "Capital"], "Name: Ulaanbaatar\nTime difference: UTC+8"),
-            hit("Mongolia", &["Mongolia", "Economy"], "Mongolia exports copper and coal."),
+            hit(
+                "Mongolia",
+                &["Mongolia", "Government", "Capital"],
+                "Name: Ulaanbaatar\nTime difference: UTC+8",
+            ),
+            hit(
+                "Mongolia",
+                &["Mongolia", "Economy"],
+                "Mongolia exports copper and coal.",
+            ),
         ];
         let sources = vec![Source { hit: 1 }, Source { hit: 0 }];
         let qt = q("What is the capital of Mongolia?");
-        let v = verify("The capital of Mongolia is Ulaanbaatar [2]. It is on the moon [1].", &qt, 0.6, &hits, &sources);
+        let v = verify(
+            "The capital of Mongolia is Ulaanbaatar [2]. It is on the moon [1].",
+            &qt,
+            0.6,
+            &hits,
+            &sources,
+        );
         assert_eq!(v.claims, 2);
         assert_eq!(v.supported, 1);
         assert_eq!(v.text, "The capital of Mongolia is Ulaanbaatar [1].");
         assert_eq!(v.supports[0].quote, "Name: Ulaanbaatar");
-        assert_eq!((v.supports[0].hit, v.supports[0].start, v.supports[0].end), (0, 0, 17));
+        assert_eq!(
+            (v.supports[0].hit, v.supports[0].start, v.supports[0].end),
+            (0, 0, 17)
+        );
     }
 
     #[test]
     fn nonexistent_citations_are_never_emitted() {
         let hits = vec![hit("Mongolia", &["Capital"], "Name: Ulaanbaatar")];
         let sources = vec![Source { hit: 0 }];
-        let v = verify("Ulaanbaatar [7].", &q("capital of Mongolia?"), 0.6, &hits, &sources);
+        let v = verify(
+            "Ulaanbaatar [7].",
+            &q("capital of Mongolia?"),
+            0.6,
+            &hits,
+            &sources,
+        );
         assert_eq!(v.invalid_markers, 1);
         assert_eq!(v.text, "Ulaanbaatar [1].");
-        let v = verify("Paris [1].", &q("capital of Mongolia?"), 0.6, &hits, &sources);
+        let v = verify(
+            "Paris [1].",
+            &q("capital of Mongolia?"),
+            0.6,
+            &hits,
+            &sources,
+        );
         assert_eq!(v.text, "");
         assert_eq!(v.supported_share(), 0.0);
     }
@@ -287,42 +340,102 @@ mod tests {
     fn true_but_irrelevant_sentences_are_not_answers() {
         let hits = vec![hit("Mongolia", &["Mongolia", "People", "Urbanization"], "Urban population: 72% of total population (2015)\nULAANBAATAR (capital) 1.377 million (2015)")];
         let sources = vec![Source { hit: 0 }];
-        let v = verify("Urban population: 72% of total population [1].", &q("What is the capital of Mongolia?"), 0.6, &hits, &sources);
+        let v = verify(
+            "Urban population: 72% of total population [1].",
+            &q("What is the capital of Mongolia?"),
+            0.6,
+            &hits,
+            &sources,
+        );
         assert_eq!(v.supported, 0, "{v:?}");
-        let v = verify("The capital is Ulaanbaatar [1].", &q("What is the capital of Mongolia?"), 0.6, &hits, &sources);
+        let v = verify(
+            "The capital is Ulaanbaatar [1].",
+            &q("What is the capital of Mongolia?"),
+            0.6,
+            &hits,
+            &sources,
+        );
         assert_eq!(v.supported, 1, "{v:?}");
-        assert_eq!(v.supports[0].quote, "ULAANBAATAR (capital) 1.377 million (2015)");
+        assert_eq!(
+            v.supports[0].quote,
+            "ULAANBAATAR (capital) 1.377 million (2015)"
+        );
     }
 
     #[test]
     fn numbers_must_match_exactly() {
-        let hits = vec![hit("Mongolia", &["Mongolia", "People"], "ULAANBAATAR (capital) 1.377 million (2015)")];
+        let hits = vec![hit(
+            "Mongolia",
+            &["Mongolia", "People"],
+            "ULAANBAATAR (capital) 1.377 million (2015)",
+        )];
         let qt = q("What is the capital of Mongolia?");
-        let v = verify("The capital of Mongolia is Ulaanbaatar, home to 1.4 million people [1].", &qt, 0.6, &hits, &[Source { hit: 0 }]);
+        let v = verify(
+            "The capital of Mongolia is Ulaanbaatar, home to 1.4 million people [1].",
+            &qt,
+            0.6,
+            &hits,
+            &[Source { hit: 0 }],
+        );
         assert_eq!(v.supported, 0, "{v:?}");
-        let v = verify("The capital of Mongolia is Ulaanbaatar, home to 1.377 million people [1].", &qt, 0.6, &hits, &[Source { hit: 0 }]);
+        let v = verify(
+            "The capital of Mongolia is Ulaanbaatar, home to 1.377 million people [1].",
+            &qt,
+            0.6,
+            &hits,
+            &[Source { hit: 0 }],
+        );
         assert_eq!(v.supported, 1, "{v:?}");
     }
 
     #[test]
     fn a_true_value_of_the_wrong_subject_is_not_support() {
         let hits = vec![
-            hit("Ostrel", &["Ostrel"], "Ostrel is a mountain republic. Its capital is Brenhal."),
-            hit("Vardania", &["Vardania"], "The capital of Vardania is Kelmport, a harbour city."),
+            hit(
+                "Ostrel",
+                &["Ostrel"],
+                "Ostrel is a mountain republic. Its capital is Brenhal.",
+            ),
+            hit(
+                "Vardania",
+                &["Vardania"],
+                "The capital of Vardania is Kelmport, a harbour city.",
+            ),
         ];
         let sources = vec![Source { hit: 0 }, Source { hit: 1 }];
         let qt = q("What is the capital of Vardania?");
-        let v = verify("The capital of Vardania is Brenhal [1].", &qt, 0.6, &hits, &sources);
+        let v = verify(
+            "The capital of Vardania is Brenhal [1].",
+            &qt,
+            0.6,
+            &hits,
+            &sources,
+        );
         assert_eq!(v.supported, 0, "{v:?}");
-        let v = verify("The capital of Vardania is Kelmport [1].", &qt, 0.6, &hits, &sources);
+        let v = verify(
+            "The capital of Vardania is Kelmport [1].",
+            &qt,
+            0.6,
+            &hits,
+            &sources,
+        );
         assert_eq!(v.text, "The capital of Vardania is Kelmport [1].");
-        assert_eq!(v.supports[0].hit, 1, "miscited claims cite where they are supported");
+        assert_eq!(
+            v.supports[0].hit, 1,
+            "miscited claims cite where they are supported"
+        );
     }
 
     #[test]
     fn restating_the_question_is_not_an_answer() {
         let hits = vec![hit("Mongolia", &["Capital"], "Mongolia has a capital.")];
-        let v = verify("Mongolia has a capital [1].", &q("What is the capital of Mongolia?"), 0.6, &hits, &[Source { hit: 0 }]);
+        let v = verify(
+            "Mongolia has a capital [1].",
+            &q("What is the capital of Mongolia?"),
+            0.6,
+            &hits,
+            &[Source { hit: 0 }],
+        );
         assert_eq!(v.supported, 0);
     }
 }

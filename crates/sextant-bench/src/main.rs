@@ -136,7 +136,15 @@ fn main() -> Result<()> {
             gen_tokens,
             repeats,
             ask,
-        } => gen(&cli.models_dir, &model, format.as_deref(), &prompt_tokens, gen_tokens, repeats, &ask),
+        } => gen(
+            &cli.models_dir,
+            &model,
+            format.as_deref(),
+            &prompt_tokens,
+            gen_tokens,
+            repeats,
+            &ask,
+        ),
     }
 }
 
@@ -366,8 +374,18 @@ fn gen(
     let rss_loaded = peak_rss_mb();
     for q in questions {
         let mut sink = |_: &str| true;
-        let g = engine.chat(&[ChatMessage::user(q.clone())], &GenParams { max_tokens: 48, ..Default::default() }, &mut sink)?;
-        println!("{}", serde_json::json!({"model": id, "format": info.format, "question": q, "answer": g.text}));
+        let g = engine.chat(
+            &[ChatMessage::user(q.clone())],
+            &GenParams {
+                max_tokens: 48,
+                ..Default::default()
+            },
+            &mut sink,
+        )?;
+        println!(
+            "{}",
+            serde_json::json!({"model": id, "format": info.format, "question": q, "answer": g.text})
+        );
     }
     for &n in prompt_lengths {
         let prompt = prompt_of(engine.prompter(), n)?;
@@ -380,7 +398,8 @@ fn gen(
             best_pp = best_pp.max(n as f64 / (first.prefill_ms / 1e3));
             let g = engine.generate_exactly(&prompt, gen_tokens)?;
             // The first token comes out of the prefill; the rest are decode steps.
-            best_tg = best_tg.max((g.completion_tokens.saturating_sub(1)) as f64 / (g.generate_ms / 1e3));
+            best_tg =
+                best_tg.max((g.completion_tokens.saturating_sub(1)) as f64 / (g.generate_ms / 1e3));
         }
         println!(
             "{}",

@@ -104,7 +104,9 @@ pub fn load_chat_engine(
         id,
         &dir.join(&weights.name),
         tokenizer.as_deref(),
-        format.or(spec.weights).unwrap_or(generate::WeightFormat::Native),
+        format
+            .or(spec.weights)
+            .unwrap_or(generate::WeightFormat::Native),
         &embed::device(),
     )
 }

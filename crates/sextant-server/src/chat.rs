@@ -88,7 +88,9 @@ fn check_question(q: &str) -> Result<(), ApiError> {
         return Err(ApiError::bad_request("the question is empty"));
     }
     if q.len() > MAX_QUESTION_BYTES {
-        return Err(ApiError::bad_request(format!("the question is longer than {MAX_QUESTION_BYTES} bytes")));
+        return Err(ApiError::bad_request(format!(
+            "the question is longer than {MAX_QUESTION_BYTES} bytes"
+        )));
     }
     Ok(())
 }
@@ -101,7 +103,11 @@ fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMes
             "user" | "assistant" => turns.push(ChatMessage::new(&m.role, m.content)),
             // Sextant's own instructions govern grounding; client system prompts are ignored.
             "system" | "developer" => {}
-            other => return Err(ApiError::bad_request(format!("unknown message role {other:?}"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown message role {other:?}"
+                )))
+            }
         }
     }
     match turns.pop() {
@@ -109,7 +115,9 @@ fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMes
             check_question(&last.content)?;
             Ok((last.content, turns))
         }
-        _ => Err(ApiError::bad_request("the last message must be the user's question")),
+        _ => Err(ApiError::bad_request(
+            "the last message must be the user's question",
+        )),
     }
 }
 
@@ -142,7 +150,12 @@ pub async fn compare(
     let Json(body) = body?;
     check_question(&body.question)?;
     let assistant = state.assistant.clone();
-    let c = blocking(move || assistant.compare(&body.question, &body.models, body.k).map_err(ApiError::from)).await?;
+    let c = blocking(move || {
+        assistant
+            .compare(&body.question, &body.models, body.k)
+            .map_err(ApiError::from)
+    })
+    .await?;
     Ok(Json(c).into_response())
 }
 
@@ -156,7 +169,9 @@ fn spawn_answer(
     let assistant = state.assistant.clone();
     tokio::task::spawn_blocking(move || {
         // A closed receiver (client gone) cancels the generation.
-        assistant.ask(&req, |t| tokens.send(t.to_string()).is_ok()).map_err(ApiError::from)
+        assistant
+            .ask(&req, |t| tokens.send(t.to_string()).is_ok())
+            .map_err(ApiError::from)
     })
 }
 
@@ -187,7 +202,9 @@ pub async fn chat(
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
         while let Some(t) = rx.recv().await {
-            let ev = Event::default().event("token").json_data(serde_json::json!({ "text": t }));
+            let ev = Event::default()
+                .event("token")
+                .json_data(serde_json::json!({ "text": t }));
             if events_tx.send(ev.expect("serialisable")).is_err() {
                 return;
             }
@@ -195,15 +212,24 @@ pub async fn chat(
         let last = match job.await {
             Ok(Ok(answer)) => Event::default().event("answer").json_data(&answer),
             Ok(Err(e)) => Event::default().event("error").json_data(e.body()),
-            Err(e) => Event::default().event("error").json_data(ApiError::internal(e).body()),
+            Err(e) => Event::default()
+                .event("error")
+                .json_data(ApiError::internal(e).body()),
         };
         let _ = events_tx.send(last.expect("serialisable"));
     });
-    Ok(Sse::new(event_stream(events_rx)).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(event_stream(events_rx))
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
-fn event_stream(rx: mpsc::UnboundedReceiver<Event>) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
+fn event_stream(
+    rx: mpsc::UnboundedReceiver<Event>,
+) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+    )
 }
 
 /// OpenAI's chat completion request (the fields Sextant uses; others are accepted and ignored).
@@ -224,18 +250,25 @@ fn completion_text(a: &Answer) -> String {
         s.push_str("\n\nSources:");
         for c in &a.citations {
             let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
-            s.push_str(&format!("\n[{}] {} ({}{page}): \"{}\"", c.n, c.title, c.source, c.quote));
+            s.push_str(&format!(
+                "\n[{}] {} ({}{page}): \"{}\"",
+                c.n, c.title, c.source, c.quote
+            ));
         }
     }
     s
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn completion_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!("chatcmpl-{nanos:x}")
 }
 
@@ -254,7 +287,11 @@ pub async fn chat_completions(
         return Err(ApiError::bad_request("only n = 1 is supported"));
     }
     let (question, history) = split_conversation(body.messages)?;
-    let model = state.assistant.model(body.model.as_deref())?.id().to_string();
+    let model = state
+        .assistant
+        .model(body.model.as_deref())?
+        .id()
+        .to_string();
     let mut req = AskRequest::new(question);
     req.history = history;
     req.model = Some(model.clone());
@@ -285,7 +322,10 @@ pub async fn chat_completions(
             .to_string(),
         )
     };
-    let mut events = vec![chunk(serde_json::json!({"role": "assistant", "content": ""}), None)];
+    let mut events = vec![chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    )];
     for piece in text.split_inclusive(' ') {
         events.push(chunk(serde_json::json!({ "content": piece }), None));
     }

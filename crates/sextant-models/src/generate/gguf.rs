@@ -69,8 +69,10 @@ fn load_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
 }
 
 pub fn open(path: &Path, format: WeightFormat) -> Result<Gguf> {
-    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| load_err(path, e))?);
-    let content = Content::read(&mut file).map_err(|e| load_err(path, format!("not a readable GGUF file: {e}")))?;
+    let mut file =
+        std::io::BufReader::new(std::fs::File::open(path).map_err(|e| load_err(path, e))?);
+    let content = Content::read(&mut file)
+        .map_err(|e| load_err(path, format!("not a readable GGUF file: {e}")))?;
     let needs_conversion = format != WeightFormat::Native
         && content.tensor_infos.values().any(|t| is_slow(t.ggml_dtype));
     if !needs_conversion {
@@ -95,15 +97,19 @@ pub fn open(path: &Path, format: WeightFormat) -> Result<Gguf> {
             .map_err(|e| load_err(path, format!("tensor {name}: {e}")))?;
         let q = if is_slow(q.dtype()) {
             let t = q.dequantize(&Device::Cpu).map_err(|e| load_err(path, e))?;
-            QTensor::quantize(&t, target).map_err(|e| load_err(path, format!("re-quantising {name}: {e}")))?
+            QTensor::quantize(&t, target)
+                .map_err(|e| load_err(path, format!("re-quantising {name}: {e}")))?
         } else {
             q
         };
         tensors.push(q);
     }
     let types = histogram(tensors.iter().map(|t| t.dtype()));
-    let metadata: Vec<(&str, &gguf_file::Value)> =
-        content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     let named: Vec<(&str, &QTensor)> = names.iter().map(|n| n.as_str()).zip(&tensors).collect();
     let mut buf = Cursor::new(Vec::new());
     gguf_file::write(&mut buf, &metadata, &named).map_err(|e| load_err(path, e))?;

@@ -6,8 +6,8 @@
 
 mod arch;
 pub mod gguf;
-pub mod tokenizer;
 mod template;
+pub mod tokenizer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,13 @@ use crate::{ModelError, Result};
 const PREFILL_CHUNK: usize = 512;
 
 /// Tokens that end an assistant turn in the chat formats we know, besides the GGUF's EOS.
-const END_OF_TURN: &[&str] = &["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"];
+const END_OF_TURN: &[&str] = &[
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<end_of_turn>",
+    "<|end|>",
+];
 
 #[derive(Debug, Clone)]
 pub struct GenParams {
@@ -145,9 +151,9 @@ impl Engine {
                 .and_then(|id| tokenizer.id_to_token(id))
                 .unwrap_or_default()
         };
-        let template_src = gguf
-            .string("tokenizer.chat_template")
-            .ok_or_else(|| ModelError::Load(format!("{id}: GGUF has no tokenizer.chat_template")))?;
+        let template_src = gguf.string("tokenizer.chat_template").ok_or_else(|| {
+            ModelError::Load(format!("{id}: GGUF has no tokenizer.chat_template"))
+        })?;
         let template = ChatTemplate::new(
             template_src,
             &token_str("tokenizer.ggml.bos_token_id"),
@@ -157,7 +163,10 @@ impl Engine {
             .iter()
             .filter_map(|t| tokenizer.token_to_id(t))
             .collect();
-        eos.extend(tokenizer::token_id(&gguf.content, "tokenizer.ggml.eos_token_id"));
+        eos.extend(tokenizer::token_id(
+            &gguf.content,
+            "tokenizer.ggml.eos_token_id",
+        ));
         eos.sort_unstable();
         eos.dedup();
         let architecture = gguf.architecture()?.to_string();
@@ -175,7 +184,10 @@ impl Engine {
         Ok(Engine {
             info,
             model,
-            prompter: Arc::new(Prompter { tokenizer, template }),
+            prompter: Arc::new(Prompter {
+                tokenizer,
+                template,
+            }),
             eos,
             device: device.clone(),
         })
@@ -235,8 +247,14 @@ impl Engine {
         let t0 = Instant::now();
         let mut logits = None;
         for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
-            let input = Tensor::new(chunk, &self.device).and_then(|t| t.unsqueeze(0)).map_err(infer)?;
-            logits = Some(self.model.forward(&input, i * PREFILL_CHUNK).map_err(infer)?);
+            let input = Tensor::new(chunk, &self.device)
+                .and_then(|t| t.unsqueeze(0))
+                .map_err(infer)?;
+            logits = Some(
+                self.model
+                    .forward(&input, i * PREFILL_CHUNK)
+                    .map_err(infer)?,
+            );
         }
         let mut logits = logits.expect("non-empty prompt");
         let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -245,8 +263,13 @@ impl Engine {
             Sampling::ArgMax
         } else {
             match params.top_p {
-                Some(p) if p < 1.0 => Sampling::TopP { p, temperature: params.temperature },
-                _ => Sampling::All { temperature: params.temperature },
+                Some(p) if p < 1.0 => Sampling::TopP {
+                    p,
+                    temperature: params.temperature,
+                },
+                _ => Sampling::All {
+                    temperature: params.temperature,
+                },
             }
         };
         let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
@@ -255,7 +278,10 @@ impl Engine {
         let mut finish = FinishReason::Length;
         let t1 = Instant::now();
         while generated.len() < max_tokens {
-            let last = logits.squeeze(0).and_then(|l| l.to_dtype(candle_core::DType::F32)).map_err(infer)?;
+            let last = logits
+                .squeeze(0)
+                .and_then(|l| l.to_dtype(candle_core::DType::F32))
+                .map_err(infer)?;
             let next = sampler.sample(&last).map_err(infer)?;
             if self.eos.contains(&next) {
                 finish = FinishReason::Stop;
@@ -275,7 +301,9 @@ impl Engine {
             if generated.len() == max_tokens {
                 break;
             }
-            let input = Tensor::new(&[next], &self.device).and_then(|t| t.unsqueeze(0)).map_err(infer)?;
+            let input = Tensor::new(&[next], &self.device)
+                .and_then(|t| t.unsqueeze(0))
+                .map_err(infer)?;
             logits = self
                 .model
                 .forward(&input, prompt.len() + generated.len() - 1)
@@ -298,15 +326,29 @@ impl Engine {
     /// Reads `prompt` and returns the next-token logits, without generating (benchmarks).
     pub fn prefill(&mut self, prompt: &[u32]) -> Result<()> {
         let mut on = |_: &str| true;
-        self.complete_ids(prompt, &GenParams { max_tokens: 0, ..Default::default() }, &mut on)
-            .map(|_| ())
+        self.complete_ids(
+            prompt,
+            &GenParams {
+                max_tokens: 0,
+                ..Default::default()
+            },
+            &mut on,
+        )
+        .map(|_| ())
     }
 
     /// Generates exactly `n` tokens greedily after `prompt`, ignoring end-of-turn (benchmarks).
     pub fn generate_exactly(&mut self, prompt: &[u32], n: usize) -> Result<Generation> {
         let eos = std::mem::take(&mut self.eos);
         let mut on = |_: &str| true;
-        let r = self.complete_ids(prompt, &GenParams { max_tokens: n, ..Default::default() }, &mut on);
+        let r = self.complete_ids(
+            prompt,
+            &GenParams {
+                max_tokens: n,
+                ..Default::default()
+            },
+            &mut on,
+        );
         self.eos = eos;
         r
     }
@@ -376,7 +418,12 @@ impl<'a> TextStream<'a> {
 fn partial_suffix(text: &str, stop: &str) -> usize {
     (1..stop.len())
         .rev()
-        .find(|&n| n <= text.len() && text.is_char_boundary(text.len() - n) && stop.is_char_boundary(n) && text.ends_with(&stop[..n]))
+        .find(|&n| {
+            n <= text.len()
+                && text.is_char_boundary(text.len() - n)
+                && stop.is_char_boundary(n)
+                && text.ends_with(&stop[..n])
+        })
         .unwrap_or(0)
 }
 
@@ -413,7 +460,11 @@ impl ChatModel {
             .name(name)
             .spawn(move || worker(engine, rx))
             .expect("spawning a model worker thread");
-        ChatModel { info, prompter, jobs }
+        ChatModel {
+            info,
+            prompter,
+            jobs,
+        }
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -453,7 +504,10 @@ impl ChatModel {
                 )))
             }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(ModelError::Worker(format!("model {} worker stopped", self.info.id)))
+                return Err(ModelError::Worker(format!(
+                    "model {} worker stopped",
+                    self.info.id
+                )))
             }
         }
         loop {
@@ -485,7 +539,8 @@ fn worker(mut engine: Engine, rx: Receiver<Job>) {
                 cancel,
             } => {
                 let mut on_text = |t: &str| {
-                    !cancel.load(Ordering::Relaxed) && events.send(Event::Text(t.to_string())).is_ok()
+                    !cancel.load(Ordering::Relaxed)
+                        && events.send(Event::Text(t.to_string())).is_ok()
                 };
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     engine.chat(&messages, &params, &mut on_text)

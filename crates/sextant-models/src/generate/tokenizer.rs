@@ -40,7 +40,11 @@ fn strings(v: &Value, key: &str) -> Result<Vec<String>> {
     v.to_vec()
         .map_err(|_| load_err(format!("{key} is not an array")))?
         .iter()
-        .map(|s| s.to_string().cloned().map_err(|_| load_err(format!("{key} holds a non-string"))))
+        .map(|s| {
+            s.to_string()
+                .cloned()
+                .map_err(|_| load_err(format!("{key} holds a non-string")))
+        })
         .collect()
 }
 
@@ -74,11 +78,9 @@ fn pre_tokenizer(pre: &str) -> Result<(Option<NormalizerWrapper>, PreTokenizerWr
             None,
             PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
         ),
-        other => {
-            return Err(load_err(format!(
-                "pre-tokenizer {other:?} is not supported (supported: smollm, qwen2, llama-bpe, gpt2)"
-            )))
-        }
+        other => return Err(load_err(format!(
+            "pre-tokenizer {other:?} is not supported (supported: smollm, qwen2, llama-bpe, gpt2)"
+        ))),
     })
 }
 

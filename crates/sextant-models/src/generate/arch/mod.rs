@@ -59,7 +59,12 @@ pub fn load(gguf: Gguf, device: &Device) -> Result<(Box<dyn CausalLm>, usize)> {
         .map(|c| c as usize)
         .unwrap_or(2048);
     let context = cap.map_or(declared, |c| declared.min(c));
-    let Gguf { content, mut reader, .. } = gguf;
-    let model = loader(content, &mut *reader, device).map_err(|e| ModelError::Load(format!("{arch} weights: {e}")))?;
+    let Gguf {
+        content,
+        mut reader,
+        ..
+    } = gguf;
+    let model = loader(content, &mut *reader, device)
+        .map_err(|e| ModelError::Load(format!("{arch} weights: {e}")))?;
     Ok((model, context))
 }
