@@ -44,6 +44,8 @@ import re
 import sys
 from pathlib import Path
 
+from bigbench_to_beir import clean, write_jsonl  # same directory: run as scripts/bigbench_abstain.py
+
 # gold strings that mean "not answerable" (normalized: lower case, no punctuation)
 UNKNOWN = {"unknown", "i do not know", "i dont know", "not known", "cannot be determined",
            "cant be determined", "not enough information", "insufficient information", "unanswerable"}
@@ -57,11 +59,6 @@ NUM_TO_WORD = {v: k for k, v in WORD_TO_NUM.items()}
 
 # "<context sentences>. <final question>?" -- the question is the last sentence
 SPLIT_RE = re.compile(r"^(?P<c>.*[.!])\s+(?P<q>[^.!?]+\?)\s*$", re.S)
-_WS = re.compile(r"\s+")
-
-
-def clean(s: str) -> str:
-    return _WS.sub(" ", s).strip()
 
 
 def norm(s: str) -> str:
@@ -110,17 +107,6 @@ def answers_of(ex: dict, idx: int) -> list[str]:
     if len(known) != len(g) and known:
         raise SystemExit(f"bigbench_abstain: example {idx}: gold mixes unknown and answers: {g}")
     return with_number_forms(known)
-
-
-def write_jsonl(path: Path, rows) -> int:
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
 
 
 def convert(task: dict) -> tuple[list[dict], list[dict], list[dict], list[tuple[str, str]]]:

@@ -30,7 +30,6 @@ fn api_with(options: ServerOptions) -> Api {
         Default::default(),
     ));
     let state = AppState {
-        retriever: retriever.clone(),
         assistant,
         options: Arc::new(options),
         metrics: Arc::new(Default::default()),

@@ -376,7 +376,6 @@ pub fn rank(
 ) -> Vec<Scored> {
     let q_set = terms.set();
     let mut all = Vec::new();
-    let mut texts = vec![question.to_string()];
     for (i, hit) in hits.iter().enumerate() {
         for st in statements(hit) {
             let ctx = statement_context(hit, &st);
@@ -389,7 +388,6 @@ pub fn rank(
             let adds = own
                 .iter()
                 .any(|w| !q_set.contains(w) && !ctx_words.contains(w));
-            texts.push(format!("{ctx}: {}", st.text));
             all.push((
                 Sentence {
                     hit: i,
@@ -408,12 +406,12 @@ pub fn rank(
     let mut by_lexical: Vec<usize> = (0..all.len()).collect();
     by_lexical.sort_by(|&a, &b| all[b].1.total_cmp(&all[a].1));
     let embedded: HashSet<usize> = by_lexical.into_iter().take(DENSE_CANDIDATES).collect();
-    let mut batch = vec![texts[0].clone()];
+    let mut batch = vec![question.to_string()];
     let mut slot = vec![None; all.len()];
-    for (j, t) in texts[1..].iter().enumerate() {
+    for (j, (sentence, _, _)) in all.iter().enumerate() {
         if embedded.contains(&j) {
             slot[j] = Some(batch.len());
-            batch.push(t.clone());
+            batch.push(format!("{}: {}", sentence.context, sentence.text));
         }
     }
     let vectors = dense.and_then(|f| f(&batch));

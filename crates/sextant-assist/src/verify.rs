@@ -15,8 +15,7 @@ use crate::words::content_words;
 /// contain.
 pub const MIN_SUPPORT: f32 = 0.75;
 
-/// A numbered source as shown to the model: `hits[hit]`, restricted to `sentences` (character
-/// ranges inside the chunk text) when the prompt showed only part of the chunk.
+/// A numbered source as shown to the model: `hits[hit]`.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub hit: usize,

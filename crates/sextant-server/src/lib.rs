@@ -52,8 +52,7 @@ impl Default for ServerOptions {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub retriever: Arc<Retriever>,
-    /// Cited answers over the same retriever.
+    /// Cited answers; its retriever serves search too.
     pub assistant: Arc<sextant_assist::Assistant>,
     pub options: Arc<ServerOptions>,
     pub metrics: Arc<metrics::Metrics>,
@@ -62,8 +61,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    fn retriever(&self) -> &Arc<Retriever> {
+        self.assistant.retriever()
+    }
+
     fn store(&self) -> &Arc<Store> {
-        self.retriever.store()
+        self.retriever().store()
     }
 }
 
@@ -319,7 +322,7 @@ async fn search(
     let mode = body.mode.unwrap_or_default();
     let mut req = SearchRequest::new(body.query, k, mode.into());
     req.fusion = state.options.fusion;
-    let retriever = state.retriever.clone();
+    let retriever = state.retriever().clone();
     let t0 = Instant::now();
     let hits = blocking(move || retriever.search(&req).map_err(ApiError::internal)).await?;
     state
@@ -345,7 +348,7 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     let st = state.clone();
     let status = blocking(move || st.store().status().map_err(ApiError::internal)).await?;
-    let ready = state.retriever.embedder().is_some();
+    let ready = state.retriever().embedder().is_some();
     let body = ReadyResponse {
         ready,
         documents: status.documents,
@@ -423,12 +426,10 @@ pub async fn serve(
     assistant: Arc<sextant_assist::Assistant>,
     options: ServerOptions,
 ) -> std::io::Result<()> {
-    let retriever = assistant.retriever().clone();
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let stop = Arc::new(AtomicBool::new(false));
-    let catchup = spawn_embedder(retriever.clone(), wake_rx, stop.clone());
+    let catchup = spawn_embedder(assistant.retriever().clone(), wake_rx, stop.clone());
     let state = AppState {
-        retriever,
         assistant,
         options: Arc::new(options),
         metrics: Arc::new(metrics::Metrics::default()),

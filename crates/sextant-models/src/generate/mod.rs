@@ -10,13 +10,13 @@ mod template;
 pub mod tokenizer;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
@@ -247,14 +247,7 @@ impl Engine {
         let t0 = Instant::now();
         let mut logits = None;
         for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
-            let input = Tensor::new(chunk, &self.device)
-                .and_then(|t| t.unsqueeze(0))
-                .map_err(infer)?;
-            logits = Some(
-                self.model
-                    .forward(&input, i * PREFILL_CHUNK)
-                    .map_err(infer)?,
-            );
+            logits = Some(self.feed(chunk, i * PREFILL_CHUNK)?);
         }
         let mut logits = logits.expect("non-empty prompt");
         let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -301,13 +294,7 @@ impl Engine {
             if generated.len() == max_tokens {
                 break;
             }
-            let input = Tensor::new(&[next], &self.device)
-                .and_then(|t| t.unsqueeze(0))
-                .map_err(infer)?;
-            logits = self
-                .model
-                .forward(&input, prompt.len() + generated.len() - 1)
-                .map_err(infer)?;
+            logits = self.feed(&[next], prompt.len() + generated.len() - 1)?;
         }
         let rest = out.finish();
         if !rest.is_empty() {
@@ -323,18 +310,13 @@ impl Engine {
         })
     }
 
-    /// Reads `prompt` and returns the next-token logits, without generating (benchmarks).
-    pub fn prefill(&mut self, prompt: &[u32]) -> Result<()> {
-        let mut on = |_: &str| true;
-        self.complete_ids(
-            prompt,
-            &GenParams {
-                max_tokens: 0,
-                ..Default::default()
-            },
-            &mut on,
-        )
-        .map(|_| ())
+    /// Feeds `ids` at positions `pos..` and returns the logits of the last one.
+    fn feed(&mut self, ids: &[u32], pos: usize) -> Result<Tensor> {
+        let infer = |e: candle_core::Error| ModelError::Inference(e.to_string());
+        let input = Tensor::new(ids, &self.device)
+            .and_then(|t| t.unsqueeze(0))
+            .map_err(infer)?;
+        self.model.forward(&input, pos).map_err(infer)
     }
 
     /// Generates exactly `n` tokens greedily after `prompt`, ignoring end-of-turn (benchmarks).
@@ -447,23 +429,32 @@ pub struct ChatModel {
     info: Arc<ModelInfo>,
     prompter: Arc<Prompter>,
     jobs: Sender<Job>,
+    /// Requests admitted and not yet finished (running plus waiting). Admission counts these
+    /// rather than the channel's free slots, so an idle worker between two jobs never refuses.
+    admitted: Arc<AtomicUsize>,
+    /// The running request plus the `queue` waiting behind it.
+    limit: usize,
 }
 
 impl ChatModel {
     /// Moves `engine` onto a worker thread; at most `queue` requests wait behind the running one.
     pub fn spawn(engine: Engine, queue: usize) -> ChatModel {
-        let (jobs, rx) = bounded::<Job>(queue);
+        let (jobs, rx) = unbounded::<Job>();
         let info = Arc::new(engine.info.clone());
         let prompter = engine.prompter.clone();
+        let admitted = Arc::new(AtomicUsize::new(0));
         let name = format!("chat-{}", info.id);
+        let done = admitted.clone();
         std::thread::Builder::new()
             .name(name)
-            .spawn(move || worker(engine, rx))
+            .spawn(move || worker(engine, rx, &done))
             .expect("spawning a model worker thread");
         ChatModel {
             info,
             prompter,
             jobs,
+            admitted,
+            limit: queue + 1,
         }
     }
 
@@ -487,7 +478,7 @@ impl ChatModel {
         params: GenParams,
         mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
-        let (events, rx) = crossbeam_channel::unbounded();
+        let (events, rx) = unbounded();
         let cancel = Arc::new(AtomicBool::new(false));
         let job = Job::Chat {
             messages,
@@ -495,20 +486,19 @@ impl ChatModel {
             events,
             cancel: cancel.clone(),
         };
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(ModelError::Busy(format!(
-                    "model {} has a full queue; try again shortly",
-                    self.info.id
-                )))
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(ModelError::Worker(format!(
-                    "model {} worker stopped",
-                    self.info.id
-                )))
-            }
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.limit {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(ModelError::Busy(format!(
+                "model {} has a full queue; try again shortly",
+                self.info.id
+            )));
+        }
+        if self.jobs.send(job).is_err() {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(ModelError::Worker(format!(
+                "model {} worker stopped",
+                self.info.id
+            )));
         }
         loop {
             match rx.recv() {
@@ -529,7 +519,7 @@ impl ChatModel {
     }
 }
 
-fn worker(mut engine: Engine, rx: Receiver<Job>) {
+fn worker(mut engine: Engine, rx: Receiver<Job>, admitted: &AtomicUsize) {
     for job in rx {
         match job {
             Job::Chat {
@@ -546,6 +536,8 @@ fn worker(mut engine: Engine, rx: Receiver<Job>) {
                     engine.chat(&messages, &params, &mut on_text)
                 }))
                 .unwrap_or_else(|_| Err(ModelError::Inference("generation panicked".into())));
+                // Free the slot before answering, so the caller's next request is admitted.
+                admitted.fetch_sub(1, Ordering::SeqCst);
                 let _ = events.send(Event::Done(r));
             }
         }

@@ -78,9 +78,11 @@ fn pre_tokenizer(pre: &str) -> Result<(Option<NormalizerWrapper>, PreTokenizerWr
             None,
             PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
         ),
-        other => return Err(load_err(format!(
+        other => {
+            return Err(load_err(format!(
             "pre-tokenizer {other:?} is not supported (supported: smollm, qwen2, llama-bpe, gpt2)"
-        ))),
+        )))
+        }
     })
 }
 

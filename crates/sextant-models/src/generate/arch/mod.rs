@@ -1,13 +1,40 @@
 //! Model architectures, one file each. Adding one (qwen3, gemma3, phi3, …) is a new file that
-//! wraps candle-transformers' quantized implementation in [`CausalLm`], and one line in
-//! [`ARCHITECTURES`].
-
-use candle_core::{Device, Tensor};
+//! wraps candle-transformers' quantized implementation in [`CausalLm`] (for the usual
+//! `ModelWeights` shape, one [`candle_quantized!`] line), and one line in [`ARCHITECTURES`].
 
 use candle_core::quantized::gguf_file::Content;
+use candle_core::{Device, Tensor};
 
 use super::gguf::{Gguf, ReadSeek};
 use crate::{ModelError, Result};
+
+/// Defines `load` and the [`CausalLm`] impl for a candle-transformers quantized model type with
+/// `from_gguf(content, reader, device)`, `forward(tokens, pos)` and `clear_kv_cache()`.
+macro_rules! candle_quantized {
+    ($weights:ty) => {
+        pub fn load(
+            content: candle_core::quantized::gguf_file::Content,
+            reader: &mut dyn $crate::generate::gguf::ReadSeek,
+            device: &candle_core::Device,
+        ) -> candle_core::Result<Box<dyn super::CausalLm>> {
+            let model = <$weights>::from_gguf(content, &mut super::ReaderRef(reader), device)?;
+            Ok(Box::new(model))
+        }
+
+        impl super::CausalLm for $weights {
+            fn forward(
+                &mut self,
+                tokens: &candle_core::Tensor,
+                pos: usize,
+            ) -> candle_core::Result<candle_core::Tensor> {
+                <$weights>::forward(self, tokens, pos)
+            }
+            fn clear_cache(&mut self) {
+                <$weights>::clear_kv_cache(self)
+            }
+        }
+    };
+}
 
 mod llama;
 mod qwen2;
