@@ -147,6 +147,7 @@ pub fn index_corpus(
             Format::Text,
             rec.text.as_bytes(),
             chunking,
+            &sextant_ingest::MarkingPolicy::default(),
         ) {
             Ok(x) => x,
             Err(sextant_ingest::IngestError::Empty) => continue,
@@ -185,6 +186,7 @@ pub fn retrieval(
     args: RetrievalArgs,
     fusion: Fusion,
     chunking: ChunkConfig,
+    viewer: sextant_store::Viewer,
 ) -> Result<i32> {
     let modes: Vec<SearchMode> = match args.mode.as_str() {
         "all" => SearchMode::ALL.to_vec(),
@@ -197,7 +199,7 @@ pub fn retrieval(
     let indexed = index_corpus(s, &args.corpus, &corpus, chunking, needs_dense)?;
     let (store, embedder, beir_id) = (indexed.store, indexed.embedder, indexed.beir_id);
     let (index_seconds, embed_seconds) = (indexed.index_seconds, indexed.embed_seconds);
-    let status = store.status()?;
+    let status = store.status(&viewer)?;
     let retriever = Retriever::new(store.clone(), needs_dense.then_some(embedder));
 
     let mut runs: Vec<(String, SearchMode, Fusion)> =
@@ -236,7 +238,7 @@ pub fn retrieval(
         for q in &judged {
             let mut req = SearchRequest::new(q.text.clone(), 300, *mode);
             req.fusion = *fusion;
-            let hits = retriever.search(&req)?;
+            let hits = retriever.search(&req, &viewer)?;
             // Chunk hits -> documents, best chunk first.
             let mut ranked: Vec<String> = Vec::new();
             let mut seen = HashSet::new();

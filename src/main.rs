@@ -6,12 +6,15 @@ mod qa;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use sextant_audit::{AuditLog, Event, Outcome};
+use sextant_auth::Role;
 use sextant_config::{FusionKind, Settings};
-use sextant_ingest::{ChunkConfig, IngestOptions};
+use sextant_ingest::{ChunkConfig, IngestOptions, MarkingPolicy};
 use sextant_models::{fetch, Manifest};
 use sextant_retrieve::{Fusion, Retriever, SearchRequest};
 use sextant_server::wire::{SearchResponse, WireHit};
-use sextant_store::Store;
+use sextant_store::sextant_access::Marking;
+use sextant_store::{Store, Viewer};
 use sextant_types::{DocId, SearchMode};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -43,6 +46,10 @@ struct Global {
     /// Settings file [env: SEXTANT_CONFIG] [default: ./config/sextant.toml if present]
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Act as this user (from the users file): see and do exactly what they may, through the
+    /// same code path as the server. Without it the CLI is the local administrator.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    as_user: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -63,6 +70,10 @@ enum Command {
         /// `sextant serve`, which computes them in the background, or to the next ingest.
         #[arg(long)]
         no_embed: bool,
+        /// Classification marking for documents (and portions) that carry none, e.g.
+        /// "SECRET//NOFORN"; also overrides marks in a document that cannot be parsed.
+        #[arg(long)]
+        marking: Option<String>,
     },
     /// Remove a document by id or by the path it was ingested from.
     Delete { target: String },
@@ -109,11 +120,65 @@ enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
-    /// Serve the HTTP API.
+    /// Serve the HTTP API (bearer-token authentication; TLS when configured).
     Serve {
         /// Address to bind [env: SEXTANT_ADDR] [default: 127.0.0.1:8080]
         #[arg(long)]
         addr: Option<String>,
+        /// Serve WITHOUT authentication: every caller sees everything. Development only.
+        #[arg(long)]
+        insecure_dev: bool,
+    },
+    /// Manage users (clearance, compartments, citizenship, roles) and their API tokens.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a user; prints their API token once, alone on the last line.
+    Add {
+        name: String,
+        /// UNCLASSIFIED, CUI, CONFIDENTIAL, SECRET or TOP SECRET.
+        #[arg(long)]
+        clearance: String,
+        /// SCI control systems / compartments and SAP programs, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        sci: Vec<String>,
+        /// ISO 3166 trigraph.
+        #[arg(long, default_value = "USA")]
+        citizenship: String,
+        /// reader, ingester, admin (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "reader")]
+        roles: Vec<String>,
+        /// Client certificate (PEM or DER) that logs in as this user over mutual TLS.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+    },
+    /// List users (never tokens).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user; their token stops working at once.
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exits non-zero and names the first broken record when it is broken.
+    Verify {
+        /// Audit log [default: <data-dir>/audit.jsonl]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -206,43 +271,258 @@ fn open_existing(s: &Settings) -> Result<Arc<Store>> {
     Ok(Arc::new(store))
 }
 
+/// Who the CLI acts as: the local administrator, or a named user (`--as`).
+struct Actor {
+    name: String,
+    viewer: Viewer,
+    /// `None`: the local administrator, who may do everything.
+    roles: Option<std::collections::BTreeSet<Role>>,
+}
+
+impl Actor {
+    fn require(&self, role: Role) -> Result<()> {
+        match &self.roles {
+            Some(r) if !r.contains(&role) => {
+                bail!(
+                    "user {} does not have the {} role",
+                    self.name,
+                    role.as_str()
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Document identities of a named user live in their own namespace.
+    fn namespace(&self) -> Option<String> {
+        self.roles.as_ref().map(|_| format!("user:{}", self.name))
+    }
+
+    fn event(&self, action: &str) -> Event {
+        Event::new(self.name.clone(), action).client("cli")
+    }
+}
+
+fn actor(s: &Settings, as_user: Option<&str>) -> Result<Actor> {
+    match as_user {
+        None => Ok(Actor {
+            name: format!(
+                "local-admin:{}",
+                std::env::var("USER").unwrap_or_else(|_| "?".into())
+            ),
+            viewer: Viewer::Unrestricted,
+            roles: None,
+        }),
+        Some(name) => {
+            let users = sextant_auth::Users::open(&s.users_file())
+                .with_context(|| format!("reading {}", s.users_file().display()))?;
+            let p = users
+                .get(name)
+                .with_context(|| format!("no user {name:?} in {}", s.users_file().display()))?;
+            Ok(Actor {
+                name: p.name,
+                viewer: Viewer::Cleared(p.access),
+                roles: Some(p.roles),
+            })
+        }
+    }
+}
+
+fn audit_log(s: &Settings) -> Result<AuditLog> {
+    let path = s.audit_file();
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    AuditLog::open(&path).with_context(|| format!("opening the audit log {}", path.display()))
+}
+
+fn record(log: &AuditLog, ev: Event) -> Result<()> {
+    log.record(&ev).context("writing the audit log")?;
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<i32> {
     let s = settings(&cli.global)?;
+    let as_user = cli.global.as_user.as_deref();
     match cli.command {
         Command::Models { command } => models(&s, command),
+        Command::Users { command } => users(&s, command),
+        Command::Audit {
+            command: AuditCommand::Verify { file, json },
+        } => audit_verify(&s, file, json),
         Command::Ingest {
             paths,
             json,
             no_embed,
-        } => ingest(&s, &paths, json, no_embed),
-        Command::Delete { target } => delete(&s, &target),
+            marking,
+        } => ingest(&s, &actor(&s, as_user)?, &paths, json, no_embed, marking),
+        Command::Delete { target } => delete(&s, &actor(&s, as_user)?, &target),
         Command::Search {
             query,
             k,
             mode,
             json,
-        } => search(&s, &query, k, mode, json),
-        Command::Status { json } => status(&s, json),
+        } => search(&s, &actor(&s, as_user)?, &query, k, mode, json),
+        Command::Status { json } => status(&s, &actor(&s, as_user)?, json),
         Command::Ask {
             question,
             model,
             k,
             json,
-        } => ask(&s, &question, model, k, json),
+        } => ask(&s, &actor(&s, as_user)?, &question, model, k, json),
         Command::Compare {
             question,
             models,
             k,
             json,
-        } => compare(&s, &question, &models, k, json),
+        } => compare(&s, &actor(&s, as_user)?, &question, &models, k, json),
         Command::Eval {
             command: EvalCommand::Qa(args),
-        } => qa::qa(&s, args, chunking(&s)),
+        } => qa::qa(&s, args, chunking(&s), actor(&s, as_user)?.viewer),
         Command::Eval {
             command: EvalCommand::Retrieval(args),
-        } => eval::retrieval(&s, args, fusion(&s), chunking(&s)),
-        Command::Serve { addr } => serve(&s, addr),
+        } => eval::retrieval(
+            &s,
+            args,
+            fusion(&s),
+            chunking(&s),
+            actor(&s, as_user)?.viewer,
+        ),
+        Command::Serve { addr, insecure_dev } => {
+            if as_user.is_some() {
+                bail!("--as does not apply to serve: callers authenticate themselves");
+            }
+            serve(&s, addr, insecure_dev)
+        }
     }
+}
+
+fn users(s: &Settings, cmd: UsersCommand) -> Result<i32> {
+    let path = s.users_file();
+    let log = audit_log(s)?;
+    let admin = actor(s, None)?;
+    match cmd {
+        UsersCommand::Add {
+            name,
+            clearance,
+            sci,
+            citizenship,
+            roles,
+            cert,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let cert_sha256 = match cert {
+                Some(p) => vec![cert_fingerprint(&p)?],
+                None => Vec::new(),
+            };
+            let token = sextant_auth::add_user(
+                &path,
+                sextant_auth::NewUser {
+                    name: name.clone(),
+                    clearance: clearance.clone(),
+                    sci: sci.clone(),
+                    citizenship: citizenship.clone(),
+                    roles: roles.clone(),
+                    cert_sha256,
+                },
+            )?;
+            record(
+                &log,
+                admin.event("user.add").detail(format!(
+                    "{name}: clearance {clearance}, sci [{}], citizenship {citizenship}, roles [{}]",
+                    sci.join(","),
+                    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+                )),
+            )?;
+            println!("added user {name} to {}", path.display());
+            println!("API token (shown once; store it safely):");
+            println!("{token}");
+            Ok(0)
+        }
+        UsersCommand::List { json } => {
+            let list = sextant_auth::list_users(&path)?;
+            if json {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({"name": u.name, "clearance": u.clearance, "sci": u.sci,
+                            "citizenship": u.citizenship, "roles": u.roles, "certificates": u.cert_sha256.len()})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<20} {:<13} {:<20} {:<4} roles",
+                    "NAME", "CLEARANCE", "SCI", "CIT"
+                );
+                for u in &list {
+                    println!(
+                        "{:<20} {:<13} {:<20} {:<4} {}",
+                        u.name,
+                        u.clearance,
+                        u.sci.join(","),
+                        u.citizenship,
+                        u.roles
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        UsersCommand::Remove { name } => {
+            if sextant_auth::remove_user(&path, &name)? {
+                record(&log, admin.event("user.remove").detail(name.clone()))?;
+                println!("removed user {name}");
+                Ok(0)
+            } else {
+                eprintln!("error: no user {name:?} in {}", path.display());
+                Ok(1)
+            }
+        }
+    }
+}
+
+/// SHA-256 of a certificate file's first certificate (PEM or DER), as mutual TLS sees it.
+fn cert_fingerprint(path: &Path) -> Result<String> {
+    use rustls_pki_types::pem::PemObject;
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let der = match rustls_pki_types::CertificateDer::from_pem_slice(&raw) {
+        Ok(c) => c.as_ref().to_vec(),
+        Err(_) => raw,
+    };
+    Ok(sextant_server::tls::fingerprint(&der))
+}
+
+fn audit_verify(s: &Settings, file: Option<PathBuf>, json: bool) -> Result<i32> {
+    let path = file.unwrap_or_else(|| s.audit_file());
+    let v = sextant_audit::verify(&path)
+        .with_context(|| format!("reading the audit log {}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match &v.broken {
+            None => println!(
+                "{}: {} records, chain intact; head {}",
+                path.display(),
+                v.records,
+                v.head.as_deref().unwrap_or("(empty)")
+            ),
+            Some(b) => println!(
+                "{}: BROKEN at record {} (line {}): {}",
+                path.display(),
+                b.seq.map_or("?".to_string(), |q| q.to_string()),
+                b.line,
+                b.reason
+            ),
+        }
+    }
+    Ok(if v.broken.is_some() { 1 } else { 0 })
 }
 
 fn models(s: &Settings, cmd: ModelsCommand) -> Result<i32> {
@@ -342,8 +622,31 @@ fn models(s: &Settings, cmd: ModelsCommand) -> Result<i32> {
     }
 }
 
-fn ingest(s: &Settings, paths: &[PathBuf], json: bool, no_embed: bool) -> Result<i32> {
+fn marking_policy(s: &Settings, explicit: Option<&str>) -> Result<MarkingPolicy> {
+    let default = Marking::parse(&s.security.default_marking).with_context(|| {
+        format!(
+            "[security] default_marking {:?}",
+            s.security.default_marking
+        )
+    })?;
+    let explicit = explicit
+        .map(|m| Marking::parse(m).with_context(|| format!("--marking {m:?}")))
+        .transpose()?;
+    Ok(MarkingPolicy { explicit, default })
+}
+
+fn ingest(
+    s: &Settings,
+    actor: &Actor,
+    paths: &[PathBuf],
+    json: bool,
+    no_embed: bool,
+    marking: Option<String>,
+) -> Result<i32> {
+    actor.require(Role::Ingester)?;
+    let policy = marking_policy(s, marking.as_deref())?;
     let (store, embedder) = open_for_writing(s)?;
+    let log = audit_log(s)?;
     let t0 = Instant::now();
     // Vectors catch up on their own thread while text is parsed and committed.
     let text_done = Arc::new(AtomicBool::new(false));
@@ -366,19 +669,27 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool, no_embed: bool) -> Result
     let opts = IngestOptions {
         chunking: chunking(s),
         batch_docs: s.ingest.batch_docs,
+        marking: policy,
+        namespace: actor.namespace(),
         ..Default::default()
     };
-    let report = sextant_ingest::ingest_files(&store, paths, opts, &mut |done, total, path| {
-        if let Some(b) = &bar {
-            b.set_length(total as u64);
-            b.set_position(done as u64);
-            b.set_message(
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            );
-        }
-    });
+    let report = sextant_ingest::ingest_files(
+        &store,
+        paths,
+        &opts,
+        &actor.viewer,
+        &mut |done, total, path| {
+            if let Some(b) = &bar {
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+                b.set_message(
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
+            }
+        },
+    );
     let text_seconds = t0.elapsed().as_secs_f64();
     text_done.store(true, Ordering::SeqCst);
     if let Some(b) = &bar {
@@ -391,13 +702,32 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool, no_embed: bool) -> Result
         b.finish_and_clear();
     }
     let report = report.context("ingest failed")?;
+    record(
+        &log,
+        actor
+            .event("ingest")
+            .outcome(if report.failed.is_empty() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            })
+            .docs(report.outcomes.iter().map(|(_, o)| o.doc_id().to_string()))
+            .detail(format!(
+                "{} files: {} new, {} replaced, {} unchanged, {} failed",
+                report.files,
+                report.new,
+                report.replaced,
+                report.unchanged,
+                report.failed.len()
+            )),
+    )?;
     let vectors = vectors
         .context("embedding failed (text is committed; rerun ingest to finish the vectors)")?;
     store
         .vectors()
         .checkpoint()
         .context("snapshotting the vector index")?;
-    let status = store.status()?;
+    let status = store.status(&actor.viewer)?;
     let total_seconds = t0.elapsed().as_secs_f64();
     if json {
         let out = serde_json::json!({
@@ -431,27 +761,46 @@ fn ingest(s: &Settings, paths: &[PathBuf], json: bool, no_embed: bool) -> Result
     Ok(if report.failed.is_empty() { 0 } else { 2 })
 }
 
-fn delete(s: &Settings, target: &str) -> Result<i32> {
+fn delete(s: &Settings, actor: &Actor, target: &str) -> Result<i32> {
+    actor.require(Role::Ingester)?;
     let store = open_existing(s)?;
+    let log = audit_log(s)?;
     let id = match DocId::parse(target) {
-        Some(id) if store.document_meta(&id)?.is_some() => id,
+        Some(id) if store.document_meta(&id, &actor.viewer)?.is_some() => id,
         _ => {
             let p = Path::new(target);
             let abs = std::fs::canonicalize(p).or_else(|_| std::path::absolute(p))?;
-            sextant_ingest::doc_id_for(&abs.to_string_lossy())
+            let origin = abs.to_string_lossy();
+            sextant_ingest::doc_id_for(&match actor.namespace() {
+                Some(ns) => format!("{ns}:{origin}"),
+                None => origin.into_owned(),
+            })
         }
     };
-    if store.delete_document(&id)? {
+    let deleted = store.delete_document(&id, &actor.viewer)?;
+    let ev = actor.event("delete").docs([id.to_string()]);
+    if deleted {
+        record(&log, ev)?;
         println!("deleted {id}");
         Ok(0)
     } else {
+        record(&log, ev.outcome(Outcome::Failure))?;
         eprintln!("error: no document {target:?} in {}", s.data_dir.display());
         Ok(1)
     }
 }
 
-fn search(s: &Settings, query: &str, k: usize, mode: SearchMode, json: bool) -> Result<i32> {
+fn search(
+    s: &Settings,
+    actor: &Actor,
+    query: &str,
+    k: usize,
+    mode: SearchMode,
+    json: bool,
+) -> Result<i32> {
+    actor.require(Role::Reader)?;
     let store = open_existing(s)?;
+    let log = audit_log(s)?;
     let embedder = match mode {
         SearchMode::Bm25 => None,
         _ => Some(load_embedder(s)?),
@@ -459,21 +808,33 @@ fn search(s: &Settings, query: &str, k: usize, mode: SearchMode, json: bool) -> 
     let retriever = Retriever::new(store, embedder);
     let mut req = SearchRequest::new(query, k, mode);
     req.fusion = fusion(s);
-    let hits = retriever.search(&req)?;
+    let hits = retriever.search(&req, &actor.viewer)?;
+    record(
+        &log,
+        actor
+            .event("search")
+            .query(query)
+            .docs(hits.iter().map(|h| h.doc_id.to_string()))
+            .chunks(hits.iter().map(|h| h.chunk_id.0)),
+    )?;
+    let marking = sextant_assist::rollup(hits.iter().map(|h| h.marking.as_str()))?.banner();
     if json {
         let resp = SearchResponse {
+            marking,
             hits: hits.into_iter().map(WireHit::from).collect(),
         };
         println!("{}", serde_json::to_string(&resp)?);
     } else if hits.is_empty() {
-        println!("no results");
+        println!("{marking}\nno results");
     } else {
+        println!("{marking}");
         for (i, h) in hits.iter().enumerate() {
             let page = h.page.map(|p| format!(" p.{p}")).unwrap_or_default();
             println!(
-                "{:>2}. {:.4}  {} [{}]{}  ({}:{}..{})",
+                "{:>2}. {:.4}  ({}) {} [{}]{}  ({}:{}..{})",
                 i + 1,
                 h.score,
+                h.marking,
                 h.title,
                 h.doc_id,
                 page,
@@ -493,9 +854,9 @@ fn search(s: &Settings, query: &str, k: usize, mode: SearchMode, json: bool) -> 
     Ok(0)
 }
 
-fn status(s: &Settings, json: bool) -> Result<i32> {
+fn status(s: &Settings, actor: &Actor, json: bool) -> Result<i32> {
     let store = open_existing(s)?;
-    let st = store.status()?;
+    let st = store.status(&actor.viewer)?;
     let m = store.manifest();
     if json {
         println!(
@@ -565,33 +926,45 @@ fn assistant_with(
 }
 
 fn print_answer(a: &sextant_assist::Answer) {
+    println!("{}", a.marking);
     println!("{}", a.answer);
     for c in &a.citations {
         let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
         println!(
-            "  [{}] {} ({}{page}, characters {}-{}): \"{}\"",
-            c.n, c.title, c.source, c.start, c.end, c.quote
+            "  [{}] ({}) {} ({}{page}, characters {}-{}): \"{}\"",
+            c.n, c.marking, c.title, c.source, c.start, c.end, c.quote
         );
     }
 }
 
+fn answered(ev: Event, question: &str, a: &sextant_assist::Answer) -> Event {
+    ev.query(question)
+        .docs(a.citations.iter().map(|c| c.doc_id.clone()))
+        .chunks(a.citations.iter().map(|c| c.chunk_id))
+        .cited(a.citations.iter().map(|c| c.chunk_id))
+}
+
 fn ask(
     s: &Settings,
+    actor: &Actor,
     question: &str,
     model: Option<String>,
     k: Option<usize>,
     json: bool,
 ) -> Result<i32> {
+    actor.require(Role::Reader)?;
     let store = open_existing(s)?;
+    let log = audit_log(s)?;
     let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
     let id = model.unwrap_or_else(|| s.assist.default_model.clone());
     let assistant = assistant(s, retriever, std::slice::from_ref(&id))?;
-    let mut req = sextant_assist::AskRequest::new(question);
+    let mut req = sextant_assist::AskRequest::new(question, actor.viewer.clone());
     req.model = Some(id);
     req.k = k;
     let answer = assistant
         .ask(&req, |_| true)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    record(&log, answered(actor.event("ask"), question, &answer))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
@@ -602,17 +975,27 @@ fn ask(
 
 fn compare(
     s: &Settings,
+    actor: &Actor,
     question: &str,
     models: &[String],
     k: Option<usize>,
     json: bool,
 ) -> Result<i32> {
+    actor.require(Role::Reader)?;
     let store = open_existing(s)?;
+    let log = audit_log(s)?;
     let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
     let assistant = assistant(s, retriever, models)?;
     let c = assistant
-        .compare(question, models, k)
+        .compare(question, models, k, &actor.viewer)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut ev = actor.event("compare").query(question);
+    for a in c.answers.iter().filter_map(|a| a.answer.as_ref()) {
+        ev = ev
+            .docs(a.citations.iter().map(|c| c.doc_id.clone()))
+            .cited(a.citations.iter().map(|c| c.chunk_id));
+    }
+    record(&log, ev)?;
     let failed: Vec<String> = c
         .answers
         .iter()
@@ -625,6 +1008,7 @@ fn compare(
     if json {
         println!("{}", serde_json::to_string_pretty(&c)?);
     } else {
+        println!("{}", c.marking);
         for side in &c.answers {
             println!(
                 "== {} ({:.0} ms, {:.1} tokens/s)",
@@ -646,9 +1030,45 @@ fn compare(
     Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
-fn serve(s: &Settings, addr: Option<String>) -> Result<i32> {
+fn serve(s: &Settings, addr: Option<String>, insecure_dev: bool) -> Result<i32> {
     let addr = addr.unwrap_or_else(|| s.server.addr.clone());
+    let default_marking = marking_policy(s, None)?.default;
+    let auth = if insecure_dev {
+        eprintln!("WARNING: --insecure-dev: serving WITHOUT authentication; every caller sees every document. Never use this on a network with real data.");
+        sextant_server::auth::AuthMode::InsecureDev
+    } else {
+        let users = sextant_auth::Users::open(&s.users_file())
+            .with_context(|| format!("reading users file {}", s.users_file().display()))?;
+        if users.is_empty() {
+            eprintln!(
+                "note: no users in {}; add one with `sextant users add NAME --clearance LEVEL` (every data route answers 401 until then)",
+                s.users_file().display()
+            );
+        }
+        sextant_server::auth::AuthMode::Users(Arc::new(users))
+    };
+    let tls = tls_config(s)?;
     let (store, embedder) = open_for_writing(s)?;
+    let log = Arc::new(audit_log(s)?);
+    let config_digest = match &cli_config_path(s) {
+        Some(p) => {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap_or_default()))
+        }
+        None => "built-in defaults".into(),
+    };
+    record(
+        &log,
+        actor(s, None)?.event("config").detail(format!(
+            "serve on {addr}; auth {}; tls {}; config {config_digest}",
+            if insecure_dev {
+                "DISABLED (--insecure-dev)"
+            } else {
+                "tokens"
+            },
+            if tls.is_some() { "on" } else { "off" }
+        )),
+    )?;
     let retriever = Arc::new(Retriever::new(store, Some(embedder)));
     let assistant = Arc::new(assistant(s, retriever, &s.assist.models)?);
     let options = sextant_server::ServerOptions {
@@ -658,6 +1078,14 @@ fn serve(s: &Settings, addr: Option<String>) -> Result<i32> {
         default_k: s.search.default_k,
         fusion: fusion(s),
         chunking: chunking(s),
+        default_marking,
+        rate_limit_per_minute: s.security.rate_limit_per_minute,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let security = sextant_server::Security {
+        auth,
+        audit: log,
+        tls,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -668,9 +1096,31 @@ fn serve(s: &Settings, addr: Option<String>) -> Result<i32> {
             .with_context(|| format!("cannot bind {addr}"))?;
         let local = listener.local_addr()?;
         tracing::info!(addr = %local, "listening");
-        eprintln!("sextant listening on http://{local}");
-        sextant_server::serve(listener, assistant, options).await?;
+        eprintln!("sextant listening on {scheme}://{local}");
+        sextant_server::serve(listener, assistant, options, security).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// The settings file in force, if any (its digest goes into the audit log at start).
+fn cli_config_path(s: &Settings) -> Option<PathBuf> {
+    s.source.clone()
+}
+
+/// TLS settings from `[security]`, or `None` for plain HTTP.
+fn tls_config(s: &Settings) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    let sec = &s.security;
+    if sec.tls_cert.as_os_str().is_empty() && sec.tls_key.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let files = sextant_server::tls::TlsFiles {
+        cert: sec.tls_cert.clone(),
+        key: sec.tls_key.clone(),
+        client_ca: (!sec.tls_client_ca.as_os_str().is_empty()).then(|| sec.tls_client_ca.clone()),
+        require_client_cert: sec.tls_require_client_cert,
+    };
+    Ok(Some(
+        sextant_server::tls::server_config(&files).context("TLS configuration")?,
+    ))
 }

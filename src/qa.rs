@@ -52,7 +52,12 @@ struct AnswerLine {
     answers: Vec<String>,
 }
 
-pub fn qa(s: &Settings, args: QaArgs, chunking: ChunkConfig) -> Result<i32> {
+pub fn qa(
+    s: &Settings,
+    args: QaArgs,
+    chunking: ChunkConfig,
+    viewer: sextant_store::Viewer,
+) -> Result<i32> {
     let corpus: Vec<CorpusLine> = read_jsonl(&args.corpus)?;
     let queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
     let gold: HashMap<String, Vec<String>> = read_jsonl::<AnswerLine>(&args.answers)?
@@ -97,7 +102,7 @@ pub fn qa(s: &Settings, args: QaArgs, chunking: ChunkConfig) -> Result<i32> {
     let mut m = Tally::default();
     for q in &judged {
         let answers = &gold[&q.id];
-        let mut req = AskRequest::new(q.text.clone());
+        let mut req = AskRequest::new(q.text.clone(), viewer.clone());
         req.model = Some(model_id.clone());
         let a = assistant
             .ask(&req, |_| true)

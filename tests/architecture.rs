@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 const LEVELS: &[(&str, u8)] = &[
     ("sextant-types", 0),
     ("sextant-config", 1),
+    ("sextant-access", 1),
+    ("sextant-audit", 1),
+    ("sextant-auth", 2),
     ("sextant-models", 2),
     ("sextant-parse", 2),
     ("sextant-text", 2),

@@ -30,7 +30,7 @@ fn version_1_store_opens_and_searches() {
     copy_dir(&common::repo().join("tests/data/compat/v1"), &data);
     let store = Store::open_existing(&data).expect("a v1 data directory opens");
     assert_eq!(store.manifest().format_version, 1);
-    let st = store.status().unwrap();
+    let st = store.status(&sextant_store::Viewer::Unrestricted).unwrap();
     assert_eq!(
         (st.documents, st.chunks, st.vectors, st.vectors_pending),
         (1, 7, 7, 0)
@@ -39,11 +39,10 @@ fn version_1_store_opens_and_searches() {
     let retriever = Retriever::new(Arc::new(store), Some(embedder));
     for mode in SearchMode::ALL {
         let hits = retriever
-            .search(&SearchRequest::new(
-                "What is the capital of Mongolia?",
-                3,
-                mode,
-            ))
+            .search(
+                &SearchRequest::new("What is the capital of Mongolia?", 3, mode),
+                &sextant_store::Viewer::Unrestricted,
+            )
             .unwrap();
         assert!(
             hits.iter().any(|h| h.text.contains("Ulaanbaatar")),

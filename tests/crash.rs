@@ -41,11 +41,10 @@ fn check_store(data: &Path) -> usize {
     let retriever = Retriever::new(Arc::new(store), None);
     for meta in docs.iter().take(15) {
         let hits = retriever
-            .search(&SearchRequest::new(
-                meta.title.clone(),
-                20,
-                SearchMode::Bm25,
-            ))
+            .search(
+                &SearchRequest::new(meta.title.clone(), 20, SearchMode::Bm25),
+                &sextant_store::Viewer::Unrestricted,
+            )
             .unwrap();
         assert!(
             hits.iter().any(|h| h.doc_id == meta.doc_id),
@@ -160,6 +159,7 @@ fn kill_9_during_ingest_loses_nothing_committed() {
                 sextant_ingest::Format::Markdown,
                 &bytes,
                 Default::default(),
+                &Default::default(),
             )
             .unwrap()
             .1

@@ -5,7 +5,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use sextant_audit::AuditLog;
 use sextant_retrieve::Retriever;
+use sextant_server::auth::AuthMode;
 use sextant_server::{router, AppState, ServerOptions};
 use sextant_store::Store;
 use std::sync::Arc;
@@ -29,12 +31,13 @@ fn api_with(options: ServerOptions) -> Api {
         "none".into(),
         Default::default(),
     ));
-    let state = AppState {
+    let state = AppState::new(
         assistant,
-        options: Arc::new(options),
-        metrics: Arc::new(Default::default()),
-        wake_embedder: tx,
-    };
+        options,
+        AuthMode::InsecureDev,
+        Arc::new(AuditLog::disabled()),
+        tx,
+    );
     Api {
         app: router(state),
         _tmp: tmp,

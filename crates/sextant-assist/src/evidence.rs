@@ -517,6 +517,8 @@ mod tests {
             page: None,
             start: 0,
             end: 0,
+            marking: sextant_types::UNCLASSIFIED.into(),
+            portions: Default::default(),
         };
         let st = statements(&hit);
         let got: Vec<(&str, Option<&str>)> = st.iter().map(|s| (s.text, s.local_heading)).collect();

@@ -21,6 +21,8 @@ use serde::Serialize;
 use sextant_models::generate::{ChatMessage, ChatModel, GenParams, Generation};
 use sextant_models::ModelError;
 use sextant_retrieve::{Retriever, SearchRequest};
+use sextant_store::sextant_access::Marking;
+use sextant_store::Viewer;
 use sextant_types::{Hit, SearchMode};
 
 use evidence::{QuestionTerms, Scored};
@@ -46,6 +48,40 @@ pub enum AssistError {
     Model(ModelError),
     #[error("{0}")]
     BadRequest(String),
+    /// A stored marking that does not parse: nothing is shown rather than something mislabelled.
+    #[error("stored marking {0:?} does not parse")]
+    Marking(String),
+}
+
+/// The roll-up of canonical markings (UNCLASSIFIED for none).
+pub fn rollup<'a>(markings: impl IntoIterator<Item = &'a str>) -> Result<Marking> {
+    let mut acc = Marking::unclassified();
+    for m in markings {
+        acc = acc.join(&Marking::parse(m).map_err(|_| AssistError::Marking(m.to_string()))?);
+    }
+    Ok(acc)
+}
+
+/// The marking of a quote `[start, end)` (document offsets) taken from `hit`: its title and
+/// headings, and every portion the quote overlaps.
+pub fn quote_marking(hit: &Hit, start: usize, end: usize) -> Result<Marking> {
+    let overlapping = hit
+        .portions
+        .spans
+        .iter()
+        .filter(|p| p.start < end.max(start + 1) && p.end > start)
+        .map(|p| p.marking.as_str());
+    let m = rollup(std::iter::once(hit.portions.context.as_str()).chain(overlapping))?;
+    // A quote outside every recorded portion cannot be placed: it takes the chunk's marking.
+    if hit
+        .portions
+        .spans
+        .iter()
+        .all(|p| p.end <= start || p.start >= end)
+    {
+        return rollup([hit.marking.as_str()]);
+    }
+    Ok(m)
 }
 
 impl From<ModelError> for AssistError {
@@ -90,6 +126,8 @@ impl Default for Options {
 #[derive(Debug, Clone, Serialize)]
 pub struct Citation {
     pub n: usize,
+    /// Portion marking of what the citation shows: the quote's portions, title and headings.
+    pub marking: String,
     pub doc_id: String,
     pub chunk_id: u64,
     pub title: String,
@@ -127,6 +165,9 @@ pub enum Strategy {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Answer {
+    /// Banner of the answer: the roll-up of its citations' markings (UNCLASSIFIED when it cites
+    /// nothing: an abstention says nothing about any document).
+    pub marking: String,
     pub answer: String,
     pub citations: Vec<Citation>,
     pub abstained: bool,
@@ -149,15 +190,19 @@ pub struct AskRequest {
     pub history: Vec<ChatMessage>,
     pub model: Option<String>,
     pub k: Option<usize>,
+    /// Whose question: retrieval sees only what they may see, so the model never reads anything
+    /// else (no instruction inside a document can make it reveal what it was never given).
+    pub viewer: Viewer,
 }
 
 impl AskRequest {
-    pub fn new(question: impl Into<String>) -> Self {
+    pub fn new(question: impl Into<String>, viewer: Viewer) -> Self {
         AskRequest {
             question: question.into(),
             history: Vec::new(),
             model: None,
             k: None,
+            viewer,
         }
     }
 }
@@ -213,6 +258,8 @@ pub struct Contender {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
+    /// Roll-up of every answer's marking.
+    pub marking: String,
     pub question: String,
     pub retrieval_query: String,
     pub retrieve_ms: f64,
@@ -280,12 +327,14 @@ impl Assistant {
         }
     }
 
-    /// Retrieval and evidence scoring for a question (with its history).
+    /// Retrieval and evidence scoring for a question (with its history), over what `viewer` may
+    /// see: every search and every term statistic runs inside their scope.
     pub fn ground(
         &self,
         question: &str,
         history: &[ChatMessage],
         k: Option<usize>,
+        viewer: &Viewer,
     ) -> Result<Grounding> {
         if question.trim().is_empty() {
             return Err(AssistError::BadRequest("the question is empty".into()));
@@ -296,14 +345,19 @@ impl Assistant {
         // Hybrid retrieval ranks documents well but can bury the one chunk that states a fact
         // (the "Capital" field of a long country profile); BM25's best chunks join the pool and
         // the sentence scoring below picks the evidence.
-        let mut hits =
-            self.retriever
-                .search(&SearchRequest::new(query.clone(), k, SearchMode::Hybrid))?;
-        let lexical = self.retriever.search(&SearchRequest::new(
-            query.clone(),
-            k.div_ceil(2),
-            SearchMode::Bm25,
-        ))?;
+        let scope = self
+            .retriever
+            .store()
+            .scope(viewer)
+            .map_err(sextant_retrieve::RetrieveError::from)?;
+        let mut hits = self.retriever.search_in(
+            &SearchRequest::new(query.clone(), k, SearchMode::Hybrid),
+            &scope,
+        )?;
+        let lexical = self.retriever.search_in(
+            &SearchRequest::new(query.clone(), k.div_ceil(2), SearchMode::Bm25),
+            &scope,
+        )?;
         for h in lexical {
             if !hits.iter().any(|x| x.chunk_id == h.chunk_id) {
                 hits.push(h);
@@ -311,7 +365,8 @@ impl Assistant {
         }
         let text = self.retriever.store().text();
         let terms = QuestionTerms::new(&query, |w| {
-            text.idf(w).unwrap_or_else(|_| vec![1.0; w.len()])
+            text.idf(w, scope.visible())
+                .unwrap_or_else(|_| vec![1.0; w.len()])
         });
         let embed = |texts: &[String]| self.retriever.embedder().and_then(|e| e.embed(texts).ok());
         let ranked = evidence::rank(&terms, &query, &hits, Some(&embed));
@@ -340,7 +395,7 @@ impl Assistant {
     /// false cancels); the returned [`Answer`] is the verified result and is what to show.
     pub fn ask(&self, req: &AskRequest, on_text: impl FnMut(&str) -> bool) -> Result<Answer> {
         let model = self.model(req.model.as_deref())?;
-        let g = self.ground(&req.question, &req.history, req.k)?;
+        let g = self.ground(&req.question, &req.history, req.k, &req.viewer)?;
         self.answer(model, &req.question, &req.history, &g, on_text)
     }
 
@@ -354,6 +409,7 @@ impl Assistant {
         on_text: impl FnMut(&str) -> bool,
     ) -> Result<Answer> {
         let mut answer = Answer {
+            marking: Marking::unclassified().banner(),
             answer: ABSTAIN_TEXT.to_string(),
             citations: Vec::new(),
             abstained: true,
@@ -396,7 +452,7 @@ impl Assistant {
         answer.supported_share = verified.supported_share();
         if verified.supported > 0 {
             answer.strategy = Strategy::Generated;
-            self.fill(&mut answer, &verified, g);
+            self.fill(&mut answer, &verified, g)?;
         } else if let Some(best) = g.best() {
             // Nothing the model said holds up (or it declined): give the best evidence verbatim.
             answer.strategy = Strategy::Extractive;
@@ -414,12 +470,12 @@ impl Assistant {
                 }],
                 ..Default::default()
             };
-            self.fill(&mut answer, &v, g);
+            self.fill(&mut answer, &v, g)?;
         }
         Ok(answer)
     }
 
-    fn fill(&self, answer: &mut Answer, v: &Verified, g: &Grounding) {
+    fn fill(&self, answer: &mut Answer, v: &Verified, g: &Grounding) -> Result<()> {
         answer.abstained = false;
         answer.answer = v.text.clone();
         answer.citations = v
@@ -428,8 +484,9 @@ impl Assistant {
             .enumerate()
             .map(|(i, s)| {
                 let hit = &g.hits[s.hit];
-                Citation {
+                Ok(Citation {
                     n: i + 1,
+                    marking: quote_marking(hit, hit.start + s.start, hit.start + s.end)?.banner(),
                     doc_id: hit.doc_id.to_string(),
                     chunk_id: hit.chunk_id.0,
                     title: hit.title.clone(),
@@ -438,9 +495,11 @@ impl Assistant {
                     start: hit.start + s.start,
                     end: hit.start + s.end,
                     quote: s.quote.clone(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
+        answer.marking = rollup(answer.citations.iter().map(|c| c.marking.as_str()))?.banner();
+        Ok(())
     }
 
     /// The chat messages for `question` and the numbered sources they show: the chunks of the
@@ -521,6 +580,7 @@ impl Assistant {
         question: &str,
         models: &[String],
         k: Option<usize>,
+        viewer: &Viewer,
     ) -> Result<Comparison> {
         if models.is_empty() {
             return Err(AssistError::BadRequest("name at least one model".into()));
@@ -530,7 +590,7 @@ impl Assistant {
                 return Err(AssistError::UnknownModel(m.clone()));
             }
         }
-        let g = self.ground(question, &[], k)?;
+        let g = self.ground(question, &[], k, viewer)?;
         let mut answers = Vec::new();
         for id in models {
             let t = Instant::now();
@@ -559,7 +619,14 @@ impl Assistant {
                 },
             });
         }
+        let marking = rollup(
+            answers
+                .iter()
+                .filter_map(|c| c.answer.as_ref().map(|a| a.marking.as_str())),
+        )?
+        .banner();
         Ok(Comparison {
+            marking,
             question: question.to_string(),
             retrieval_query: g.query.clone(),
             retrieve_ms: g.retrieve_ms,

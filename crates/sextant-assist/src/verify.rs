@@ -261,6 +261,8 @@ mod tests {
             page: None,
             start: 100,
             end: 100 + text.chars().count(),
+            marking: sextant_types::UNCLASSIFIED.into(),
+            portions: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use sextant_retrieve::{Retriever, SearchRequest};
-use sextant_store::Store;
+use sextant_store::{Store, Viewer};
 use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta, SearchMode};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -204,6 +204,9 @@ fn embed(models: &Path, source: &Path, n: usize, lengths: &[usize], out: &Path) 
     Ok(())
 }
 
+/// Markings of the synthetic query-bench corpus, one per document in turn.
+const MARKINGS: [&str; 3] = ["UNCLASSIFIED", "SECRET//NOFORN", "TOP SECRET//SI"];
+
 fn ingest(models: &Path, data: &Path, paths: &[PathBuf]) -> Result<()> {
     let embedder = sextant_models::load_default_embedder(models)?;
     let store = Arc::new(Store::open(data, embedder.model_id(), embedder.dim())?);
@@ -215,8 +218,13 @@ fn ingest(models: &Path, data: &Path, paths: &[PathBuf]) -> Result<()> {
         text_done.clone(),
         Arc::new(AtomicBool::new(false)),
     );
-    let report =
-        sextant_ingest::ingest_files(&store, paths, Default::default(), &mut |_, _, _| {})?;
+    let report = sextant_ingest::ingest_files(
+        &store,
+        paths,
+        &Default::default(),
+        &Viewer::Unrestricted,
+        &mut |_, _, _| {},
+    )?;
     let text_s = t0.elapsed().as_secs_f64();
     text_done.store(true, Ordering::SeqCst);
     let vectors = catchup
@@ -253,7 +261,7 @@ fn query(
         .map(str::trim)
         .filter(|p| p.len() > 40)
         .collect();
-    let have = store.status()?.chunks;
+    let have = store.status(&Viewer::Unrestricted)?.chunks;
     let t_build = Instant::now();
     if have < n_chunks {
         // Synthetic documents of 50 chunks, each chunk a real paragraph with a random suffix so
@@ -261,8 +269,10 @@ fn query(
         let mut next = have;
         while next < n_chunks {
             let mut batch = Vec::new();
-            for _ in 0..200 {
+            for d in 0..200 {
                 let doc_id = DocId::from_digest(&(next as u64).to_le_bytes().repeat(2));
+                // A mix of markings, so that filtered retrieval is measured on a realistic store.
+                let marking = MARKINGS[(next / 50 + d) % MARKINGS.len()].to_string();
                 let mut chunks = Vec::new();
                 for o in 0..50 {
                     let p = paragraphs[rng.random_range(0..paragraphs.len())];
@@ -278,6 +288,8 @@ fn query(
                         end: text.chars().count(),
                         text,
                         page: None,
+                        marking: marking.clone(),
+                        portions: Default::default(),
                     });
                 }
                 let meta = DocumentMeta {
@@ -289,6 +301,7 @@ fn query(
                     bytes: 0,
                     chunks: 50,
                     ingested_at: 0,
+                    marking,
                 };
                 batch.push((
                     Document {
@@ -319,29 +332,41 @@ fn query(
         store.vectors().checkpoint()?;
     }
     let build_s = t_build.elapsed().as_secs_f64();
-    let st = store.status()?;
+    let st = store.status(&Viewer::Unrestricted)?;
     let retriever = Retriever::new(store.clone(), Some(embedder));
+    // An analyst cleared SECRET (no SCI, US) sees the UNCLASSIFIED and SECRET//NOFORN thirds.
+    let analyst = Viewer::Cleared(sextant_store::sextant_access::Access::new(
+        sextant_store::sextant_access::Level::Secret,
+        Vec::<String>::new(),
+        "USA",
+    )?);
     let mut queries: Vec<String> = paragraphs
         .choose_multiple(&mut rng, n_queries)
         .map(|p| p.split_whitespace().take(8).collect::<Vec<_>>().join(" "))
         .collect();
     queries.shuffle(&mut rng);
-    for mode in SearchMode::ALL {
-        for q in queries.iter().take(10) {
-            retriever.search(&SearchRequest::new(q.clone(), 10, mode))?; // warm-up
+    for (who, viewer) in [
+        ("admin", &Viewer::Unrestricted),
+        ("secret-analyst", &analyst),
+    ] {
+        for mode in SearchMode::ALL {
+            for q in queries.iter().take(10) {
+                retriever.search(&SearchRequest::new(q.clone(), 10, mode), viewer)?;
+                // warm-up
+            }
+            let mut lat: Vec<f64> = Vec::with_capacity(queries.len());
+            for q in &queries {
+                let t = Instant::now();
+                retriever.search(&SearchRequest::new(q.clone(), 10, mode), viewer)?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat.sort_by(f64::total_cmp);
+            println!(
+                "{}",
+                serde_json::json!({"bench": "query", "viewer": who, "mode": mode.as_str(), "chunks": st.chunks, "vectors": st.vectors, "queries": lat.len(),
+                    "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99), "build_s": build_s, "peak_rss_mb": peak_rss_mb()})
+            );
         }
-        let mut lat: Vec<f64> = Vec::with_capacity(queries.len());
-        for q in &queries {
-            let t = Instant::now();
-            retriever.search(&SearchRequest::new(q.clone(), 10, mode))?;
-            lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        lat.sort_by(f64::total_cmp);
-        println!(
-            "{}",
-            serde_json::json!({"bench": "query", "mode": mode.as_str(), "chunks": st.chunks, "vectors": st.vectors, "queries": lat.len(),
-                "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99), "build_s": build_s, "peak_rss_mb": peak_rss_mb()})
-        );
     }
     Ok(())
 }

@@ -27,6 +27,67 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub search: SearchSettings,
     pub assist: AssistSettings,
+    pub security: SecuritySettings,
+    /// The file these settings were loaded from, if any (set by [`Settings::load`]).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Markings, users, audit and TLS.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Marking given to documents (and portions) that carry none and are ingested without
+    /// `--marking`. On a system accredited above UNCLASSIFIED set it to the system high.
+    pub default_marking: String,
+    /// Users file; empty means `<data_dir>/users.toml`.
+    pub users_file: PathBuf,
+    /// Audit log; empty means `<data_dir>/audit.jsonl`.
+    pub audit_file: PathBuf,
+    /// Requests per user per minute before 429 (0: no limit).
+    pub rate_limit_per_minute: u32,
+    /// TLS for `sextant serve`: certificate chain and private key (PEM). Empty: plain HTTP.
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    /// CA bundle (PEM) for client certificates (mutual TLS); empty: no client certificates.
+    pub tls_client_ca: PathBuf,
+    /// Refuse TLS handshakes without a client certificate signed by `tls_client_ca`.
+    pub tls_require_client_cert: bool,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            default_marking: "UNCLASSIFIED".into(),
+            users_file: PathBuf::new(),
+            audit_file: PathBuf::new(),
+            rate_limit_per_minute: 600,
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
+            tls_client_ca: PathBuf::new(),
+            tls_require_client_cert: false,
+        }
+    }
+}
+
+impl Settings {
+    /// The users file in force.
+    pub fn users_file(&self) -> PathBuf {
+        if self.security.users_file.as_os_str().is_empty() {
+            self.data_dir.join("users.toml")
+        } else {
+            self.security.users_file.clone()
+        }
+    }
+
+    /// The audit log in force.
+    pub fn audit_file(&self) -> PathBuf {
+        if self.security.audit_file.as_os_str().is_empty() {
+            self.data_dir.join("audit.jsonl")
+        } else {
+            self.security.audit_file.clone()
+        }
+    }
 }
 
 /// Cited answers: which chat models to load and how answers are grounded.
@@ -112,6 +173,8 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             search: SearchSettings::default(),
             assist: AssistSettings::default(),
+            security: SecuritySettings::default(),
+            source: None,
         }
     }
 }
@@ -161,6 +224,7 @@ impl Settings {
             None => Settings::default(),
         };
         s.apply_env(|k| std::env::var(k).ok());
+        s.source = path;
         Ok(s)
     }
 

@@ -40,6 +40,9 @@ pub struct DraftChunk {
 pub struct Chunked {
     pub text: String,
     pub chunks: Vec<DraftChunk>,
+    /// Character span of each input block in `text` (by the block's index in `Parsed::blocks`);
+    /// `None` for blocks with no text.
+    pub block_spans: Vec<Option<(usize, usize)>>,
 }
 
 /// A laid-out block: its span (chars) in the extracted text.
@@ -55,7 +58,8 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
     let mut text = String::new();
     let mut chars = 0usize;
     let mut spans = Vec::with_capacity(parsed.blocks.len());
-    for b in &parsed.blocks {
+    let mut block_spans = vec![None; parsed.blocks.len()];
+    for (i, b) in parsed.blocks.iter().enumerate() {
         let t = b.text.trim();
         if t.is_empty() {
             continue;
@@ -72,6 +76,7 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
             end: chars + n,
             page: b.page,
         });
+        block_spans[i] = Some((chars, chars + n));
         chars += n;
     }
     // Char index -> byte index, to slice the text by char offsets.
@@ -190,7 +195,11 @@ pub fn chunk(parsed: &Parsed, cfg: ChunkConfig) -> Chunked {
         cur = None;
     }
     flush(&mut cur, &mut out);
-    Chunked { text, chunks: out }
+    Chunked {
+        text,
+        chunks: out,
+        block_spans,
+    }
 }
 
 /// Pushes `[s, e)` with surrounding whitespace trimmed off the span (offsets stay exact).

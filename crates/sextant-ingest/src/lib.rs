@@ -5,12 +5,14 @@
 //! afterwards (in a background thread during `sextant ingest` and `sextant serve`).
 
 pub mod chunk;
+pub mod marks;
 
 pub use chunk::{chunk, ChunkConfig, Chunked, DraftChunk};
+pub use marks::MarkingPolicy;
 pub use sextant_parse::{Format, ParseError};
 
 use sextant_models::Embedder;
-use sextant_store::{Committed, Store};
+use sextant_store::{Committed, Store, Viewer};
 use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,10 @@ pub enum IngestError {
     Unsupported(String),
     #[error("document has no text")]
     Empty,
+    #[error("classification marking: {0}")]
+    Marking(String),
+    #[error("the document is marked {0}, which is above what you may see; it was not ingested")]
+    AboveAccess(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -37,13 +43,18 @@ pub enum IngestError {
 pub type Result<T> = std::result::Result<T, IngestError>;
 
 /// Tuning of the ingest pipeline.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub chunking: ChunkConfig,
     /// Documents per atomic commit.
     pub batch_docs: usize,
     /// Chunks per atomic commit (whichever limit is reached first).
     pub batch_chunks: usize,
+    pub marking: MarkingPolicy,
+    /// Prefix of every document identity: a named user's documents live in their own namespace
+    /// (`user:<name>`), so ingesting never replaces, nor reveals, a document someone else made.
+    /// `None` for the local administrator.
+    pub namespace: Option<String>,
 }
 
 impl Default for IngestOptions {
@@ -52,12 +63,33 @@ impl Default for IngestOptions {
             chunking: ChunkConfig::default(),
             batch_docs: 64,
             batch_chunks: 4096,
+            marking: MarkingPolicy::default(),
+            namespace: None,
         }
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+impl IngestOptions {
+    fn origin(&self, origin: &str) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}:{origin}"),
+            None => origin.to_string(),
+        }
+    }
+}
+
+/// What decides whether re-ingesting a source changes anything: its bytes and the marking it
+/// would get when it carries none (so re-ingesting with another `--marking` re-marks it).
+fn content_hash(bytes: &[u8], policy: &MarkingPolicy) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.update(b"\0explicit:");
+    if let Some(m) = &policy.explicit {
+        h.update(m.banner().as_bytes());
+    }
+    h.update(b"\0default:");
+    h.update(policy.default.banner().as_bytes());
+    hex::encode(h.finalize())
 }
 
 /// The id of the document that comes from `origin` (a canonical path, or `upload:<name>`).
@@ -72,15 +104,18 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Parses and chunks one document. `origin` fixes its id; `source` is what citations show.
+/// Parses, marks and chunks one document. `origin` fixes its id; `source` is what citations
+/// show.
 pub fn prepare(
     origin: &str,
     source: &str,
     format: Format,
     bytes: &[u8],
     cfg: ChunkConfig,
+    policy: &MarkingPolicy,
 ) -> Result<(Document, Vec<Chunk>)> {
-    let parsed = sextant_parse::parse_bytes(format, bytes)?;
+    let mut parsed = sextant_parse::parse_bytes(format, bytes)?;
+    let marks = marks::mark(&mut parsed, policy).map_err(IngestError::Marking)?;
     let fallback_title = Path::new(source)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -100,26 +135,32 @@ pub fn prepare(
         title: title.clone(),
         source: source.to_string(),
         format: format.as_str().to_string(),
-        content_hash: sha256_hex(bytes),
+        content_hash: content_hash(bytes, policy),
         bytes: bytes.len() as u64,
         chunks: chunked.chunks.len() as u32,
         ingested_at: now_secs(),
+        marking: marks.document.banner(),
     };
     let chunks = chunked
         .chunks
-        .into_iter()
+        .iter()
         .enumerate()
-        .map(|(i, d)| Chunk {
-            chunk_id: ChunkId(0),
-            doc_id: doc_id.clone(),
-            ordinal: i as u32,
-            title: title.clone(),
-            source: source.to_string(),
-            heading: d.heading,
-            text: d.text,
-            page: d.page,
-            start: d.start,
-            end: d.end,
+        .map(|(i, d)| {
+            let (marking, portions) = marks::chunk_marks(&parsed, &marks, &chunked, d);
+            Chunk {
+                chunk_id: ChunkId(0),
+                doc_id: doc_id.clone(),
+                ordinal: i as u32,
+                title: title.clone(),
+                source: source.to_string(),
+                heading: d.heading.clone(),
+                text: d.text.clone(),
+                page: d.page,
+                start: d.start,
+                end: d.end,
+                marking: marking.banner(),
+                portions,
+            }
         })
         .collect();
     Ok((
@@ -218,11 +259,14 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(Pat
 }
 
 /// Ingests files in batches, each committed atomically. One bad file never stops the run: it is
-/// recorded in `failed`. `progress(done, total, path)` is called after each file.
+/// recorded in `failed`. A document marked above what `viewer` may see is refused (a person
+/// cannot put into the store what they could not read back). `progress(done, total, path)` is
+/// called after each file.
 pub fn ingest_files(
     store: &Store,
     paths: &[PathBuf],
-    opts: IngestOptions,
+    opts: &IngestOptions,
+    viewer: &Viewer,
     progress: &mut dyn FnMut(usize, usize, &Path),
 ) -> Result<IngestReport> {
     let t0 = Instant::now();
@@ -237,7 +281,7 @@ pub fn ingest_files(
     let mut batch_chunks = 0;
     let total = files.len();
     for (i, path) in files.iter().enumerate() {
-        match prepare_file(store, path, opts.chunking) {
+        match prepare_file(store, path, opts, viewer) {
             Ok(Prepared::Unchanged(doc_id)) => report
                 .outcomes
                 .push((path.clone(), Outcome::Unchanged { doc_id })),
@@ -276,7 +320,12 @@ enum Prepared {
     Ready(Document, Vec<Chunk>),
 }
 
-fn prepare_file(store: &Store, path: &Path, cfg: ChunkConfig) -> Result<Prepared> {
+fn prepare_file(
+    store: &Store,
+    path: &Path,
+    opts: &IngestOptions,
+    viewer: &Viewer,
+) -> Result<Prepared> {
     let format = Format::from_path(path).ok_or_else(|| {
         IngestError::Unsupported(
             path.extension()
@@ -286,15 +335,27 @@ fn prepare_file(store: &Store, path: &Path, cfg: ChunkConfig) -> Result<Prepared
         )
     })?;
     let canonical = std::fs::canonicalize(path)?;
-    let origin = canonical.to_string_lossy().into_owned();
+    let source = canonical.to_string_lossy().into_owned();
+    let origin = opts.origin(&source);
     let bytes = std::fs::read(path)?;
     let doc_id = doc_id_for(&origin);
-    if let Some(meta) = store.document_meta(&doc_id)? {
-        if meta.content_hash == sha256_hex(&bytes) {
+    // The namespace keeps a named user to their own documents, so this lookup sees only those.
+    if let Some(meta) = store.document_meta(&doc_id, &Viewer::Unrestricted)? {
+        if meta.content_hash == content_hash(&bytes, &opts.marking) {
             return Ok(Prepared::Unchanged(doc_id));
         }
     }
-    let (doc, chunks) = prepare(&origin, &origin, format, &bytes, cfg)?;
+    let (doc, chunks) = prepare(
+        &origin,
+        &source,
+        format,
+        &bytes,
+        opts.chunking,
+        &opts.marking,
+    )?;
+    if !viewer.may_see(&doc.meta.marking) {
+        return Err(IngestError::AboveAccess(doc.meta.marking));
+    }
     Ok(Prepared::Ready(doc, chunks))
 }
 
@@ -325,9 +386,16 @@ fn commit_batch(
     Ok(())
 }
 
-/// Ingests one uploaded document (`name` gives its type and identity: uploading the same name
-/// again replaces it, or does nothing when the bytes are unchanged).
-pub fn ingest_upload(store: &Store, name: &str, bytes: &[u8], cfg: ChunkConfig) -> Result<Outcome> {
+/// Ingests one uploaded document (`name` gives its type and, inside the uploader's namespace,
+/// its identity: uploading the same name again replaces it, or does nothing when the bytes are
+/// unchanged). Refused when marked above what `viewer` may see.
+pub fn ingest_upload(
+    store: &Store,
+    name: &str,
+    bytes: &[u8],
+    opts: &IngestOptions,
+    viewer: &Viewer,
+) -> Result<Outcome> {
     let format = Format::from_path(Path::new(name)).ok_or_else(|| {
         IngestError::Unsupported(
             Path::new(name)
@@ -337,14 +405,17 @@ pub fn ingest_upload(store: &Store, name: &str, bytes: &[u8], cfg: ChunkConfig) 
                 .into_owned(),
         )
     })?;
-    let origin = format!("upload:{name}");
+    let origin = opts.origin(&format!("upload:{name}"));
     let doc_id = doc_id_for(&origin);
-    if let Some(meta) = store.document_meta(&doc_id)? {
-        if meta.content_hash == sha256_hex(bytes) {
+    if let Some(meta) = store.document_meta(&doc_id, &Viewer::Unrestricted)? {
+        if meta.content_hash == content_hash(bytes, &opts.marking) {
             return Ok(Outcome::Unchanged { doc_id });
         }
     }
-    let (doc, chunks) = prepare(&origin, name, format, bytes, cfg)?;
+    let (doc, chunks) = prepare(&origin, name, format, bytes, opts.chunking, &opts.marking)?;
+    if !viewer.may_see(&doc.meta.marking) {
+        return Err(IngestError::AboveAccess(doc.meta.marking));
+    }
     let n = chunks.len();
     let c = store.commit_documents(vec![(doc, chunks)])?;
     Ok(match c[0] {

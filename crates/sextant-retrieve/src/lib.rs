@@ -8,8 +8,8 @@
 pub mod metrics;
 
 use sextant_models::Embedder;
-use sextant_store::sextant_vector::Filter;
-use sextant_store::Store;
+use sextant_store::sextant_text::Visible;
+use sextant_store::{Scope, Store, Viewer};
 use sextant_types::{ChunkId, Hit, SearchMode};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,22 +91,28 @@ impl Retriever {
         self.embedder.as_ref()
     }
 
-    /// Runs a search and returns up to `k` chunk hits, best first. Blocking: call it from a
-    /// blocking thread in async code.
-    pub fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>> {
+    /// Runs a search over what `viewer` may see and returns up to `k` chunk hits, best first.
+    /// Blocking: call it from a blocking thread in async code.
+    pub fn search(&self, req: &SearchRequest, viewer: &Viewer) -> Result<Vec<Hit>> {
+        let scope = self.store.scope(viewer)?;
+        self.search_in(req, &scope)
+    }
+
+    /// [`Retriever::search`] inside an already resolved scope (several searches for one request).
+    pub fn search_in(&self, req: &SearchRequest, scope: &Scope) -> Result<Vec<Hit>> {
         let k = req.k.min(MAX_K);
         if k == 0 || req.query.trim().is_empty() {
             return Ok(Vec::new());
         }
         let ranked = match req.mode {
-            SearchMode::Bm25 => self.bm25(&req.query, k)?,
-            SearchMode::Dense => self.dense(&req.query, k)?,
+            SearchMode::Bm25 => self.bm25(&req.query, k, scope)?,
+            SearchMode::Dense => self.dense(&req.query, k, scope)?,
             SearchMode::Hybrid => {
                 let depth = (k * FUSION_DEPTH).max(FUSION_MIN_DEPTH);
-                let lexical = self.bm25(&req.query, depth)?;
+                let lexical = self.bm25(&req.query, depth, scope)?;
                 // Hybrid degrades to BM25 while no embedder is loaded; the status endpoints say so.
                 let dense = match self.embedder {
-                    Some(_) => self.dense(&req.query, depth)?,
+                    Some(_) => self.dense(&req.query, depth, scope)?,
                     None => Vec::new(),
                 };
                 let mut fused = fuse(&lexical, &dense, req.fusion);
@@ -114,26 +120,32 @@ impl Retriever {
                 fused
             }
         };
-        self.hydrate(ranked)
+        self.hydrate(ranked, scope)
     }
 
-    fn bm25(&self, query: &str, k: usize) -> Result<Vec<(u64, f32)>> {
-        Ok(self.store.text().search(query, k, None)?)
+    fn bm25(&self, query: &str, k: usize, scope: &Scope) -> Result<Vec<(u64, f32)>> {
+        Ok(self.store.text().search(query, k, None, scope.visible())?)
     }
 
-    fn dense(&self, query: &str, k: usize) -> Result<Vec<(u64, f32)>> {
+    fn dense(&self, query: &str, k: usize, scope: &Scope) -> Result<Vec<(u64, f32)>> {
         let embedder = self.embedder.as_ref().ok_or(RetrieveError::NoEmbedder)?;
         let q = embedder.embed_one(query)?;
-        Ok(self.store.vectors().search(&q, k, Filter::All)?)
+        Ok(self.store.vector_search(&q, k, scope)?)
     }
 
-    /// Loads the chunks behind ranked ids, keeping order and dropping ids no longer live.
-    fn hydrate(&self, ranked: Vec<(u64, f32)>) -> Result<Vec<Hit>> {
+    /// Loads the chunks behind ranked ids, keeping order and dropping ids no longer live. The
+    /// ids come from searches filtered by `scope`; the marking of each loaded chunk is checked
+    /// once more against it (a chunk re-marked between the two reads is dropped, never shown).
+    fn hydrate(&self, ranked: Vec<(u64, f32)>, scope: &Scope) -> Result<Vec<Hit>> {
         let ids: Vec<ChunkId> = ranked.iter().map(|(id, _)| ChunkId(*id)).collect();
         let score: HashMap<u64, f32> = ranked.into_iter().collect();
         let chunks = self.store.text().chunks_by_ids(&ids)?;
         Ok(chunks
             .into_iter()
+            .filter(|c| match scope.visible() {
+                Visible::All => true,
+                Visible::Markings(allowed) => allowed.contains(&c.marking),
+            })
             .map(|c| {
                 let s = score[&c.chunk_id.0];
                 Hit::from_chunk(c, s)

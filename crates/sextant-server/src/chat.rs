@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,8 +17,11 @@ use sextant_models::generate::ChatMessage;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
+use crate::auth::{audit, Caller};
 use crate::error::{ApiError, ErrorCode};
 use crate::{blocking, AppState};
+use sextant_audit::Event as AuditEvent;
+use sextant_auth::Role;
 
 const MAX_QUESTION_BYTES: usize = 4096;
 
@@ -95,6 +98,19 @@ fn check_question(q: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The audit record of an answer: the documents and chunks it cites.
+fn answered(ev: AuditEvent, question: &str, a: &Answer) -> AuditEvent {
+    ev.query(question)
+        .docs(a.citations.iter().map(|c| c.doc_id.clone()))
+        .chunks(a.citations.iter().map(|c| c.chunk_id))
+        .cited(a.citations.iter().map(|c| c.chunk_id))
+        .detail(format!(
+            "model {}; {}",
+            a.model,
+            if a.abstained { "abstained" } else { "answered" }
+        ))
+}
+
 /// Splits a conversation into history and the final user question.
 fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMessage>), ApiError> {
     let mut turns: Vec<ChatMessage> = Vec::new();
@@ -127,15 +143,23 @@ fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMes
               (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn ask(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<AskBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Answer>, ApiError> {
+    caller.require(Role::Reader)?;
     let Json(body) = body?;
     check_question(&body.question)?;
     let assistant = state.assistant.clone();
-    let mut req = AskRequest::new(body.question);
+    let question = body.question.clone();
+    let mut req = AskRequest::new(body.question, caller.viewer.clone());
     req.model = body.model;
     req.k = body.k;
     let answer = blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
+    audit(
+        &state.audit,
+        answered(caller.event("ask"), &question, &answer),
+    )
+    .await?;
     Ok(Json(answer))
 }
 
@@ -145,17 +169,34 @@ pub async fn ask(
               (status = 400, body = crate::error::ErrorBody)))]
 pub async fn compare(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<CompareBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
     let Json(body) = body?;
     check_question(&body.question)?;
     let assistant = state.assistant.clone();
+    let question = body.question.clone();
+    let viewer = caller.viewer.clone();
     let c = blocking(move || {
         assistant
-            .compare(&body.question, &body.models, body.k)
+            .compare(&body.question, &body.models, body.k, &viewer)
             .map_err(ApiError::from)
     })
     .await?;
+    let cited: Vec<&sextant_assist::Citation> = c
+        .answers
+        .iter()
+        .filter_map(|a| a.answer.as_ref())
+        .flat_map(|a| a.citations.iter())
+        .collect();
+    let ev = caller
+        .event("compare")
+        .query(question)
+        .docs(cited.iter().map(|c| c.doc_id.clone()))
+        .chunks(cited.iter().map(|c| c.chunk_id))
+        .cited(cited.iter().map(|c| c.chunk_id));
+    audit(&state.audit, ev).await?;
     Ok(Json(c).into_response())
 }
 
@@ -183,22 +224,27 @@ fn spawn_answer(
               (status = 400, body = crate::error::ErrorBody)))]
 pub async fn chat(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<ChatBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
     let Json(body) = body?;
     let (question, history) = split_conversation(body.messages)?;
     state.assistant.model(body.model.as_deref())?;
-    let mut req = AskRequest::new(question);
+    let mut req = AskRequest::new(question.clone(), caller.viewer.clone());
     req.history = history;
     req.model = body.model;
     req.k = body.k;
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let job = spawn_answer(&state, req, tx);
+    let event = caller.event("chat");
     if !body.stream {
         while rx.recv().await.is_some() {}
         let answer = job.await.map_err(ApiError::internal)??;
+        audit(&state.audit, answered(event, &question, &answer)).await?;
         return Ok(Json(answer).into_response());
     }
+    let log = state.audit.clone();
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
         while let Some(t) = rx.recv().await {
@@ -210,7 +256,10 @@ pub async fn chat(
             }
         }
         let last = match job.await {
-            Ok(Ok(answer)) => Event::default().event("answer").json_data(&answer),
+            Ok(Ok(answer)) => match audit(&log, answered(event, &question, &answer)).await {
+                Ok(()) => Event::default().event("answer").json_data(&answer),
+                Err(e) => Event::default().event("error").json_data(e.body()),
+            },
             Ok(Err(e)) => Event::default().event("error").json_data(e.body()),
             Err(e) => Event::default()
                 .event("error")
@@ -245,14 +294,14 @@ pub struct CompletionBody {
 
 /// The answer as one OpenAI message: the verified text, then the sources it cites.
 fn completion_text(a: &Answer) -> String {
-    let mut s = a.answer.clone();
+    let mut s = format!("{}\n\n{}", a.marking, a.answer);
     if !a.citations.is_empty() {
         s.push_str("\n\nSources:");
         for c in &a.citations {
             let page = c.page.map(|p| format!(", page {p}")).unwrap_or_default();
             s.push_str(&format!(
-                "\n[{}] {} ({}{page}): \"{}\"",
-                c.n, c.title, c.source, c.quote
+                "\n[{}] {} {} ({}{page}): \"{}\"",
+                c.n, c.marking, c.title, c.source, c.quote
             ));
         }
     }
@@ -280,8 +329,10 @@ fn completion_id() -> String {
               (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn chat_completions(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<CompletionBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
     let Json(body) = body?;
     if body.n.is_some_and(|n| n != 1) {
         return Err(ApiError::bad_request("only n = 1 is supported"));
@@ -292,11 +343,16 @@ pub async fn chat_completions(
         .model(body.model.as_deref())?
         .id()
         .to_string();
-    let mut req = AskRequest::new(question);
+    let mut req = AskRequest::new(question.clone(), caller.viewer.clone());
     req.history = history;
     req.model = Some(model.clone());
     let assistant = state.assistant.clone();
     let answer = blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
+    audit(
+        &state.audit,
+        answered(caller.event("chat"), &question, &answer),
+    )
+    .await?;
     let text = completion_text(&answer);
     let (id, created) = (completion_id(), unix_now());
     let usage = serde_json::json!({
@@ -309,6 +365,7 @@ pub async fn chat_completions(
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": usage,
+            "marking": answer.marking,
             "citations": answer.citations, "abstained": answer.abstained,
         }))
         .into_response());
@@ -318,6 +375,7 @@ pub async fn chat_completions(
             serde_json::json!({
                 "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "marking": answer.marking,
             })
             .to_string(),
         )
@@ -337,7 +395,10 @@ pub async fn chat_completions(
 
 /// The chat models, OpenAI-style, with their load state.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, description = "an OpenAI model list")))]
-pub async fn models(State(state): State<AppState>) -> Json<serde_json::Value> {
+pub async fn models(
+    State(state): State<AppState>,
+    Extension(_caller): Extension<Caller>,
+) -> Json<serde_json::Value> {
     let data: Vec<serde_json::Value> = state
         .assistant
         .models()

@@ -4,20 +4,28 @@
 //! `router(state)` is the whole API, testable with `tower::ServiceExt::oneshot`; [`serve`]
 //! binds it to a socket and runs the embedding catch-up thread beside it.
 
+pub mod auth;
 pub mod chat;
 pub mod error;
 pub mod metrics;
+pub mod tls;
 pub mod wire;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Multipart, Path as UrlPath, Request, State};
+use auth::{audit, Auth, AuthMode, Caller, Limiter};
+use axum::extract::{
+    DefaultBodyLimit, Extension, MatchedPath, Multipart, Path as UrlPath, Query, Request, State,
+};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use error::{ApiError, ErrorCode};
-use sextant_ingest::{ChunkConfig, Outcome};
+use sextant_audit::{AuditLog, Outcome as Audited};
+use sextant_auth::Role;
+use sextant_ingest::{ChunkConfig, IngestOptions, MarkingPolicy, Outcome};
 use sextant_retrieve::{Fusion, Retriever, SearchRequest};
+use sextant_store::sextant_access::Marking;
 use sextant_store::Store;
 use sextant_types::DocId;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +43,10 @@ pub struct ServerOptions {
     pub default_k: usize,
     pub fusion: Fusion,
     pub chunking: ChunkConfig,
+    /// Marking of uploads that carry none and name none.
+    pub default_marking: Marking,
+    /// Requests per user per minute before 429 (0: unlimited).
+    pub rate_limit_per_minute: u32,
 }
 
 impl Default for ServerOptions {
@@ -46,8 +58,18 @@ impl Default for ServerOptions {
             default_k: 10,
             fusion: Fusion::default(),
             chunking: ChunkConfig::default(),
+            default_marking: Marking::unclassified(),
+            rate_limit_per_minute: 600,
         }
     }
+}
+
+/// How the server authenticates, audits and (optionally) encrypts.
+pub struct Security {
+    pub auth: AuthMode,
+    pub audit: Arc<AuditLog>,
+    /// TLS (and mutual TLS) when set; plain HTTP otherwise.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 #[derive(Clone)]
@@ -58,6 +80,32 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Wakes the embedding catch-up thread after an upload.
     pub wake_embedder: crossbeam_channel::Sender<()>,
+    pub auth: Arc<Auth>,
+    pub audit: Arc<AuditLog>,
+}
+
+impl AppState {
+    /// State for `assistant` with `security`'s authentication and audit log.
+    pub fn new(
+        assistant: Arc<sextant_assist::Assistant>,
+        options: ServerOptions,
+        auth: AuthMode,
+        audit: Arc<AuditLog>,
+        wake_embedder: crossbeam_channel::Sender<()>,
+    ) -> AppState {
+        let limiter = Limiter::new(options.rate_limit_per_minute);
+        AppState {
+            assistant,
+            options: Arc::new(options),
+            metrics: Arc::new(metrics::Metrics::default()),
+            wake_embedder,
+            auth: Arc::new(Auth {
+                mode: auth,
+                limiter,
+            }),
+            audit,
+        }
+    }
 }
 
 impl AppState {
@@ -97,7 +145,8 @@ async fn blocking<T: Send + 'static>(
         chat::models,
         healthz,
         readyz,
-        metrics_text
+        metrics_text,
+        audit_tail
     ),
     components(schemas(
         SearchRequestBody,
@@ -147,11 +196,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/v1/audit", get(audit_tail))
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(opts.max_json_bytes));
     upload
         .merge(api)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -187,12 +241,22 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
               (status = 400, body = error::ErrorBody), (status = 413, body = error::ErrorBody)))]
 async fn upload_documents(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Ingester)?;
     let mut multipart = multipart?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut explicit = None;
     while let Some(field) = multipart.next_field().await? {
         let Some(name) = field.file_name().map(sanitize_name) else {
+            if field.name() == Some("marking") {
+                let text = field.text().await?;
+                explicit = Some(
+                    Marking::parse(&text)
+                        .map_err(|e| ApiError::bad_request(format!("the marking field: {e}")))?,
+                );
+            }
             continue;
         };
         let bytes = field.bytes().await?;
@@ -203,13 +267,23 @@ async fn upload_documents(
             "no file part in the upload (send multipart/form-data with a filename)",
         ));
     }
+    let opts = IngestOptions {
+        chunking: state.options.chunking,
+        marking: MarkingPolicy {
+            explicit,
+            default: state.options.default_marking.clone(),
+        },
+        namespace: caller.namespaced.then(|| format!("user:{}", caller.name)),
+        ..Default::default()
+    };
     let st = state.clone();
+    let who = caller.clone();
     let results = blocking(move || {
         let store = st.store().clone();
         Ok(files
             .into_iter()
             .map(|(name, bytes)| {
-                match sextant_ingest::ingest_upload(&store, &name, &bytes, st.options.chunking) {
+                match sextant_ingest::ingest_upload(&store, &name, &bytes, &opts, &who.viewer) {
                     Ok(o) => {
                         let (status, chunks) = match &o {
                             Outcome::New { chunks, .. } => (UploadStatus::New, Some(*chunks)),
@@ -246,6 +320,22 @@ async fn upload_documents(
         .filter(|r| r.status != UploadStatus::Failed)
         .count();
     state.metrics.documents_ingested.inc_by(ok as u64);
+    let ev = caller
+        .event("ingest")
+        .outcome(if ok == 0 {
+            Audited::Failure
+        } else {
+            Audited::Success
+        })
+        .docs(results.iter().filter_map(|r| r.doc_id.clone()))
+        .detail(
+            results
+                .iter()
+                .map(|r| format!("{}: {:?}", r.name, r.status))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    audit(&state.audit, ev).await?;
     let _ = state.wake_embedder.try_send(());
     let status = if ok == 0 {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -275,12 +365,23 @@ fn parse_doc_id(id: &str) -> Result<DocId, ApiError> {
     responses((status = 200, body = DocumentBody), (status = 404, body = error::ErrorBody)))]
 async fn get_document(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<String>,
+    Extension(caller): Extension<Caller>,
+    UrlPath(raw): UrlPath<String>,
 ) -> Result<Json<DocumentBody>, ApiError> {
-    let id = parse_doc_id(&id)?;
+    caller.require(Role::Reader)?;
+    let ev = caller.event("document.read").docs([raw.clone()]);
+    let Some(id) = DocId::parse(&raw) else {
+        audit(&state.audit, ev.outcome(Audited::Failure)).await?;
+        return Err(ApiError::not_found());
+    };
     let store = state.store().clone();
-    let doc = blocking(move || store.document(&id).map_err(ApiError::internal)).await?;
-    let doc = doc.ok_or_else(ApiError::not_found)?;
+    let viewer = caller.viewer.clone();
+    let doc = blocking(move || store.document(&id, &viewer).map_err(ApiError::internal)).await?;
+    let Some(doc) = doc else {
+        audit(&state.audit, ev.outcome(Audited::Failure)).await?;
+        return Err(ApiError::not_found());
+    };
+    audit(&state.audit, ev).await?;
     Ok(Json(DocumentBody::new(doc.meta, doc.text)))
 }
 
@@ -289,11 +390,30 @@ async fn get_document(
     responses((status = 204, description = "Deleted"), (status = 404, body = error::ErrorBody)))]
 async fn delete_document(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<String>,
+    Extension(caller): Extension<Caller>,
+    UrlPath(raw): UrlPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_doc_id(&id)?;
-    let store = state.store().clone();
-    let deleted = blocking(move || store.delete_document(&id).map_err(ApiError::internal)).await?;
+    caller.require(Role::Ingester)?;
+    let ev = caller.event("delete").docs([raw.clone()]);
+    let deleted = match parse_doc_id(&raw) {
+        Ok(id) => {
+            let store = state.store().clone();
+            let viewer = caller.viewer.clone();
+            blocking(move || {
+                store
+                    .delete_document(&id, &viewer)
+                    .map_err(ApiError::internal)
+            })
+            .await?
+        }
+        Err(_) => false,
+    };
+    let outcome = if deleted {
+        Audited::Success
+    } else {
+        Audited::Failure
+    };
+    audit(&state.audit, ev.outcome(outcome)).await?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -306,8 +426,10 @@ async fn delete_document(
     responses((status = 200, body = SearchResponse), (status = 400, body = error::ErrorBody)))]
 async fn search(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<SearchRequestBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    caller.require(Role::Reader)?;
     let Json(body) = body?;
     if body.query.len() > 4096 {
         return Err(ApiError::bad_request("query is longer than 4096 bytes"));
@@ -320,11 +442,14 @@ async fn search(
         )));
     }
     let mode = body.mode.unwrap_or_default();
+    let query = body.query.clone();
     let mut req = SearchRequest::new(body.query, k, mode.into());
     req.fusion = state.options.fusion;
     let retriever = state.retriever().clone();
     let t0 = Instant::now();
-    let hits = blocking(move || retriever.search(&req).map_err(ApiError::internal)).await?;
+    let viewer = caller.viewer.clone();
+    let hits =
+        blocking(move || retriever.search(&req, &viewer).map_err(ApiError::internal)).await?;
     state
         .metrics
         .search_seconds
@@ -332,7 +457,17 @@ async fn search(
             mode: sextant_types::SearchMode::from(mode).to_string(),
         })
         .observe(t0.elapsed().as_secs_f64());
+    let marking = sextant_assist::rollup(hits.iter().map(|h| h.marking.as_str()))
+        .map_err(ApiError::internal)?
+        .banner();
+    let ev = caller
+        .event("search")
+        .query(query)
+        .docs(hits.iter().map(|h| h.doc_id.to_string()))
+        .chunks(hits.iter().map(|h| h.chunk_id.0));
+    audit(&state.audit, ev).await?;
     Ok(Json(SearchResponse {
+        marking,
         hits: hits.into_iter().map(WireHit::from).collect(),
     }))
 }
@@ -345,9 +480,13 @@ async fn healthz() -> &'static str {
 
 /// Readiness, with honest counts: vectors may lag behind committed text.
 #[utoipa::path(get, path = "/readyz", responses((status = 200, body = ReadyResponse), (status = 503, body = ReadyResponse)))]
-async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn readyz(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
     let st = state.clone();
-    let status = blocking(move || st.store().status().map_err(ApiError::internal)).await?;
+    let viewer = caller.viewer.clone();
+    let status = blocking(move || st.store().status(&viewer).map_err(ApiError::internal)).await?;
     let ready = state.retriever().embedder().is_some();
     let body = ReadyResponse {
         ready,
@@ -366,11 +505,20 @@ async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok((code, Json(body)).into_response())
 }
 
-/// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// Prometheus metrics (text exposition format). Store-wide counts: admins only.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 403, body = error::ErrorBody)))]
+async fn metrics_text(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
     let st = state.clone();
-    let status = blocking(move || st.store().status().map_err(ApiError::internal)).await?;
+    let status = blocking(move || {
+        st.store()
+            .status(&sextant_store::Viewer::Unrestricted)
+            .map_err(ApiError::internal)
+    })
+    .await?;
     let m = &state.metrics;
     m.documents.set(status.documents as i64);
     m.chunks.set(status.chunks as i64);
@@ -384,6 +532,31 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
         m.encode(),
     )
         .into_response())
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+struct AuditQuery {
+    /// How many of the newest records (default 100, at most 10000).
+    n: Option<usize>,
+}
+
+/// The newest audit records, oldest first. Admins only; the read itself is audited.
+#[utoipa::path(get, path = "/v1/audit", params(AuditQuery),
+    responses((status = 200, description = "{\"records\": [...]}"), (status = 403, body = error::ErrorBody)))]
+async fn audit_tail(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    audit(&state.audit, caller.event("audit.read")).await?;
+    let Some(path) = state.audit.path().map(|p| p.to_path_buf()) else {
+        return Ok(Json(serde_json::json!({ "records": [] })).into_response());
+    };
+    let n = q.n.unwrap_or(100).min(10_000);
+    let records =
+        blocking(move || sextant_audit::tail(&path, n).map_err(ApiError::internal)).await?;
+    Ok(Json(serde_json::json!({ "records": records })).into_response())
 }
 
 async fn openapi() -> Response {
@@ -425,23 +598,24 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     assistant: Arc<sextant_assist::Assistant>,
     options: ServerOptions,
+    security: Security,
 ) -> std::io::Result<()> {
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let stop = Arc::new(AtomicBool::new(false));
     let catchup = spawn_embedder(assistant.retriever().clone(), wake_rx, stop.clone());
-    let state = AppState {
-        assistant,
-        options: Arc::new(options),
-        metrics: Arc::new(metrics::Metrics::default()),
-        wake_embedder: wake_tx,
-    };
+    let state = AppState::new(assistant, options, security.auth, security.audit, wake_tx);
     let app = router(state);
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    let result = match security.tls {
+        Some(tls) => tls::serve_tls(listener, app, tls, shutdown_signal()).await,
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+        }
+    };
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || catchup.join()).await;
     result

@@ -20,6 +20,8 @@ pub struct WireHit {
     /// Character offsets of the chunk in the document's extracted text.
     pub start: usize,
     pub end: usize,
+    /// Banner of everything the hit shows (its portions, title and headings).
+    pub marking: String,
 }
 
 impl From<Hit> for WireHit {
@@ -34,12 +36,16 @@ impl From<Hit> for WireHit {
             page: h.page,
             start: h.start,
             end: h.end,
+            marking: h.marking,
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct SearchResponse {
+    /// Banner of the whole result set: the roll-up of the hits' markings (UNCLASSIFIED when
+    /// there are none).
+    pub marking: String,
     pub hits: Vec<WireHit>,
 }
 
@@ -83,6 +89,8 @@ pub struct DocumentBody {
     pub chunks: u32,
     /// Seconds since the Unix epoch, UTC.
     pub ingested_at: u64,
+    /// Banner of the document (the roll-up of its banner and all its portions).
+    pub marking: String,
     /// The document's full extracted text (chunk offsets index into it).
     pub text: String,
 }
@@ -98,6 +106,7 @@ impl DocumentBody {
             bytes: meta.bytes,
             chunks: meta.chunks,
             ingested_at: meta.ingested_at,
+            marking: meta.marking,
             text,
         }
     }

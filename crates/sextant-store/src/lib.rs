@@ -16,22 +16,86 @@
 //! - Vectors for chunks that are no longer live (a crash between a text commit and the vector
 //!   removal) are dropped when the store opens.
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use sextant_text::TextIndex;
+use sextant_access::{Access, Marking};
+use sextant_text::{TextIndex, Visible};
 use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
-use sextant_vector::VectorIndex;
-use std::collections::HashSet;
+use sextant_vector::{Filter, VectorIndex};
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use sextant_access;
 pub use sextant_text;
 pub use sextant_vector;
 
 /// Version of the on-disk layout. Bump on any incompatible change, and keep a frozen copy of the
 /// old layout under `tests/data/compat/` with a test that it still opens (or is refused clearly).
-pub const FORMAT_VERSION: u32 = 1;
+/// Format 2 added classification markings; format 1 directories open read-only, every record
+/// reading as UNCLASSIFIED.
+pub const FORMAT_VERSION: u32 = 2;
+/// Formats this build can read.
+const READABLE: [u32; 2] = [1, 2];
+
+/// Who is reading: the local administrator (whoever can read the data directory can read all of
+/// it anyway), or a person with a clearance. Every read path of the store takes one; there is no
+/// default, so a new path cannot forget it.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    Unrestricted,
+    Cleared(Access),
+}
+
+impl Viewer {
+    /// Whether the reader may see something with this canonical marking. A marking that does not
+    /// parse is seen by nobody but the administrator.
+    pub fn may_see(&self, marking: &str) -> bool {
+        match self {
+            Viewer::Unrestricted => true,
+            Viewer::Cleared(a) => Marking::parse(marking).is_ok_and(|m| a.may_see(&m)),
+        }
+    }
+}
+
+/// Chunk id -> marking, interned: the vector index's access predicate. Built from the text
+/// index's fast fields when the store opens and kept in step by every commit.
+#[derive(Default)]
+struct MarkingTable {
+    by_chunk: HashMap<u64, u32>,
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl MarkingTable {
+    fn intern(&mut self, marking: &str) -> u32 {
+        if let Some(id) = self.ids.get(marking) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(marking.to_string());
+        self.ids.insert(marking.to_string(), id);
+        id
+    }
+}
+
+/// What one reader may touch, resolved once per request: the text-index filter and the set of
+/// interned markings the vector predicate accepts (`None`: everything).
+pub struct Scope {
+    visible: Visible,
+    allowed: Option<HashSet<u32>>,
+}
+
+impl Scope {
+    pub fn visible(&self) -> &Visible {
+        &self.visible
+    }
+
+    pub fn is_unrestricted(&self) -> bool {
+        self.allowed.is_none()
+    }
+}
 
 #[derive(thiserror::Error, Debug)]
 pub enum StoreError {
@@ -94,6 +158,7 @@ pub struct Store {
     next_chunk: AtomicU64,
     /// Serialises chunk-id allocation with the text commit that publishes those ids.
     write: Mutex<()>,
+    markings: RwLock<MarkingTable>,
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new content.
@@ -119,6 +184,15 @@ impl Store {
         let manifest_path = dir.join("manifest.json");
         let manifest = if manifest_path.exists() {
             let m = read_manifest(dir)?;
+            if !READABLE.contains(&m.format_version) {
+                return Err(StoreError::Manifest {
+                    dir: dir.to_path_buf(),
+                    msg: format!(
+                        "format version {} predates classification markings and is read-only in this build: re-ingest into a new data directory",
+                        m.format_version
+                    ),
+                });
+            }
             if m.embedding_model != embedding_model || m.embedding_dim != dim {
                 return Err(StoreError::ModelMismatch {
                     dir: dir.to_path_buf(),
@@ -155,6 +229,11 @@ impl Store {
             .max_chunk_id()?
             .max(vectors.max_key())
             .map_or(1, |m| m + 1);
+        let mut table = MarkingTable::default();
+        for (id, marking) in text.chunk_markings()? {
+            let m = table.intern(&marking);
+            table.by_chunk.insert(id, m);
+        }
         let store = Store {
             dir: dir.to_path_buf(),
             manifest,
@@ -162,8 +241,50 @@ impl Store {
             vectors,
             next_chunk: AtomicU64::new(next),
             write: Mutex::new(()),
+            markings: RwLock::new(table),
         };
         Ok(store)
+    }
+
+    /// Resolves what `viewer` may touch: the markings present in the store that their access
+    /// admits. Cheap (the distinct markings are few); call once per request.
+    pub fn scope(&self, viewer: &Viewer) -> Result<Scope> {
+        if let Viewer::Unrestricted = viewer {
+            return Ok(Scope {
+                visible: Visible::All,
+                allowed: None,
+            });
+        }
+        let mut names = self.text.markings()?;
+        names.retain(|m| viewer.may_see(m));
+        let table = self.markings.read();
+        let allowed = names
+            .iter()
+            .filter_map(|n| table.ids.get(n).copied())
+            .collect();
+        Ok(Scope {
+            visible: Visible::Markings(names),
+            allowed: Some(allowed),
+        })
+    }
+
+    /// Nearest chunks to `query` among those in `scope`: the access check is the vector index's
+    /// own filter (an exact scan over few allowed keys, a filtered graph walk over many), never a
+    /// cut of an unfiltered top-k.
+    pub fn vector_search(&self, query: &[f32], k: usize, scope: &Scope) -> Result<Vec<(u64, f32)>> {
+        match &scope.allowed {
+            None => Ok(self.vectors.search(query, k, Filter::All)?),
+            Some(allowed) => {
+                let table = self.markings.read();
+                let pred = |key: u64| {
+                    table
+                        .by_chunk
+                        .get(&key)
+                        .is_some_and(|m| allowed.contains(m))
+                };
+                Ok(self.vectors.search(query, k, Filter::Predicate(&pred))?)
+            }
+        }
     }
 
     /// Drops vectors whose chunk is no longer live (left by a crash between a text commit and
@@ -202,12 +323,21 @@ impl Store {
         &self.vectors
     }
 
-    pub fn document_meta(&self, id: &DocId) -> Result<Option<DocumentMeta>> {
-        Ok(self.text.document_meta(id)?)
+    /// A document's metadata, if it exists and `viewer` may see all of it (its roll-up marking).
+    /// A document the viewer may not see is reported exactly like one that does not exist.
+    pub fn document_meta(&self, id: &DocId, viewer: &Viewer) -> Result<Option<DocumentMeta>> {
+        Ok(self
+            .text
+            .document_meta(id)?
+            .filter(|m| viewer.may_see(&m.marking)))
     }
 
-    pub fn document(&self, id: &DocId) -> Result<Option<Document>> {
-        Ok(self.text.document(id)?)
+    /// A document with its text, under the same rule as [`Store::document_meta`].
+    pub fn document(&self, id: &DocId, viewer: &Viewer) -> Result<Option<Document>> {
+        Ok(self
+            .text
+            .document(id)?
+            .filter(|d| viewer.may_see(&d.meta.marking)))
     }
 
     /// Commits documents with their chunks in one atomic text commit. Chunk ids are assigned
@@ -245,23 +375,48 @@ impl Store {
             }
         }
         self.text.commit()?;
+        {
+            let mut table = self.markings.write();
+            for old in &replaced_chunks {
+                table.by_chunk.remove(old);
+            }
+            for (_, chunks) in &docs {
+                for c in chunks {
+                    let m = table.intern(&c.marking);
+                    table.by_chunk.insert(c.chunk_id.0, m);
+                }
+            }
+        }
         if !replaced_chunks.is_empty() {
             self.vectors.remove(&replaced_chunks)?;
         }
         Ok(outcome)
     }
 
-    /// Removes a document, its chunks and their vectors. `false` when there was none.
-    pub fn delete_document(&self, id: &DocId) -> Result<bool> {
+    /// Removes a document, its chunks and their vectors. `false` when there was none, or when
+    /// `viewer` may not see it (the two are indistinguishable to the caller).
+    pub fn delete_document(&self, id: &DocId, viewer: &Viewer) -> Result<bool> {
         let _guard = self.write.lock();
-        if self.text.document_meta(id)?.is_none() {
+        if self.document_meta(id, viewer)?.is_none() {
             return Ok(false);
         }
         let old = self.text.chunk_ids_of(id)?;
         self.text.stage_delete(id)?;
         self.text.commit()?;
+        {
+            let mut table = self.markings.write();
+            for c in &old {
+                table.by_chunk.remove(c);
+            }
+        }
         self.vectors.remove(&old)?;
         Ok(true)
+    }
+
+    /// Ids of a document's live chunks (whatever their marking: for the local administrator and
+    /// for deletion after an access check).
+    pub fn chunk_ids_of(&self, id: &DocId) -> Result<Vec<u64>> {
+        Ok(self.text.chunk_ids_of(id)?)
     }
 
     /// Up to `limit` live chunks that still need a vector, lowest id first.
@@ -276,20 +431,41 @@ impl Store {
         Ok(self.vectors.insert_batch(items)?)
     }
 
-    pub fn status(&self) -> Result<StoreStatus> {
+    /// Counts of what `viewer` may see. Vectors are counted as the visible chunks that are not
+    /// pending (chunks at or below the vector index's highest key have their vector).
+    pub fn status(&self, viewer: &Viewer) -> Result<StoreStatus> {
+        let scope = self.scope(viewer)?;
+        let v = scope.visible();
+        let chunks = self.text.num_chunks(v)?;
+        let pending = self
+            .text
+            .count_chunks_after(self.vectors.max_key().map(ChunkId), v)?;
         Ok(StoreStatus {
-            documents: self.text.num_documents()?,
-            chunks: self.text.num_chunks()?,
-            vectors: self.vectors.len(),
-            vectors_pending: self
-                .text
-                .count_chunks_after(self.vectors.max_key().map(ChunkId))?,
+            documents: self.text.num_documents(v)?,
+            chunks,
+            vectors: if scope.is_unrestricted() {
+                self.vectors.len()
+            } else {
+                chunks - pending.min(chunks)
+            },
+            vectors_pending: pending,
         })
     }
 
-    /// Sees commits made by another process on the same directory (a CLI beside a server).
+    /// Sees commits made by another process on the same directory (a CLI beside a server), and
+    /// rebuilds the chunk -> marking table from them.
     pub fn refresh(&self) -> Result<()> {
-        Ok(self.text.refresh()?)
+        let _guard = self.write.lock();
+        if !self.text.refresh()? {
+            return Ok(());
+        }
+        let mut table = MarkingTable::default();
+        for (id, marking) in self.text.chunk_markings()? {
+            let m = table.intern(&marking);
+            table.by_chunk.insert(id, m);
+        }
+        *self.markings.write() = table;
+        Ok(())
     }
 }
 
@@ -308,7 +484,7 @@ pub fn read_manifest(dir: &Path) -> Result<StoreManifest> {
         dir: dir.to_path_buf(),
         msg: format!("manifest.json is malformed: {e}"),
     })?;
-    if m.format_version != FORMAT_VERSION {
+    if !READABLE.contains(&m.format_version) {
         return Err(StoreError::Manifest {
             dir: dir.to_path_buf(),
             msg: format!(

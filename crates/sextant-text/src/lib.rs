@@ -6,16 +6,16 @@
 //! the store's crash-safety rests on.
 
 use parking_lot::Mutex;
-use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
+use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta, Portion, Portions};
 use std::ops::Bound;
 use std::path::Path;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
-    TermSetQuery,
+    AllQuery, Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query,
+    QueryParser, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value,
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST,
     STORED, STRING,
 };
 use tantivy::{
@@ -32,6 +32,8 @@ pub enum TextError {
     Corrupt(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("this text index predates classification markings (format 1) and is read-only: re-ingest into a new data directory")]
+    ReadOnly,
 }
 
 pub type Result<T> = std::result::Result<T, TextError>;
@@ -59,6 +61,19 @@ struct Fields {
     end: Field,
     meta: Field,
     doc_text: Field,
+    /// Canonical banner of the record (document roll-up or chunk roll-up); indexed for access
+    /// filters, a fast field for the store's chunk -> marking table. Absent in format-1 indexes.
+    marking: Option<Field>,
+    /// JSON [`Portions`] of a chunk. Absent in format-1 indexes.
+    portions: Option<Field>,
+}
+
+/// Which records a read may touch: all of them, or those whose marking is one of a set of
+/// canonical banners (the store decides which markings a reader is cleared for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visible {
+    All,
+    Markings(Vec<String>),
 }
 
 fn schema() -> (Schema, Fields) {
@@ -88,8 +103,69 @@ fn schema() -> (Schema, Fields) {
         end: b.add_u64_field("end", STORED),
         meta: b.add_text_field("meta", STORED),
         doc_text: b.add_text_field("doc_text", STORED),
+        marking: Some(b.add_text_field("marking", STRING | STORED | FAST)),
+        portions: Some(b.add_text_field("portions", STORED)),
     };
     (b.build(), f)
+}
+
+/// The fields of an existing index, looked up by name so that older layouts still open.
+fn fields_of(schema: &Schema) -> Result<Fields> {
+    let get = |name: &str| {
+        schema
+            .get_field(name)
+            .map_err(|_| TextError::Corrupt(format!("schema has no field {name:?}")))
+    };
+    Ok(Fields {
+        kind: get("kind")?,
+        doc_id: get("doc_id")?,
+        chunk_id: get("chunk_id")?,
+        ordinal: get("ordinal")?,
+        title: get("title")?,
+        heading: get("heading")?,
+        body: get("body")?,
+        source: get("source")?,
+        page: get("page")?,
+        start: get("start")?,
+        end: get("end")?,
+        meta: get("meta")?,
+        doc_text: get("doc_text")?,
+        marking: schema.get_field("marking").ok(),
+        portions: schema.get_field("portions").ok(),
+    })
+}
+
+/// BM25 statistics over the records a reader may see, so that scores (and the ranking they
+/// make) carry nothing about documents hidden from them: document frequencies and the record
+/// count are counted inside the visibility filter. Only the average record length comes from
+/// the whole index (scaled), which says nothing about any one hidden term.
+struct VisibleStats<'a> {
+    searcher: &'a Searcher,
+    scope: Box<dyn Query>,
+    num_docs: u64,
+    all_docs: u64,
+}
+
+impl Bm25StatisticsProvider for VisibleStats<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let all = self.searcher.total_num_tokens(field)?;
+        Ok(((all as f64) * (self.num_docs.max(1) as f64) / (self.all_docs.max(1) as f64)) as u64)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.num_docs.max(1))
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let q = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)) as Box<dyn Query>,
+            ),
+            (Occur::Must, self.scope.box_clone()),
+        ]);
+        Ok(self.searcher.search(&q, &Count)? as u64)
+    }
 }
 
 /// A clause that restricts without scoring (tantivy has no FILTER occurrence).
@@ -114,12 +190,13 @@ impl TextIndex {
     /// Opens the index in `dir`, creating it when the directory holds none.
     pub fn open(dir: &Path) -> Result<TextIndex> {
         std::fs::create_dir_all(dir)?;
-        let (schema, f) = schema();
+        let (schema, _) = schema();
         let index = if dir.join("meta.json").exists() {
             Index::open_in_dir(dir)?
         } else {
             Index::create_in_dir(dir, schema)?
         };
+        let f = fields_of(&index.schema())?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -140,19 +217,35 @@ impl TextIndex {
         op(guard.as_mut().expect("just set"))
     }
 
-    /// Sees commits made by another process (or handle) on the same directory.
-    pub fn refresh(&self) -> Result<()> {
+    /// Sees commits made by another process (or handle) on the same directory. Returns whether
+    /// anything changed.
+    pub fn refresh(&self) -> Result<bool> {
+        let state = |s: &Searcher| {
+            s.segment_readers()
+                .iter()
+                .map(|r| (r.segment_id(), r.num_deleted_docs()))
+                .collect::<Vec<_>>()
+        };
+        let before = state(&self.searcher());
         self.reader.reload()?;
-        Ok(())
+        Ok(state(&self.searcher()) != before)
     }
 
     fn searcher(&self) -> Searcher {
         self.reader.searcher()
     }
 
+    /// Whether this index carries markings (format 2 and later); older ones are read-only.
+    pub fn has_markings(&self) -> bool {
+        self.f.marking.is_some()
+    }
+
     /// Adds (or replaces) a document and its chunks; visible after [`TextIndex::commit`].
     pub fn stage_document(&self, doc: &Document, chunks: &[Chunk]) -> Result<()> {
         let f = self.f;
+        let (Some(marking), Some(portions)) = (f.marking, f.portions) else {
+            return Err(TextError::ReadOnly);
+        };
         self.with_writer(|writer| {
             writer.delete_term(Term::from_field_text(f.doc_id, doc.meta.doc_id.as_str()));
             let meta =
@@ -164,6 +257,7 @@ impl TextIndex {
                 f.source => doc.meta.source.as_str(),
                 f.meta => meta,
                 f.doc_text => doc.text.as_str(),
+                marking => doc.meta.marking.as_str(),
             ))?;
             for c in chunks {
                 debug_assert_eq!(c.doc_id, doc.meta.doc_id);
@@ -179,6 +273,9 @@ impl TextIndex {
                     f.source => c.source.as_str(),
                     f.start => c.start as u64,
                     f.end => c.end as u64,
+                    marking => c.marking.as_str(),
+                    portions => serde_json::to_string(&c.portions)
+                        .map_err(|e| TextError::Corrupt(e.to_string()))?,
                 );
                 if let Some(p) = c.page {
                     d.add_u64(f.page, p as u64);
@@ -252,8 +349,18 @@ impl TextIndex {
 
     fn meta_of(&self, d: &TantivyDocument) -> Result<DocumentMeta> {
         let raw = self.str_field(d, self.f.meta)?;
-        serde_json::from_str(&raw)
-            .map_err(|e| TextError::Corrupt(format!("document metadata: {e}")))
+        let mut meta: DocumentMeta = serde_json::from_str(&raw)
+            .map_err(|e| TextError::Corrupt(format!("document metadata: {e}")))?;
+        meta.marking = self.marking_of(d)?;
+        Ok(meta)
+    }
+
+    /// The record's marking; format-1 records read as UNCLASSIFIED.
+    fn marking_of(&self, d: &TantivyDocument) -> Result<String> {
+        match self.f.marking {
+            Some(field) => self.str_field(d, field),
+            None => Ok(sextant_types::UNCLASSIFIED.to_string()),
+        }
     }
 
     fn chunk_of(&self, d: &TantivyDocument) -> Result<Chunk> {
@@ -263,6 +370,21 @@ impl TextIndex {
         let get = |field| {
             self.u64_field(d, field)
                 .ok_or_else(|| TextError::Corrupt("chunk without offsets".into()))
+        };
+        let start = get(f.start)? as usize;
+        let end = get(f.end)? as usize;
+        let marking = self.marking_of(d)?;
+        let portions = match f.portions {
+            Some(field) => serde_json::from_str(&self.str_field(d, field)?)
+                .map_err(|e| TextError::Corrupt(format!("chunk portions: {e}")))?,
+            None => Portions {
+                context: marking.clone(),
+                spans: vec![Portion {
+                    start,
+                    end,
+                    marking: marking.clone(),
+                }],
+            },
         };
         Ok(Chunk {
             chunk_id: ChunkId(get(f.chunk_id)?),
@@ -278,8 +400,10 @@ impl TextIndex {
             },
             text: self.str_field(d, f.body)?,
             page: self.u64_field(d, f.page).map(|p| p as u32),
-            start: get(f.start)? as usize,
-            end: get(f.end)? as usize,
+            start,
+            end,
+            marking,
+            portions,
         })
     }
 
@@ -409,38 +533,115 @@ impl TextIndex {
         Ok(max)
     }
 
-    pub fn num_documents(&self) -> Result<usize> {
-        Ok(self
-            .searcher()
-            .search(&*self.kind_query(KIND_DOC), &Count)?)
+    pub fn num_documents(&self, visible: &Visible) -> Result<usize> {
+        self.count(self.kind_query(KIND_DOC), visible)
     }
 
     /// How many live chunks have ids above `after` (chunks still waiting for a vector).
-    pub fn count_chunks_after(&self, after: Option<ChunkId>) -> Result<usize> {
+    pub fn count_chunks_after(&self, after: Option<ChunkId>, visible: &Visible) -> Result<usize> {
         let lower = match after {
             Some(id) => Bound::Excluded(Term::from_field_u64(self.f.chunk_id, id.0)),
             None => Bound::Included(Term::from_field_u64(self.f.chunk_id, 0)),
         };
-        Ok(self
-            .searcher()
-            .search(&RangeQuery::new(lower, Bound::Unbounded), &Count)?)
+        self.count(Box::new(RangeQuery::new(lower, Bound::Unbounded)), visible)
     }
 
-    pub fn num_chunks(&self) -> Result<usize> {
-        Ok(self
-            .searcher()
-            .search(&*self.kind_query(KIND_CHUNK), &Count)?)
+    pub fn num_chunks(&self, visible: &Visible) -> Result<usize> {
+        self.count(self.kind_query(KIND_CHUNK), visible)
     }
 
-    /// BM25 over title, headings and body: `(chunk id, score)`, best first. `restrict`, when
-    /// given, is ANDed into the query so filtering happens inside the index, not after top-k.
-    /// Query syntax errors never fail: the parser is lenient and a query with no usable term
-    /// matches nothing.
+    /// The filter that keeps a read inside `visible`; `None` when nothing is hidden.
+    pub fn scope(&self, visible: &Visible) -> Option<Box<dyn Query>> {
+        match (visible, self.f.marking) {
+            (Visible::All, _) => None,
+            (Visible::Markings(allowed), Some(field)) => Some(Box::new(TermSetQuery::new(
+                allowed.iter().map(|m| Term::from_field_text(field, m)),
+            ))),
+            // Format 1: every record reads as UNCLASSIFIED.
+            (Visible::Markings(allowed), None) => {
+                if allowed.iter().any(|m| m == sextant_types::UNCLASSIFIED) {
+                    None
+                } else {
+                    Some(Box::new(EmptyQuery))
+                }
+            }
+        }
+    }
+
+    /// Every distinct marking in the index (of documents and chunks), from the term dictionary:
+    /// the set a reader's clearance is checked against to build their filter.
+    pub fn markings(&self) -> Result<Vec<String>> {
+        let Some(field) = self.f.marking else {
+            return Ok(vec![sextant_types::UNCLASSIFIED.to_string()]);
+        };
+        let mut out = std::collections::BTreeSet::new();
+        for seg in self.searcher().segment_readers() {
+            let inverted = seg.inverted_index(field)?;
+            let mut stream = inverted.terms().stream()?;
+            while stream.advance() {
+                out.insert(String::from_utf8_lossy(stream.key()).into_owned());
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// `(chunk id, marking)` of every live chunk, from fast fields (no stored text is read):
+    /// what the store's chunk -> marking table is built from.
+    pub fn chunk_markings(&self) -> Result<Vec<(u64, String)>> {
+        let s = self.searcher();
+        let mut out = Vec::new();
+        for seg in s.segment_readers() {
+            let ids = seg.fast_fields().u64("chunk_id")?;
+            let markings = match self.f.marking {
+                Some(_) => seg.fast_fields().str("marking")?,
+                None => None,
+            };
+            let mut buf = String::new();
+            for doc in 0..seg.max_doc() {
+                if seg.is_deleted(doc) {
+                    continue;
+                }
+                let Some(id) = ids.first(doc) else { continue };
+                let marking = match &markings {
+                    Some(col) => {
+                        let Some(ord) = col.term_ords(doc).next() else {
+                            return Err(TextError::Corrupt(format!("chunk {id} has no marking")));
+                        };
+                        buf.clear();
+                        col.ord_to_str(ord, &mut buf)?;
+                        buf.clone()
+                    }
+                    None => sextant_types::UNCLASSIFIED.to_string(),
+                };
+                out.push((id, marking));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `base` ANDed with the visibility filter, as a count.
+    fn count(&self, base: Box<dyn Query>, visible: &Visible) -> Result<usize> {
+        let q: Box<dyn Query> = match self.scope(visible) {
+            None => base,
+            Some(scope) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, base),
+                (Occur::Must, scope),
+            ])),
+        };
+        Ok(self.searcher().search(&*q, &Count)?)
+    }
+
+    /// BM25 over title, headings and body: `(chunk id, score)`, best first, over the chunks in
+    /// `visible` only. `restrict`, when given, is ANDed into the query too, so filtering happens
+    /// inside the index, never after top-k. When something is hidden, the BM25 statistics are
+    /// those of the visible chunks (see [`VisibleStats`]). Query syntax errors never fail: the
+    /// parser is lenient and a query with no usable term matches nothing.
     pub fn search(
         &self,
         query: &str,
         k: usize,
         restrict: Option<Box<dyn Query>>,
+        visible: &Visible,
     ) -> Result<Vec<(u64, f32)>> {
         if k == 0 {
             return Ok(Vec::new());
@@ -457,9 +658,29 @@ impl TextIndex {
         if let Some(r) = restrict {
             clauses.push((Occur::Must, filter(r)));
         }
+        let scope = self.scope(visible);
+        if let Some(sc) = &scope {
+            clauses.push((Occur::Must, filter(sc.box_clone())));
+        }
         let q = BooleanQuery::new(clauses);
         let s = self.searcher();
-        let top = s.search(&q, &TopDocs::with_limit(k).order_by_score())?;
+        // Statistics over the chunks that can match (never document records, never hidden ones).
+        let mut population = vec![(Occur::Must, self.kind_query(KIND_CHUNK))];
+        if let Some(sc) = scope {
+            population.push((Occur::Must, sc));
+        }
+        let population: Box<dyn Query> = Box::new(BooleanQuery::new(population));
+        let stats = VisibleStats {
+            searcher: &s,
+            num_docs: s.search(&*population, &Count)? as u64,
+            scope: population,
+            all_docs: s.num_docs(),
+        };
+        let top = s.search_with_statistics_provider(
+            &q,
+            &TopDocs::with_limit(k).order_by_score(),
+            &stats,
+        )?;
         let mut columns = Vec::with_capacity(s.segment_readers().len());
         for seg in s.segment_readers() {
             columns.push(seg.fast_fields().u64("chunk_id")?);
@@ -475,10 +696,11 @@ impl TextIndex {
     }
 
     /// Inverse document frequency over chunk bodies, `ln((N + 1) / (df + 1))`, of each word
-    /// (analysed like the body field: lowercased and stemmed). Used to weigh question terms.
-    pub fn idf(&self, words: &[&str]) -> Result<Vec<f32>> {
+    /// (analysed like the body field: lowercased and stemmed), counted over the visible chunks
+    /// only. Used to weigh question terms.
+    pub fn idf(&self, words: &[&str], visible: &Visible) -> Result<Vec<f32>> {
         let s = self.searcher();
-        let n = s.search(&*self.kind_query(KIND_CHUNK), &Count)? as f32;
+        let n = self.count(self.kind_query(KIND_CHUNK), visible)? as f32;
         let mut analyzer = self
             .index
             .tokenizer_for_field(self.f.body)
@@ -495,7 +717,13 @@ impl TextIndex {
             }
             if let Some(t) = first {
                 let term = tantivy::Term::from_field_text(self.f.body, &t);
-                df = s.doc_freq(&term)?;
+                df = match visible {
+                    Visible::All => s.doc_freq(&term)?,
+                    _ => self.count(
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                        visible,
+                    )? as u64,
+                };
             }
             out.push(((n + 1.0) / (df as f32 + 1.0)).ln());
         }
@@ -513,6 +741,16 @@ mod tests {
     use super::*;
 
     fn doc(id: &str, title: &str, texts: &[&str], first_chunk: u64) -> (Document, Vec<Chunk>) {
+        marked(id, title, texts, first_chunk, "UNCLASSIFIED")
+    }
+
+    fn marked(
+        id: &str,
+        title: &str,
+        texts: &[&str],
+        first_chunk: u64,
+        marking: &str,
+    ) -> (Document, Vec<Chunk>) {
         let doc_id = DocId::parse(id).unwrap();
         let text = texts.join("\n\n");
         let meta = DocumentMeta {
@@ -524,6 +762,7 @@ mod tests {
             bytes: text.len() as u64,
             chunks: texts.len() as u32,
             ingested_at: 0,
+            marking: marking.into(),
         };
         let mut pos = 0;
         let chunks = texts
@@ -543,6 +782,15 @@ mod tests {
                     page: (i == 1).then_some(2),
                     start,
                     end: start + t.chars().count(),
+                    marking: marking.into(),
+                    portions: Portions {
+                        context: marking.into(),
+                        spans: vec![Portion {
+                            start,
+                            end: start + t.chars().count(),
+                            marking: marking.into(),
+                        }],
+                    },
                 }
             })
             .collect();
@@ -568,15 +816,17 @@ mod tests {
         idx.stage_document(&d1, &c1).unwrap();
         idx.stage_document(&d2, &c2).unwrap();
         assert_eq!(
-            idx.num_chunks().unwrap(),
+            idx.num_chunks(&Visible::All).unwrap(),
             0,
             "nothing visible before commit"
         );
         idx.commit().unwrap();
-        assert_eq!(idx.num_documents().unwrap(), 2);
-        assert_eq!(idx.num_chunks().unwrap(), 4);
+        assert_eq!(idx.num_documents(&Visible::All).unwrap(), 2);
+        assert_eq!(idx.num_chunks(&Visible::All).unwrap(), 4);
 
-        let hits = idx.search("capital of mongolia", 10, None).unwrap();
+        let hits = idx
+            .search("capital of mongolia", 10, None, &Visible::All)
+            .unwrap();
         assert_eq!(hits[0].0, 1);
         let got = idx
             .chunks_by_ids(&[ChunkId(4), ChunkId(1), ChunkId(99)])
@@ -601,7 +851,10 @@ mod tests {
         idx.stage_document(&d1b, &c1b).unwrap();
         idx.commit().unwrap();
         assert_eq!(idx.chunks_of(&d1.meta.doc_id).unwrap(), c1b);
-        assert!(idx.search("steppe", 10, None).unwrap().is_empty());
+        assert!(idx
+            .search("steppe", 10, None, &Visible::All)
+            .unwrap()
+            .is_empty());
 
         idx.stage_delete(&d2.meta.doc_id).unwrap();
         idx.commit().unwrap();
@@ -609,7 +862,89 @@ mod tests {
         let mut live = idx.live_chunk_ids().unwrap();
         live.sort();
         assert_eq!(live, vec![5]);
-        assert!(idx.search("\"unbalanced AND (", 10, None).is_ok());
+        assert!(idx
+            .search("\"unbalanced AND (", 10, None, &Visible::All)
+            .is_ok());
+    }
+
+    #[test]
+    fn visibility_filters_inside_the_index_and_its_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap();
+        let (d1, c1) = marked(
+            "00000000000000a1",
+            "Open",
+            &["The harbour is quiet.", "Ships dock at dawn."],
+            1,
+            "UNCLASSIFIED",
+        );
+        let (d2, c2) = marked(
+            "00000000000000b2",
+            "Closed",
+            &[
+                "The harbour hides zorblax submarines.",
+                "zorblax zorblax harbour",
+            ],
+            3,
+            "SECRET//NOFORN",
+        );
+        idx.stage_document(&d1, &c1).unwrap();
+        idx.stage_document(&d2, &c2).unwrap();
+        idx.commit().unwrap();
+        assert_eq!(
+            idx.markings().unwrap(),
+            vec!["SECRET//NOFORN".to_string(), "UNCLASSIFIED".to_string()]
+        );
+        let low = Visible::Markings(vec!["UNCLASSIFIED".into()]);
+        assert!(idx.search("zorblax", 10, None, &low).unwrap().is_empty());
+        assert_eq!(
+            idx.search("zorblax", 10, None, &Visible::All)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(idx.num_chunks(&low).unwrap(), 2);
+        assert_eq!(idx.num_documents(&low).unwrap(), 1);
+        assert_eq!(idx.count_chunks_after(None, &low).unwrap(), 2);
+        // The score of a visible chunk does not depend on what hidden chunks contain: the same
+        // index with the hidden document's words swapped for others of the same length scores
+        // the visible chunk identically.
+        let seen = idx.search("harbour", 10, None, &low).unwrap();
+        let dir2 = tempfile::tempdir().unwrap();
+        let other = TextIndex::open(dir2.path()).unwrap();
+        let (d3, c3) = marked(
+            "00000000000000b2",
+            "Closed",
+            &[
+                "The cabbage hides zorblax submarines.",
+                "zorblax zorblax cabbage",
+            ],
+            3,
+            "SECRET//NOFORN",
+        );
+        other.stage_document(&d1, &c1).unwrap();
+        other.stage_document(&d3, &c3).unwrap();
+        other.commit().unwrap();
+        let alone = other.search("harbour", 10, None, &low).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen, alone);
+        assert_ne!(
+            idx.search("harbour", 10, None, &Visible::All).unwrap()[0].1,
+            other.search("harbour", 10, None, &Visible::All).unwrap()[0].1,
+            "without the filter the hidden chunks do move the score"
+        );
+        assert_eq!(
+            idx.idf(&["zorblax", "harbour"], &low).unwrap(),
+            other.idf(&["zorblax", "harbour"], &low).unwrap()
+        );
+        let mut table = idx.chunk_markings().unwrap();
+        table.sort();
+        assert_eq!(table[0], (1, "UNCLASSIFIED".to_string()));
+        assert_eq!(table[3], (4, "SECRET//NOFORN".to_string()));
+        assert_eq!(
+            idx.chunks_by_ids(&[ChunkId(3)]).unwrap()[0].portions,
+            c2[0].portions
+        );
     }
 
     #[test]
@@ -623,6 +958,6 @@ mod tests {
         }
         let idx = TextIndex::open(dir.path()).unwrap();
         assert_eq!(idx.document_meta(&d.meta.doc_id).unwrap().unwrap(), d.meta);
-        assert_eq!(idx.search("lake", 5, None).unwrap()[0].0, 7);
+        assert_eq!(idx.search("lake", 5, None, &Visible::All).unwrap()[0].0, 7);
     }
 }

@@ -51,6 +51,31 @@ impl fmt::Display for ChunkId {
     }
 }
 
+/// The banner of UNCLASSIFIED, as `sextant_access::Marking::banner` writes it. Records written by
+/// format 1 (before markings) read as this.
+pub const UNCLASSIFIED: &str = "UNCLASSIFIED";
+
+fn unclassified() -> String {
+    UNCLASSIFIED.to_string()
+}
+
+/// One portion-marked span of a document's text (character offsets into the extracted text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Portion {
+    pub start: usize,
+    pub end: usize,
+    /// Canonical banner of the portion's marking.
+    pub marking: String,
+}
+
+/// The markings inside one chunk: `context` covers what is shown beside its text (the document
+/// title and the heading path), `spans` the portions its text is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Portions {
+    pub context: String,
+    pub spans: Vec<Portion>,
+}
+
 /// One retrievable span of a document's extracted text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chunk {
@@ -68,6 +93,10 @@ pub struct Chunk {
     /// Character (Unicode scalar) offsets of `text` in the document's extracted text.
     pub start: usize,
     pub end: usize,
+    /// Canonical banner of the roll-up of everything the chunk shows (its portions, the title and
+    /// its headings): what a reader must be cleared for to see any of it.
+    pub marking: String,
+    pub portions: Portions,
 }
 
 impl Chunk {
@@ -94,12 +123,16 @@ pub struct DocumentMeta {
     pub title: String,
     pub source: String,
     pub format: String,
-    /// sha256 of the source bytes, hex; equal hash means "unchanged, skip".
+    /// sha256 of the source bytes and the marking policy applied, hex; equal hash means
+    /// "unchanged, skip".
     pub content_hash: String,
     pub bytes: u64,
     pub chunks: u32,
     /// Seconds since the Unix epoch, UTC.
     pub ingested_at: u64,
+    /// Canonical banner of the whole document (the roll-up of its banner and every portion).
+    #[serde(default = "unclassified")]
+    pub marking: String,
 }
 
 /// A document with its full extracted text (chunk offsets index into `text`).
@@ -122,6 +155,8 @@ pub struct Hit {
     pub page: Option<u32>,
     pub start: usize,
     pub end: usize,
+    pub marking: String,
+    pub portions: Portions,
 }
 
 impl Hit {
@@ -137,6 +172,8 @@ impl Hit {
             page: chunk.page,
             start: chunk.start,
             end: chunk.end,
+            marking: chunk.marking,
+            portions: chunk.portions,
         }
     }
 }

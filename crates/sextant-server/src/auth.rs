@@ -1,0 +1,248 @@
+//! Who is asking: bearer tokens and client certificates become a [`Caller`] (name, what they
+//! may see, what they may do) before any handler runs; per-user rate limits; and the audit
+//! records the server writes.
+//!
+//! Every route but `/healthz` and `/openapi.json` needs a caller: without valid credentials the
+//! answer is 401, always with the same body. Authentication successes are audited once per
+//! user and client address per [`AUTH_AUDIT_WINDOW`] (every request is audited anyway under its
+//! own action, with the user); failures always.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
+use sextant_audit::{AuditLog, Event, Outcome};
+use sextant_auth::{Principal, Role, Users};
+use sextant_store::Viewer;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::tls::ClientCert;
+use crate::AppState;
+
+/// How the server decides who is calling.
+pub enum AuthMode {
+    /// Bearer tokens (and client certificates, with mutual TLS) from the users file.
+    Users(Arc<Users>),
+    /// No authentication: every caller is the unrestricted local administrator. Only with
+    /// `sextant serve --insecure-dev`, which says so loudly.
+    InsecureDev,
+}
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub viewer: Viewer,
+    pub roles: BTreeSet<Role>,
+    /// Client address, for the audit log.
+    pub client: String,
+    /// Whether uploads go into the caller's own namespace (every named user).
+    pub namespaced: bool,
+}
+
+impl Caller {
+    fn from_principal(p: Principal, client: String) -> Caller {
+        Caller {
+            name: p.name,
+            viewer: Viewer::Cleared(p.access),
+            roles: p.roles,
+            client,
+            namespaced: true,
+        }
+    }
+
+    /// 403 unless the caller holds `role`. Roles are not secret, so saying which is missing
+    /// leaks nothing.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.roles.contains(&role) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("this needs the {} role", role.as_str()),
+            ))
+        }
+    }
+
+    /// An audit event by this caller.
+    pub fn event(&self, action: &str) -> Event {
+        Event::new(self.name.clone(), action).client(self.client.clone())
+    }
+}
+
+/// Authentication successes are logged once per user and client address per this window.
+pub const AUTH_AUDIT_WINDOW: Duration = Duration::from_secs(600);
+
+/// Per-user token buckets and the last audited authentication per (user, client).
+#[derive(Default)]
+pub struct Limiter {
+    per_minute: u32,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    seen: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl Limiter {
+    pub fn new(per_minute: u32) -> Limiter {
+        Limiter {
+            per_minute,
+            ..Default::default()
+        }
+    }
+
+    /// Takes one request from `user`'s bucket (capacity: a minute's worth); `Err(wait)` when
+    /// empty.
+    fn take(&self, user: &str) -> Result<(), Duration> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let cap = self.per_minute as f64;
+        let rate = cap / 60.0;
+        let now = Instant::now();
+        let mut b = self.buckets.lock();
+        let (tokens, at) = b.entry(user.to_string()).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(cap);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / rate))
+        }
+    }
+
+    fn first_in_window(&self, user: &str, client: &str) -> bool {
+        let now = Instant::now();
+        let mut seen = self.seen.lock();
+        if seen.len() > 10_000 {
+            seen.retain(|_, t| now.duration_since(*t) < AUTH_AUDIT_WINDOW);
+        }
+        let key = (user.to_string(), client.to_string());
+        match seen.get(&key) {
+            Some(t) if now.duration_since(*t) < AUTH_AUDIT_WINDOW => false,
+            _ => {
+                seen.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
+/// Writes an audit record off the async runtime. A record that cannot be written fails the
+/// request (nothing is served unaudited).
+pub async fn audit(log: &Arc<AuditLog>, ev: Event) -> Result<(), ApiError> {
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || log.record(&ev).map(|_| ()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+fn client_of(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_else(|| "in-process".into())
+}
+
+fn unauthorized() -> Response {
+    let mut resp = ApiError::new(
+        ErrorCode::Unauthorized,
+        "missing or invalid credentials: send Authorization: Bearer <token>",
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+/// Routes anyone may call: liveness and the API description carry no data.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/openapi.json")
+}
+
+/// Resolves the caller, applies the rate limit, and hands the request on with a [`Caller`]
+/// extension.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if is_public(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let client = client_of(&req);
+    let principal = match &state.auth.mode {
+        AuthMode::InsecureDev => {
+            let caller = Caller {
+                name: "insecure-dev".into(),
+                viewer: Viewer::Unrestricted,
+                roles: [Role::Reader, Role::Ingester, Role::Admin].into(),
+                client,
+                namespaced: false,
+            };
+            req.extensions_mut().insert(caller);
+            return next.run(req).await;
+        }
+        AuthMode::Users(users) => {
+            let bearer = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            match bearer {
+                Some(token) => users.authenticate(token).ok_or("invalid bearer token"),
+                None => match req.extensions().get::<ClientCert>() {
+                    Some(cert) => users
+                        .by_certificate(&cert.fingerprint)
+                        .ok_or("client certificate not mapped to a user"),
+                    None => Err("no credentials"),
+                },
+            }
+        }
+    };
+    let caller = match principal {
+        Ok(p) => Caller::from_principal(p, client),
+        Err(why) => {
+            let ev = Event::new("-", "auth")
+                .client(client)
+                .outcome(Outcome::Failure)
+                .detail(format!("{why} ({} {})", req.method(), req.uri().path()));
+            if let Err(e) = audit(&state.audit, ev).await {
+                return e.into_response();
+            }
+            return unauthorized();
+        }
+    };
+    if state
+        .auth
+        .limiter
+        .first_in_window(&caller.name, &caller.client)
+    {
+        if let Err(e) = audit(&state.audit, caller.event("auth")).await {
+            return e.into_response();
+        }
+    }
+    if let Err(wait) = state.auth.limiter.take(&caller.name) {
+        let mut resp = ApiError::new(
+            ErrorCode::TooManyRequests,
+            "rate limit exceeded; retry later",
+        )
+        .into_response();
+        let secs = wait.as_secs().max(1).to_string();
+        if let Ok(v) = HeaderValue::from_str(&secs) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// Authentication state shared by every request.
+pub struct Auth {
+    pub mode: AuthMode,
+    pub limiter: Limiter,
+}
