@@ -20,14 +20,15 @@ test "$(ip -o link show | grep -vc ' lo:')" = 0
 test -z "$(ip route show)"
 S="{bin} --data-dir {data}"
 $S ingest {fixture} --json > /dev/null
+token=$($S users add tester --clearance SECRET --roles reader | tail -n 1)
 $S serve --addr 127.0.0.1:18181 2> {log} &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for i in $(seq 1 150); do
-  if curl -sf http://127.0.0.1:18181/readyz > /dev/null; then break; fi
+  if curl -sf -H "Authorization: Bearer $token" http://127.0.0.1:18181/readyz > /dev/null; then break; fi
   sleep 0.2
 done
-curl -sf -X POST -H 'content-type: application/json' -d '{{"query":"capital of Mongolia","k":3}}' http://127.0.0.1:18181/v1/search
+curl -sf -X POST -H "Authorization: Bearer $token" -H 'content-type: application/json' -d '{{"query":"capital of Mongolia","k":3}}' http://127.0.0.1:18181/v1/search
 "#,
         data = data.display(),
         fixture = fixture.display(),

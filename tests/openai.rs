@@ -64,6 +64,7 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
 
     // The stock OpenAI client, streaming and not.
     let out = std::process::Command::new(&python)
+        .env("SEXTANT_API_KEY", &server.token)
         .arg(repo().join("tests/py/openai_client.py"))
         .args(["--base-url", &format!("http://{}/v1", server.addr)])
         .args(["--model", "smollm2-135m-instruct"])

@@ -109,12 +109,33 @@ pub fn title_of(md: &Path) -> String {
 pub struct Server {
     child: std::process::Child,
     pub addr: String,
+    /// API token of the user the requests go as (TOP SECRET, every role).
+    pub token: String,
 }
 
 impl Server {
-    /// Starts the server on `data` and waits until it listens (chat models load first).
+    /// Adds a user (TOP SECRET, every role) to `data`'s users file, starts the server on
+    /// `data` and waits until it listens (chat models load first).
     pub fn start(data: &Path) -> Server {
         use std::io::BufRead;
+        let added = ok(
+            data,
+            &[
+                "users",
+                "add",
+                "tester",
+                "--clearance",
+                "TOP SECRET",
+                "--roles",
+                "reader,ingester,admin",
+            ],
+        );
+        let token = added
+            .lines()
+            .last()
+            .expect("a token line")
+            .trim()
+            .to_string();
         let mut child = sextant()
             .arg("--data-dir")
             .arg(data)
@@ -142,7 +163,7 @@ impl Server {
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
+        Server { child, addr, token }
     }
 
     /// One HTTP/1.1 request; returns (status, body).
@@ -157,8 +178,9 @@ impl Server {
         let payload = body.map(|b| b.to_string()).unwrap_or_default();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
             self.addr,
+            self.token,
             payload.len()
         )
         .unwrap();
