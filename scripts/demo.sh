@@ -14,33 +14,41 @@ $S models fetch
 scripts/fetch-data.sh factbook sotu
 # Text is searchable at once; the server computes the embeddings in the background (see /readyz).
 $S ingest --no-embed "$SEXTANT_CACHE/data/demo/factbook" "$SEXTANT_CACHE/data/demo/sotu"
+# Authentication is on: a demo user (cleared SECRET, every role) gets a fresh token each run.
+$S users remove demo >/dev/null 2>&1 || true
+TOKEN=$($S users add demo --clearance SECRET --roles reader,ingester,admin | tail -n 1)
+AUTH="Authorization: Bearer $TOKEN"
 $S serve --addr "$ADDR" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT INT TERM
-for _ in $(seq 1 300); do curl -sf "http://$ADDR/readyz" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 300); do curl -sf -H "$AUTH" "http://$ADDR/readyz" >/dev/null && break; sleep 0.2; done
 echo
 # Hybrid search needs the embeddings, which the server computes in the background; until they
 # are complete (see /readyz) the demo query uses BM25, which finds everything at once.
-mode=$(curl -s "http://$ADDR/readyz" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("hybrid" if r["vectors_complete"] else "bm25"); print(f"readyz: {r}", file=sys.stderr)')
+mode=$(curl -s -H "$AUTH" "http://$ADDR/readyz" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("hybrid" if r["vectors_complete"] else "bm25"); print(f"readyz: {r}", file=sys.stderr)')
 echo "==> POST /v1/search {\"query\":\"What is the capital of Mongolia?\",\"k\":3,\"mode\":\"$mode\"}"
-curl -s -X POST -H 'content-type: application/json' \
+curl -s -X POST -H "$AUTH" -H 'content-type: application/json' \
   -d "{\"query\":\"What is the capital of Mongolia?\",\"k\":3,\"mode\":\"$mode\"}" "http://$ADDR/v1/search" |
   python3 -c '
 import json, sys
-for h in json.load(sys.stdin)["hits"]:
-    print("%.4f  %s  %r" % (h["score"], h["title"], h["text"][:160]))
+r = json.load(sys.stdin)
+print(r["marking"])
+for h in r["hits"]:
+    print("%.4f  (%s) %s  %r" % (h["score"], h["marking"], h["title"], h["text"][:160]))
 '
 echo
 echo "==> POST /v1/ask {\"question\":\"What is the capital of Mongolia?\"}"
-curl -s -X POST -H 'content-type: application/json' \
+curl -s -X POST -H "$AUTH" -H 'content-type: application/json' \
   -d '{"question":"What is the capital of Mongolia?"}' "http://$ADDR/v1/ask" |
   python3 -c '
 import json, sys
 a = json.load(sys.stdin)
+print(a.get("marking"))
 print(a.get("answer"), "(abstained)" if a.get("abstained") else "")
 for c in a.get("citations", []):
-    print("  [%d] %s, characters %d-%d: %r" % (c["n"], c["title"], c["start"], c["end"], c["quote"]))
+    print("  [%d] (%s) %s, characters %d-%d: %r" % (c["n"], c["marking"], c["title"], c["start"], c["end"], c["quote"]))
 '
 echo
+echo "Demo user token (send as: -H 'Authorization: Bearer <token>'): $TOKEN"
 echo "Sextant is serving on http://$ADDR (API: /v1/ask, /v1/chat, /v1/chat/completions, /v1/search, /v1/documents, /openapi.json). Ctrl-C stops it."
 wait $server

@@ -184,7 +184,7 @@ impl Store {
         let manifest_path = dir.join("manifest.json");
         let manifest = if manifest_path.exists() {
             let m = read_manifest(dir)?;
-            if !READABLE.contains(&m.format_version) {
+            if m.format_version != FORMAT_VERSION {
                 return Err(StoreError::Manifest {
                     dir: dir.to_path_buf(),
                     msg: format!(
