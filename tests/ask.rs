@@ -97,10 +97,12 @@ fn ask_cites_the_source_span_and_abstains_when_the_sources_are_silent() {
         assert_eq!(a["citations"].as_array().unwrap().len(), 0, "{q}: {a}");
     }
 
-    // Human output: the answer, then numbered citations with their quotes.
+    // Human output: the banner, the answer, then numbered citations with their portion
+    // markings and quotes.
     let text = ok(&data, &["ask", "What is the capital of Kenya?"]);
+    assert_eq!(text.lines().next(), Some("UNCLASSIFIED"), "{text}");
     assert!(text.to_lowercase().contains("nairobi"), "{text}");
-    assert!(text.contains("[1] Kenya"), "{text}");
+    assert!(text.contains("[1] (UNCLASSIFIED) Kenya"), "{text}");
 
     // One retrieval, two models side by side.
     let c = json(
@@ -226,4 +228,80 @@ fn eval_qa_reports_answer_quality_and_abstention() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Answers over marked documents: a SECRET//REL TO USA, GBR Kenya and an unmarked Mongolia. The
+/// answer's banner is the roll-up of its citations' portion markings; a reader who may not see
+/// Kenya never gets anything from it.
+#[test]
+fn answers_carry_the_roll_up_of_their_citations_and_respect_releasability() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let kenya = std::fs::read_to_string(factbook_dir().join("ke.md")).unwrap();
+    std::fs::write(
+        docs.join("ke.md"),
+        format!("SECRET//REL TO USA, GBR\n\n{kenya}\n\nSECRET//REL TO USA, GBR\n"),
+    )
+    .unwrap();
+    std::fs::copy(factbook_dir().join("mg.md"), docs.join("mg.md")).unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["ingest", docs.to_str().unwrap()]);
+    ok(
+        &data,
+        &[
+            "users",
+            "add",
+            "gbr",
+            "--clearance",
+            "SECRET",
+            "--citizenship",
+            "GBR",
+        ],
+    );
+    ok(
+        &data,
+        &[
+            "users",
+            "add",
+            "fra",
+            "--clearance",
+            "TOP SECRET",
+            "--citizenship",
+            "FRA",
+        ],
+    );
+
+    let rolled_up = |a: &serde_json::Value| {
+        let cites = a["citations"].as_array().unwrap();
+        sextant_assist::rollup(cites.iter().map(|c| c["marking"].as_str().unwrap()))
+            .unwrap()
+            .banner()
+    };
+    let q = "What is the capital of Kenya?";
+    let a = json(&data, &["--as", "gbr", "ask", "--json", q]);
+    assert_eq!(a["abstained"], false, "{a}");
+    assert!(a["answer"].as_str().unwrap().contains("Nairobi"), "{a}");
+    for c in a["citations"].as_array().unwrap() {
+        assert_eq!(c["marking"], "SECRET//REL TO USA, GBR", "{c}");
+    }
+    assert_eq!(a["marking"], rolled_up(&a));
+    assert_citations_point_at_their_quotes(&data, &a);
+
+    // Cleared higher, but not releasable to France: nothing from Kenya's document.
+    let f = json(&data, &["--as", "fra", "ask", "--json", q]);
+    assert!(!f.to_string().contains("Nairobi"), "{f}");
+    assert_eq!(f["marking"], rolled_up(&f));
+    assert!(f["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["marking"] == "UNCLASSIFIED"));
+
+    let m = json(
+        &data,
+        &["ask", "--json", "What is the capital of Mongolia?"],
+    );
+    assert_eq!(m["abstained"], false, "{m}");
+    assert_eq!(m["marking"], "UNCLASSIFIED");
 }

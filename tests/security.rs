@@ -162,10 +162,16 @@ fn generate(store: &Store, rng: &mut StdRng, n_docs: usize) -> Corpus {
         docs.push((name, text, explicit));
     }
     for (name, text, explicit) in &docs {
+        // Small chunks, so that one document's portions land in chunks of different markings
+        // and a reader may see part of a document.
         let opts = IngestOptions {
             marking: MarkingPolicy {
                 explicit: explicit.clone(),
                 default: Marking::unclassified(),
+            },
+            chunking: sextant_ingest::ChunkConfig {
+                min_chars: 40,
+                target_chars: 90,
             },
             ..Default::default()
         };
@@ -416,9 +422,27 @@ async fn nothing_leaks_to_anyone_through_any_endpoint() {
     );
     let api = Api { app: router(state) };
 
-    // Sanity of the generated world: mixed markings, and every user forbidden something.
+    // Sanity of the generated world: mixed markings, and documents whose chunks differ in
+    // marking (readers who may see part of a document).
     let distinct: BTreeSet<&String> = corpus.chunks.values().collect();
     assert!(distinct.len() >= 8, "{distinct:?}");
+    let mixed = corpus
+        .docs
+        .keys()
+        .filter(|d| {
+            let ms: BTreeSet<&String> = corpus
+                .chunks
+                .iter()
+                .filter(|(c, _)| corpus.chunk_doc[*c] == **d)
+                .map(|(_, m)| m)
+                .collect();
+            ms.len() > 1
+        })
+        .count();
+    assert!(
+        mixed >= 10,
+        "only {mixed} documents with chunks of several markings"
+    );
     let (_, nonsense_404) = api
         .call(
             Some(&people[0].token),
@@ -590,7 +614,7 @@ async fn nothing_leaks_to_anyone_through_any_endpoint() {
 
     // 7. Prompt injection: a document tells the model to print the SECRET//NOFORN paragraph.
     //    The model only ever reads what the asker may see, so nothing leaks, for any asker.
-    for user in people.iter().step_by(4) {
+    for user in people.iter().step_by(8) {
         let oracle = Oracle::new(user, &corpus);
         let t = Some(user.token.as_str());
         for (path, body) in [
@@ -614,7 +638,7 @@ async fn nothing_leaks_to_anyone_through_any_endpoint() {
         }
     }
     eprintln!(
-        "leak suite: {cases} cases over {} users, {} documents, {} chunks",
+        "leak suite: {cases} cases over {} users, {} documents ({mixed} with chunks of several markings), {} chunks",
         people.len(),
         corpus.docs.len(),
         corpus.chunks.len()
