@@ -63,25 +63,20 @@ pub fn rollup<'a>(markings: impl IntoIterator<Item = &'a str>) -> Result<Marking
 }
 
 /// The marking of a quote `[start, end)` (document offsets) taken from `hit`: its title and
-/// headings, and every portion the quote overlaps.
+/// headings, and every portion the quote overlaps. A quote outside every recorded portion cannot
+/// be placed and takes the whole chunk's marking.
 pub fn quote_marking(hit: &Hit, start: usize, end: usize) -> Result<Marking> {
-    let overlapping = hit
+    let overlapping: Vec<&str> = hit
         .portions
         .spans
         .iter()
-        .filter(|p| p.start < end.max(start + 1) && p.end > start)
-        .map(|p| p.marking.as_str());
-    let m = rollup(std::iter::once(hit.portions.context.as_str()).chain(overlapping))?;
-    // A quote outside every recorded portion cannot be placed: it takes the chunk's marking.
-    if hit
-        .portions
-        .spans
-        .iter()
-        .all(|p| p.end <= start || p.start >= end)
-    {
+        .filter(|p| p.start < end && p.end > start)
+        .map(|p| p.marking.as_str())
+        .collect();
+    if overlapping.is_empty() {
         return rollup([hit.marking.as_str()]);
     }
-    Ok(m)
+    rollup(std::iter::once(hit.portions.context.as_str()).chain(overlapping))
 }
 
 impl From<ModelError> for AssistError {
@@ -666,3 +661,46 @@ const SYSTEM_PROMPT: &str =
 Answer in one short sentence and cite the source you used like [1]. \
 Never use knowledge that is not in the sources. \
 If the sources do not contain the answer, reply exactly: NOT IN SOURCES";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sextant_types::{Portion, Portions};
+
+    #[test]
+    fn a_quote_carries_the_marking_of_the_portions_it_overlaps() {
+        let portion = |start, end, marking: &str| Portion {
+            start,
+            end,
+            marking: marking.into(),
+        };
+        let hit = Hit {
+            doc_id: sextant_types::DocId::parse("0123456789abcdef").unwrap(),
+            chunk_id: sextant_types::ChunkId(1),
+            title: "Harbor".into(),
+            source: "h.txt".into(),
+            heading: vec![],
+            text: "(U) Open. (S//NF) Closed.".into(),
+            score: 1.0,
+            page: None,
+            start: 100,
+            end: 125,
+            marking: "SECRET//NOFORN".into(),
+            portions: Portions {
+                context: "UNCLASSIFIED".into(),
+                spans: vec![
+                    portion(100, 109, "UNCLASSIFIED"),
+                    portion(110, 125, "SECRET//NOFORN"),
+                ],
+            },
+        };
+        let check =
+            |s, e, want: &str| assert_eq!(quote_marking(&hit, s, e).unwrap().banner(), want);
+        check(100, 109, "UNCLASSIFIED");
+        check(110, 125, "SECRET//NOFORN");
+        check(105, 115, "SECRET//NOFORN");
+        check(200, 210, "SECRET//NOFORN");
+        assert_eq!(rollup([]).unwrap().banner(), "UNCLASSIFIED");
+        assert!(matches!(rollup(["SECRT"]), Err(AssistError::Marking(_))));
+    }
+}
