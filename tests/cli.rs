@@ -90,8 +90,16 @@ fn search_json_has_the_documented_shape() {
     keys.sort();
     assert_eq!(
         keys,
-        ["chunk_id", "doc_id", "end", "page", "score", "source", "start", "text", "title"]
+        [
+            "chunk_id", "doc_id", "end", "marking", "page", "score", "source", "start", "text",
+            "title"
+        ]
     );
+    assert_eq!(
+        hits[0]["marking"], "UNCLASSIFIED",
+        "unmarked text takes the default"
+    );
+    assert_eq!(v["marking"], "UNCLASSIFIED", "the result set's banner");
     assert!(hits[0]["page"].is_null());
     // The offsets point at the text inside the document's extracted text.
     let text = hits[0]["text"].as_str().unwrap();

@@ -166,9 +166,32 @@ async fn blocking<T: Send + 'static>(
         error::ErrorBody,
         error::ErrorDetail,
         ErrorCode
-    ))
+    )),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token scheme every route but `/healthz` and `/openapi.json` requires.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "API token from `sextant users add` (or a mutual-TLS client certificate)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI document, pretty-printed, as served at `/openapi.json`.
 pub fn openapi_json() -> String {
@@ -473,7 +496,7 @@ async fn search(
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "ok")))]
+#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "ok")))]
 async fn healthz() -> &'static str {
     "ok\n"
 }
