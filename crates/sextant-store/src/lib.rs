@@ -60,15 +60,40 @@ impl Viewer {
 }
 
 /// Chunk id -> marking, interned: the vector index's access predicate. Built from the text
-/// index's fast fields when the store opens and kept in step by every commit.
+/// index's fast fields when the store opens and kept in step by every commit. Chunk ids are
+/// allocated densely from 1, so a vector indexed by id (4 bytes per id ever allocated) makes the
+/// predicate two array reads.
 #[derive(Default)]
 struct MarkingTable {
-    by_chunk: HashMap<u64, u32>,
+    by_chunk: Vec<u32>,
     names: Vec<String>,
     ids: HashMap<String, u32>,
 }
 
+const NO_MARKING: u32 = u32::MAX;
+
 impl MarkingTable {
+    fn set(&mut self, chunk: u64, marking: u32) {
+        let i = chunk as usize;
+        if i >= self.by_chunk.len() {
+            self.by_chunk.resize(i + 1, NO_MARKING);
+        }
+        self.by_chunk[i] = marking;
+    }
+
+    fn clear(&mut self, chunk: u64) {
+        if let Some(m) = self.by_chunk.get_mut(chunk as usize) {
+            *m = NO_MARKING;
+        }
+    }
+
+    fn get(&self, chunk: u64) -> Option<u32> {
+        self.by_chunk
+            .get(chunk as usize)
+            .copied()
+            .filter(|m| *m != NO_MARKING)
+    }
+
     fn intern(&mut self, marking: &str) -> u32 {
         if let Some(id) = self.ids.get(marking) {
             return *id;
@@ -84,7 +109,8 @@ impl MarkingTable {
 /// interned markings the vector predicate accepts (`None`: everything).
 pub struct Scope {
     visible: Visible,
-    allowed: Option<HashSet<u32>>,
+    /// Indexed by interned marking id.
+    allowed: Option<Vec<bool>>,
 }
 
 impl Scope {
@@ -232,7 +258,7 @@ impl Store {
         let mut table = MarkingTable::default();
         for (id, marking) in text.chunk_markings()? {
             let m = table.intern(&marking);
-            table.by_chunk.insert(id, m);
+            table.set(id, m);
         }
         let store = Store {
             dir: dir.to_path_buf(),
@@ -258,10 +284,12 @@ impl Store {
         let mut names = self.text.markings()?;
         names.retain(|m| viewer.may_see(m));
         let table = self.markings.read();
-        let allowed = names
-            .iter()
-            .filter_map(|n| table.ids.get(n).copied())
-            .collect();
+        let mut allowed = vec![false; table.names.len()];
+        for n in &names {
+            if let Some(id) = table.ids.get(n) {
+                allowed[*id as usize] = true;
+            }
+        }
         Ok(Scope {
             visible: Visible::Markings(names),
             allowed: Some(allowed),
@@ -278,9 +306,8 @@ impl Store {
                 let table = self.markings.read();
                 let pred = |key: u64| {
                     table
-                        .by_chunk
-                        .get(&key)
-                        .is_some_and(|m| allowed.contains(m))
+                        .get(key)
+                        .is_some_and(|m| allowed.get(m as usize).copied().unwrap_or(false))
                 };
                 Ok(self.vectors.search(query, k, Filter::Predicate(&pred))?)
             }
@@ -378,12 +405,12 @@ impl Store {
         {
             let mut table = self.markings.write();
             for old in &replaced_chunks {
-                table.by_chunk.remove(old);
+                table.clear(*old);
             }
             for (_, chunks) in &docs {
                 for c in chunks {
                     let m = table.intern(&c.marking);
-                    table.by_chunk.insert(c.chunk_id.0, m);
+                    table.set(c.chunk_id.0, m);
                 }
             }
         }
@@ -406,7 +433,7 @@ impl Store {
         {
             let mut table = self.markings.write();
             for c in &old {
-                table.by_chunk.remove(c);
+                table.clear(*c);
             }
         }
         self.vectors.remove(&old)?;
@@ -462,7 +489,7 @@ impl Store {
         let mut table = MarkingTable::default();
         for (id, marking) in self.text.chunk_markings()? {
             let m = table.intern(&marking);
-            table.by_chunk.insert(id, m);
+            table.set(id, m);
         }
         *self.markings.write() = table;
         Ok(())

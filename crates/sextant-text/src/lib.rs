@@ -144,7 +144,20 @@ struct VisibleStats<'a> {
     scope: Box<dyn Query>,
     num_docs: u64,
     all_docs: u64,
+    /// Document frequencies already counted for this scope in this index generation.
+    cache: &'a Mutex<DfCache>,
+    key: (u64, u64),
 }
+
+/// Document frequencies inside a scope, per index generation: common words recur in almost every
+/// query and counting them inside the filter is the expensive part of a filtered search.
+#[derive(Default)]
+struct DfCache {
+    map: std::collections::HashMap<((u64, u64), Term), u64>,
+}
+
+/// Entries kept before the cache starts over.
+const DF_CACHE_MAX: usize = 200_000;
 
 impl Bm25StatisticsProvider for VisibleStats<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
@@ -157,6 +170,10 @@ impl Bm25StatisticsProvider for VisibleStats<'_> {
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let key = (self.key, term.clone());
+        if let Some(df) = self.cache.lock().map.get(&key) {
+            return Ok(*df);
+        }
         let q = BooleanQuery::new(vec![
             (
                 Occur::Must,
@@ -164,7 +181,13 @@ impl Bm25StatisticsProvider for VisibleStats<'_> {
             ),
             (Occur::Must, self.scope.box_clone()),
         ]);
-        Ok(self.searcher.search(&q, &Count)? as u64)
+        let df = self.searcher.search(&q, &Count)? as u64;
+        let mut cache = self.cache.lock();
+        if cache.map.len() >= DF_CACHE_MAX {
+            cache.map.clear();
+        }
+        cache.map.insert(key, df);
+        Ok(df)
     }
 }
 
@@ -184,6 +207,7 @@ pub struct TextIndex {
     /// contend for tantivy's single-writer lock.
     writer: Mutex<Option<IndexWriter>>,
     f: Fields,
+    df_cache: Mutex<DfCache>,
 }
 
 impl TextIndex {
@@ -206,6 +230,7 @@ impl TextIndex {
             reader,
             writer: Mutex::new(None),
             f,
+            df_cache: Mutex::new(DfCache::default()),
         })
     }
 
@@ -670,11 +695,23 @@ impl TextIndex {
             population.push((Occur::Must, sc));
         }
         let population: Box<dyn Query> = Box::new(BooleanQuery::new(population));
+        // The cache key: this index generation and the scope (the visible markings).
+        let scope_key = match visible {
+            Visible::All => 0,
+            Visible::Markings(m) => {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                m.hash(&mut h);
+                h.finish() | 1
+            }
+        };
         let stats = VisibleStats {
             searcher: &s,
             num_docs: s.search(&*population, &Count)? as u64,
             scope: population,
             all_docs: s.num_docs(),
+            cache: &self.df_cache,
+            key: (s.generation().generation_id(), scope_key),
         };
         let top = s.search_with_statistics_provider(
             &q,
