@@ -13,6 +13,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant-parse", 2),
     ("sextant-text", 2),
     ("sextant-vector", 2),
+    ("sextant-geo", 2),
     ("sextant-store", 3),
     ("sextant-ingest", 4),
     ("sextant-retrieve", 4),
