@@ -770,11 +770,10 @@ fn delete(s: &Settings, actor: &Actor, target: &str) -> Result<i32> {
         _ => {
             let p = Path::new(target);
             let abs = std::fs::canonicalize(p).or_else(|_| std::path::absolute(p))?;
-            let origin = abs.to_string_lossy();
-            sextant_ingest::doc_id_for(&match actor.namespace() {
-                Some(ns) => format!("{ns}:{origin}"),
-                None => origin.into_owned(),
-            })
+            sextant_ingest::doc_id_for(&sextant_ingest::namespaced(
+                actor.namespace().as_deref(),
+                &abs.to_string_lossy(),
+            ))
         }
     };
     let deleted = store.delete_document(&id, &actor.viewer)?;
@@ -937,13 +936,6 @@ fn print_answer(a: &sextant_assist::Answer) {
     }
 }
 
-fn answered(ev: Event, question: &str, a: &sextant_assist::Answer) -> Event {
-    ev.query(question)
-        .docs(a.citations.iter().map(|c| c.doc_id.clone()))
-        .chunks(a.citations.iter().map(|c| c.chunk_id))
-        .cited(a.citations.iter().map(|c| c.chunk_id))
-}
-
 fn ask(
     s: &Settings,
     actor: &Actor,
@@ -964,7 +956,10 @@ fn ask(
     let answer = assistant
         .ask(&req, |_| true)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    record(&log, answered(actor.event("ask"), question, &answer))?;
+    record(
+        &log,
+        sextant_server::chat::answered(actor.event("ask"), question, &answer),
+    )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {

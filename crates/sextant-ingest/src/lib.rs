@@ -71,10 +71,15 @@ impl Default for IngestOptions {
 
 impl IngestOptions {
     fn origin(&self, origin: &str) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{ns}:{origin}"),
-            None => origin.to_string(),
-        }
+        namespaced(self.namespace.as_deref(), origin)
+    }
+}
+
+/// The identity origin of `origin` inside `namespace` (see [`IngestOptions::namespace`]).
+pub fn namespaced(namespace: Option<&str>, origin: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}:{origin}"),
+        None => origin.to_string(),
     }
 }
 

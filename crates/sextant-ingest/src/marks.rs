@@ -172,6 +172,7 @@ pub fn chunk_marks(
     // The heading path shown with the chunk: the headings open at its first block.
     let mut stack: Vec<(u8, usize)> = Vec::new();
     let mut spans = Vec::new();
+    let mut inside = Vec::new();
     for (i, b) in parsed.blocks.iter().enumerate() {
         let Some((s, e)) = chunked.block_spans[i] else {
             continue;
@@ -193,18 +194,14 @@ pub fn chunk_marks(
             end: e.min(chunk.end),
             marking: marks.blocks[i].banner(),
         });
+        inside.push(i);
     }
     let context = stack.iter().fold(marks.title.clone(), |acc, (_, i)| {
         acc.join(&marks.blocks[*i])
     });
-    let mut all = context.clone();
-    for (i, span) in chunked.block_spans.iter().enumerate() {
-        if let Some((s, e)) = span {
-            if *s < chunk.end && *e > chunk.start {
-                all = all.join(&marks.blocks[i]);
-            }
-        }
-    }
+    let all = inside
+        .iter()
+        .fold(context.clone(), |acc, i| acc.join(&marks.blocks[*i]));
     (
         all,
         Portions {

@@ -99,7 +99,7 @@ fn check_question(q: &str) -> Result<(), ApiError> {
 }
 
 /// The audit record of an answer: the documents and chunks it cites.
-fn answered(ev: AuditEvent, question: &str, a: &Answer) -> AuditEvent {
+pub fn answered(ev: AuditEvent, question: &str, a: &Answer) -> AuditEvent {
     ev.query(question)
         .docs(a.citations.iter().map(|c| c.doc_id.clone()))
         .chunks(a.citations.iter().map(|c| c.chunk_id))

@@ -73,6 +73,16 @@ struct MarkingTable {
 const NO_MARKING: u32 = u32::MAX;
 
 impl MarkingTable {
+    /// The table of every live chunk in `text`.
+    fn build(text: &TextIndex) -> Result<MarkingTable> {
+        let mut table = MarkingTable::default();
+        for (id, marking) in text.chunk_markings()? {
+            let m = table.intern(&marking);
+            table.set(id, m);
+        }
+        Ok(table)
+    }
+
     fn set(&mut self, chunk: u64, marking: u32) {
         let i = chunk as usize;
         if i >= self.by_chunk.len() {
@@ -255,11 +265,7 @@ impl Store {
             .max_chunk_id()?
             .max(vectors.max_key())
             .map_or(1, |m| m + 1);
-        let mut table = MarkingTable::default();
-        for (id, marking) in text.chunk_markings()? {
-            let m = table.intern(&marking);
-            table.set(id, m);
-        }
+        let table = MarkingTable::build(&text)?;
         let store = Store {
             dir: dir.to_path_buf(),
             manifest,
@@ -486,12 +492,7 @@ impl Store {
         if !self.text.refresh()? {
             return Ok(());
         }
-        let mut table = MarkingTable::default();
-        for (id, marking) in self.text.chunk_markings()? {
-            let m = table.intern(&marking);
-            table.set(id, m);
-        }
-        *self.markings.write() = table;
+        *self.markings.write() = MarkingTable::build(&self.text)?;
         Ok(())
     }
 }
