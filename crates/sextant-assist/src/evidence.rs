@@ -519,6 +519,8 @@ mod tests {
             end: 0,
             marking: sextant_types::UNCLASSIFIED.into(),
             portions: Default::default(),
+            geo: Vec::new(),
+            geometry: None,
         };
         let st = statements(&hit);
         let got: Vec<(&str, Option<&str>)> = st.iter().map(|s| (s.text, s.local_heading)).collect();

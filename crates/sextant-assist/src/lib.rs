@@ -693,6 +693,8 @@ mod tests {
                     portion(110, 125, "SECRET//NOFORN"),
                 ],
             },
+            geo: Vec::new(),
+            geometry: None,
         };
         let check =
             |s, e, want: &str| assert_eq!(quote_marking(&hit, s, e).unwrap().banner(), want);

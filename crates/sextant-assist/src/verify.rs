@@ -263,6 +263,8 @@ mod tests {
             end: 100 + text.chars().count(),
             marking: sextant_types::UNCLASSIFIED.into(),
             portions: Default::default(),
+            geo: Vec::new(),
+            geometry: None,
         }
     }
 

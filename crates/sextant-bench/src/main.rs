@@ -290,6 +290,7 @@ fn query(
                         page: None,
                         marking: marking.clone(),
                         portions: Default::default(),
+                        geo: Vec::new(),
                     });
                 }
                 let meta = DocumentMeta {

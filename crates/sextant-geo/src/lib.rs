@@ -1,7 +1,13 @@
-//! Geospatial building blocks for Sextant. So far: finding coordinates written in text
-//! ([`coords`]), the first step of geotagging documents. The spatial index, gazetteer and feed
-//! readers join this crate as issue 5 proceeds.
+//! Geospatial building blocks for Sextant (level 2: no store, no IO beyond reading the files it
+//! is given):
+//! - [`coords`]: coordinates written in text (decimal, DMS, the Factbook's form, MGRS);
+//! - [`gazetteer`]: GeoNames places and Natural Earth country polygons, and geotagging of text;
+//! - [`feed`]: GeoJSON, KML, GPX, CSV and Cursor-on-Target records;
+//! - [`index`]: the spatial index (rstar) and the areas it is queried with.
 
 pub mod coords;
+pub mod feed;
+pub mod gazetteer;
+pub mod index;
 
 pub use coords::{find_coordinates, Found};

@@ -165,6 +165,7 @@ pub fn prepare(
                 end: d.end,
                 marking: marking.banner(),
                 portions,
+                geo: Vec::new(),
             }
         })
         .collect();

@@ -34,10 +34,11 @@ pub use sextant_vector;
 /// Version of the on-disk layout. Bump on any incompatible change, and keep a frozen copy of the
 /// old layout under `tests/data/compat/` with a test that it still opens (or is refused clearly).
 /// Format 2 added classification markings; format 1 directories open read-only, every record
-/// reading as UNCLASSIFIED.
-pub const FORMAT_VERSION: u32 = 2;
+/// reading as UNCLASSIFIED. Format 3 added chunk geotags (the spatial index is built from them);
+/// format 2 directories open read-only, their chunks without places.
+pub const FORMAT_VERSION: u32 = 3;
 /// Formats this build can read.
-const READABLE: [u32; 2] = [1, 2];
+const READABLE: [u32; 3] = [1, 2, 3];
 
 /// Who is reading: the local administrator (whoever can read the data directory can read all of
 /// it anyway), or a person with a clearance. Every read path of the store takes one; there is no
@@ -224,8 +225,9 @@ impl Store {
                 return Err(StoreError::Manifest {
                     dir: dir.to_path_buf(),
                     msg: format!(
-                        "format version {} predates classification markings and is read-only in this build: re-ingest into a new data directory",
-                        m.format_version
+                        "format version {} predates {} and is read-only in this build: re-ingest into a new data directory",
+                        m.format_version,
+                        if m.format_version < 2 { "classification markings" } else { "geotags" }
                     ),
                 });
             }

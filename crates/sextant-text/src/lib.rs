@@ -6,7 +6,7 @@
 //! the store's crash-safety rests on.
 
 use parking_lot::Mutex;
-use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta, Portion, Portions};
+use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta, GeoTag, Portion, Portions};
 use std::ops::Bound;
 use std::path::Path;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
@@ -32,8 +32,8 @@ pub enum TextError {
     Corrupt(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
-    #[error("this text index predates classification markings (format 1) and is read-only: re-ingest into a new data directory")]
-    ReadOnly,
+    #[error("this text index predates {0} and is read-only in this build: re-ingest into a new data directory")]
+    ReadOnly(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, TextError>;
@@ -66,6 +66,10 @@ struct Fields {
     marking: Option<Field>,
     /// JSON [`Portions`] of a chunk. Absent in format-1 indexes.
     portions: Option<Field>,
+    /// JSON `Vec<GeoTag>` of a chunk that has places: stored for reading the chunk, and a fast
+    /// field so that the store's spatial index is built without reading stored documents.
+    /// Absent before format 3.
+    geo: Option<Field>,
 }
 
 /// Which records a read may touch: all of them, or those whose marking is one of a set of
@@ -105,6 +109,7 @@ fn schema() -> (Schema, Fields) {
         doc_text: b.add_text_field("doc_text", STORED),
         marking: Some(b.add_text_field("marking", STRING | STORED | FAST)),
         portions: Some(b.add_text_field("portions", STORED)),
+        geo: Some(b.add_text_field("geo", TextOptions::default().set_stored().set_fast("raw"))),
     };
     (b.build(), f)
 }
@@ -132,6 +137,7 @@ fn fields_of(schema: &Schema) -> Result<Fields> {
         doc_text: get("doc_text")?,
         marking: schema.get_field("marking").ok(),
         portions: schema.get_field("portions").ok(),
+        geo: schema.get_field("geo").ok(),
     })
 }
 
@@ -269,7 +275,10 @@ impl TextIndex {
     pub fn stage_document(&self, doc: &Document, chunks: &[Chunk]) -> Result<()> {
         let f = self.f;
         let (Some(marking), Some(portions)) = (f.marking, f.portions) else {
-            return Err(TextError::ReadOnly);
+            return Err(TextError::ReadOnly("classification markings (format 1)"));
+        };
+        let Some(geo) = f.geo else {
+            return Err(TextError::ReadOnly("geotags (format 2)"));
         };
         self.with_writer(|writer| {
             writer.delete_term(Term::from_field_text(f.doc_id, doc.meta.doc_id.as_str()));
@@ -304,6 +313,11 @@ impl TextIndex {
                 );
                 if let Some(p) = c.page {
                     d.add_u64(f.page, p as u64);
+                }
+                if !c.geo.is_empty() {
+                    let json = serde_json::to_string(&c.geo)
+                        .map_err(|e| TextError::Corrupt(e.to_string()))?;
+                    d.add_text(geo, json);
                 }
                 writer.add_document(d)?;
             }
@@ -429,6 +443,11 @@ impl TextIndex {
             end,
             marking,
             portions,
+            geo: match f.geo.and_then(|field| d.get_first(field)).and_then(|v| v.as_str()) {
+                Some(json) => serde_json::from_str(json)
+                    .map_err(|e| TextError::Corrupt(format!("chunk geotags: {e}")))?,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -644,6 +663,37 @@ impl TextIndex {
         Ok(out)
     }
 
+    /// `(chunk id, geotags)` of every live chunk that has places, from the fast field (no stored
+    /// document is read): what the store's spatial index is built from.
+    pub fn chunk_geo(&self) -> Result<Vec<(u64, Vec<GeoTag>)>> {
+        let mut out = Vec::new();
+        if self.f.geo.is_none() {
+            return Ok(out);
+        }
+        let s = self.searcher();
+        let mut buf = String::new();
+        for seg in s.segment_readers() {
+            let ids = seg.fast_fields().u64("chunk_id")?;
+            let Some(col) = seg.fast_fields().str("geo")? else {
+                continue;
+            };
+            for doc in 0..seg.max_doc() {
+                if seg.is_deleted(doc) {
+                    continue;
+                }
+                let (Some(id), Some(ord)) = (ids.first(doc), col.term_ords(doc).next()) else {
+                    continue;
+                };
+                buf.clear();
+                col.ord_to_str(ord, &mut buf)?;
+                let tags = serde_json::from_str(&buf)
+                    .map_err(|e| TextError::Corrupt(format!("chunk {id} geotags: {e}")))?;
+                out.push((id, tags));
+            }
+        }
+        Ok(out)
+    }
+
     /// `base` ANDed with the visibility filter, as a count.
     fn count(&self, base: Box<dyn Query>, visible: &Visible) -> Result<usize> {
         let q: Box<dyn Query> = match self.scope(visible) {
@@ -828,6 +878,7 @@ mod tests {
                             marking: marking.into(),
                         }],
                     },
+                    geo: Vec::new(),
                 }
             })
             .collect();

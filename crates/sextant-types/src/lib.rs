@@ -76,6 +76,98 @@ pub struct Portions {
     pub spans: Vec<Portion>,
 }
 
+/// A geometry as GeoJSON writes it (RFC 7946): WGS 84, `[longitude, latitude]` positions.
+/// Serialises to a GeoJSON geometry object (`{"type": "Point", "coordinates": [2.35, 48.85]}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "coordinates")]
+pub enum Geometry {
+    Point([f64; 2]),
+    MultiPoint(Vec<[f64; 2]>),
+    LineString(Vec<[f64; 2]>),
+    MultiLineString(Vec<Vec<[f64; 2]>>),
+    /// Exterior ring first, then holes; rings closed (first position repeated last).
+    Polygon(Vec<Vec<[f64; 2]>>),
+    MultiPolygon(Vec<Vec<Vec<[f64; 2]>>>),
+}
+
+impl Geometry {
+    /// One geometry for several places: `None` for none, the geometry itself for one, a
+    /// multi-geometry for several of one kind (points, lines or polygons) and otherwise the
+    /// points among them (a GeoJSON geometry cannot mix kinds outside a collection).
+    pub fn of_tags(tags: &[GeoTag]) -> Option<Geometry> {
+        Self::combine(tags.iter().map(|t| &t.geometry))
+    }
+
+    /// See [`Geometry::of_tags`].
+    pub fn combine<'a>(geoms: impl IntoIterator<Item = &'a Geometry>) -> Option<Geometry> {
+        let all: Vec<&Geometry> = geoms.into_iter().collect();
+        match all.as_slice() {
+            [] => return None,
+            [one] => return Some((*one).clone()),
+            _ => {}
+        }
+        let (mut points, mut lines, mut polys) = (Vec::new(), Vec::new(), Vec::new());
+        for g in &all {
+            match g {
+                Geometry::Point(p) => points.push(*p),
+                Geometry::MultiPoint(ps) => points.extend(ps.iter().copied()),
+                Geometry::LineString(l) => lines.push(l.clone()),
+                Geometry::MultiLineString(ls) => lines.extend(ls.iter().cloned()),
+                Geometry::Polygon(p) => polys.push(p.clone()),
+                Geometry::MultiPolygon(ps) => polys.extend(ps.iter().cloned()),
+            }
+        }
+        Some(match (points.is_empty(), lines.is_empty(), polys.is_empty()) {
+            (_, true, true) => Geometry::MultiPoint(points),
+            (true, false, true) => Geometry::MultiLineString(lines),
+            (true, true, false) => Geometry::MultiPolygon(polys),
+            _ if !points.is_empty() => Geometry::MultiPoint(points),
+            _ if !lines.is_empty() => Geometry::MultiLineString(lines),
+            _ => Geometry::MultiPolygon(polys),
+        })
+    }
+
+    /// A representative position: the point itself, or the first position of the first part.
+    pub fn anchor(&self) -> Option<[f64; 2]> {
+        match self {
+            Geometry::Point(p) => Some(*p),
+            Geometry::MultiPoint(ps) | Geometry::LineString(ps) => ps.first().copied(),
+            Geometry::MultiLineString(ls) | Geometry::Polygon(ls) => {
+                ls.first().and_then(|l| l.first()).copied()
+            }
+            Geometry::MultiPolygon(ps) => ps
+                .first()
+                .and_then(|p| p.first())
+                .and_then(|l| l.first())
+                .copied(),
+        }
+    }
+}
+
+/// Where a chunk's place came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeoSource {
+    /// Coordinates written in the text (decimal, DMS, MGRS).
+    Coordinates,
+    /// A place name resolved with the gazetteer.
+    Gazetteer,
+    /// The geometry of a feed record (GeoJSON, KML, GPX, CSV, Cursor-on-Target).
+    Feature,
+}
+
+/// A place a chunk refers to: its geometry and the span of the document's extracted text that
+/// produced it (character offsets, like [`Chunk::start`]; for a feed record, the whole record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeoTag {
+    pub geometry: Geometry,
+    pub start: usize,
+    pub end: usize,
+    /// The place as written ("Paris", "48°51′24″N 2°21′03″E") or the record's name.
+    pub name: String,
+    pub source: GeoSource,
+}
+
 /// One retrievable span of a document's extracted text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chunk {
@@ -97,6 +189,9 @@ pub struct Chunk {
     /// its headings): what a reader must be cleared for to see any of it.
     pub marking: String,
     pub portions: Portions,
+    /// Places the chunk refers to, in text order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geo: Vec<GeoTag>,
 }
 
 impl Chunk {
@@ -157,6 +252,13 @@ pub struct Hit {
     pub end: usize,
     pub marking: String,
     pub portions: Portions,
+    /// The chunk's places (see [`Chunk::geo`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geo: Vec<GeoTag>,
+    /// GeoJSON geometry of the hit's places (inside the search area, when there is one): one
+    /// geometry as it is, several as a multi-geometry. Absent when the hit has no place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geometry: Option<Geometry>,
 }
 
 impl Hit {
@@ -174,6 +276,8 @@ impl Hit {
             end: chunk.end,
             marking: chunk.marking,
             portions: chunk.portions,
+            geometry: Geometry::of_tags(&chunk.geo),
+            geo: chunk.geo,
         }
     }
 }
@@ -231,6 +335,27 @@ mod tests {
         assert!(DocId::parse("0123").is_none());
         assert!(DocId::parse("../../etc/passwd").is_none());
         assert_eq!(DocId::from_digest(&[0xab; 32]).as_str(), "abababababababab");
+    }
+
+    #[test]
+    fn geometry_is_geojson() {
+        let p = Geometry::Point([2.35, 48.85]);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"type":"Point","coordinates":[2.35,48.85]}"#);
+        let back: Geometry = serde_json::from_str(
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#,
+        )
+        .unwrap();
+        assert!(matches!(back, Geometry::Polygon(ref r) if r[0].len() == 4));
+        let l = Geometry::LineString(vec![[0.0, 0.0], [1.0, 1.0]]);
+        assert_eq!(
+            Geometry::combine([&p, &Geometry::Point([1.0, 2.0])]),
+            Some(Geometry::MultiPoint(vec![[2.35, 48.85], [1.0, 2.0]]))
+        );
+        assert_eq!(Geometry::combine([&l]), Some(l.clone()));
+        assert_eq!(Geometry::combine([&p, &l]), Some(Geometry::MultiPoint(vec![[2.35, 48.85]])));
+        assert_eq!(Geometry::combine(std::iter::empty()), None);
+        assert_eq!(l.anchor(), Some([0.0, 0.0]));
     }
 
     #[test]
