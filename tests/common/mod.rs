@@ -34,6 +34,11 @@ pub fn factbook_dir() -> PathBuf {
     d
 }
 
+/// The gazetteer's files: GeoNames lists and Natural Earth polygons (`scripts/fetch-data.sh geo`).
+pub fn geo_dir() -> PathBuf {
+    cache_dir().join("data/geo")
+}
+
 pub fn sextant() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sextant"));
     c.env("SEXTANT_MODELS", models_dir())
@@ -109,6 +114,8 @@ pub fn title_of(md: &Path) -> String {
 pub struct Server {
     child: std::process::Child,
     pub addr: String,
+    /// The Cursor-on-Target listener's address, when started with `--cot-listen`.
+    pub cot_addr: Option<String>,
     /// API token of the user the requests go as (TOP SECRET, every role).
     pub token: String,
 }
@@ -117,6 +124,11 @@ impl Server {
     /// Adds a user (TOP SECRET, every role) to `data`'s users file, starts the server on
     /// `data` and waits until it listens (chat models load first).
     pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    /// [`Server::start`] with extra `serve` arguments.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         use std::io::BufRead;
         let added = ok(
             data,
@@ -140,6 +152,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data)
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -147,11 +160,15 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let mut lines = std::io::BufReader::new(stderr).lines();
         let mut seen = Vec::new();
+        let mut cot_addr = None;
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(a) = line.split("listening on http://").nth(1) {
                         break a.trim().to_string();
+                    }
+                    if let Some(a) = line.split("Cursor-on-Target on tcp://").nth(1) {
+                        cot_addr = a.split_whitespace().next().map(str::to_string);
                     }
                     seen.push(line);
                 }
@@ -163,7 +180,12 @@ impl Server {
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, addr, token }
+        Server {
+            child,
+            addr,
+            cot_addr,
+            token,
+        }
     }
 
     /// One HTTP/1.1 request; returns (status, body).
@@ -173,14 +195,25 @@ impl Server {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> (u16, String) {
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        self.request_as(&self.token, method, path, "application/json", &payload)
+    }
+
+    /// One HTTP/1.1 request with `token`, a content type and a raw body; returns (status, body).
+    pub fn request_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        payload: &str,
+    ) -> (u16, String) {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
             self.addr,
-            self.token,
             payload.len()
         )
         .unwrap();

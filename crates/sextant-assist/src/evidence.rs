@@ -521,6 +521,7 @@ mod tests {
             portions: Default::default(),
             geo: Vec::new(),
             geometry: None,
+            distance_km: None,
         };
         let st = statements(&hit);
         let got: Vec<(&str, Option<&str>)> = st.iter().map(|s| (s.text, s.local_heading)).collect();

@@ -8,6 +8,7 @@
 //! small model can only phrase what the sources already say.
 
 pub mod evidence;
+pub mod geo;
 pub mod qa_metrics;
 pub mod rewrite;
 pub mod verify;
@@ -22,6 +23,7 @@ use sextant_models::generate::{ChatMessage, ChatModel, GenParams, Generation};
 use sextant_models::ModelError;
 use sextant_retrieve::{Retriever, SearchRequest};
 use sextant_store::sextant_access::Marking;
+use sextant_store::sextant_geo::index::Area;
 use sextant_store::Viewer;
 use sextant_types::{Hit, SearchMode};
 
@@ -188,6 +190,8 @@ pub struct AskRequest {
     /// Whose question: retrieval sees only what they may see, so the model never reads anything
     /// else (no instruction inside a document can make it reveal what it was never given).
     pub viewer: Viewer,
+    /// Only sources with a place in this area (a geofiltered question).
+    pub area: Option<Area>,
 }
 
 impl AskRequest {
@@ -198,6 +202,7 @@ impl AskRequest {
             model: None,
             k: None,
             viewer,
+            area: None,
         }
     }
 }
@@ -330,6 +335,7 @@ impl Assistant {
         history: &[ChatMessage],
         k: Option<usize>,
         viewer: &Viewer,
+        area: Option<&Area>,
     ) -> Result<Grounding> {
         if question.trim().is_empty() {
             return Err(AssistError::BadRequest("the question is empty".into()));
@@ -346,11 +352,12 @@ impl Assistant {
             .scope(viewer)
             .map_err(sextant_retrieve::RetrieveError::from)?;
         let mut hits = self.retriever.search_in(
-            &SearchRequest::new(query.clone(), k, SearchMode::Hybrid),
+            &SearchRequest::new(query.clone(), k, SearchMode::Hybrid).in_area(area.cloned()),
             &scope,
         )?;
         let lexical = self.retriever.search_in(
-            &SearchRequest::new(query.clone(), k.div_ceil(2), SearchMode::Bm25),
+            &SearchRequest::new(query.clone(), k.div_ceil(2), SearchMode::Bm25)
+                .in_area(area.cloned()),
             &scope,
         )?;
         for h in lexical {
@@ -390,8 +397,33 @@ impl Assistant {
     /// false cancels); the returned [`Answer`] is the verified result and is what to show.
     pub fn ask(&self, req: &AskRequest, on_text: impl FnMut(&str) -> bool) -> Result<Answer> {
         let model = self.model(req.model.as_deref())?;
-        let g = self.ground(&req.question, &req.history, req.k, &req.viewer)?;
+        let g = self.ground(
+            &req.question,
+            &req.history,
+            req.k,
+            &req.viewer,
+            req.area.as_ref(),
+        )?;
         self.answer(model, &req.question, &req.history, &g, on_text)
+    }
+
+    /// Answers a question about an area: the answer, and its citations' places as map pins.
+    pub fn ask_geo(
+        &self,
+        req: &AskRequest,
+        on_text: impl FnMut(&str) -> bool,
+    ) -> Result<geo::GeoAnswer> {
+        let model = self.model(req.model.as_deref())?;
+        let g = self.ground(
+            &req.question,
+            &req.history,
+            req.k,
+            &req.viewer,
+            req.area.as_ref(),
+        )?;
+        let answer = self.answer(model, &req.question, &req.history, &g, on_text)?;
+        let pins = geo::pins(&answer, &g.hits, req.area.as_ref())?;
+        Ok(geo::GeoAnswer { answer, pins })
     }
 
     /// Answers from an existing grounding with `model`.
@@ -585,7 +617,7 @@ impl Assistant {
                 return Err(AssistError::UnknownModel(m.clone()));
             }
         }
-        let g = self.ground(question, &[], k, viewer)?;
+        let g = self.ground(question, &[], k, viewer, None)?;
         let mut answers = Vec::new();
         for id in models {
             let t = Instant::now();
@@ -695,6 +727,7 @@ mod tests {
             },
             geo: Vec::new(),
             geometry: None,
+            distance_km: None,
         };
         let check =
             |s, e, want: &str| assert_eq!(quote_marking(&hit, s, e).unwrap().banner(), want);

@@ -265,6 +265,7 @@ mod tests {
             portions: Default::default(),
             geo: Vec::new(),
             geometry: None,
+            distance_km: None,
         }
     }
 

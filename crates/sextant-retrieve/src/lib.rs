@@ -1,13 +1,15 @@
 //! Retrieval: BM25 (tantivy), dense (the vector index) and hybrid fusion of the two, plus the
 //! IR metrics used by `sextant eval retrieval`.
 //!
-//! Every path takes the same [`Restriction`] so that, when access control and geo filters land,
-//! they apply inside both indexes (a tantivy sub-query and a vector-index predicate), never as a
-//! post-filter on top-k.
+//! Access control and geo filters apply inside both indexes — a tantivy sub-query and a
+//! vector-index filter — never as a post-filter on top-k: a search in an area first resolves
+//! the chunks with a place in it (the store's R-tree, exact, inside the reader's scope), then
+//! ranks only those.
 
 pub mod metrics;
 
 use sextant_models::Embedder;
+use sextant_store::sextant_geo::index::Area;
 use sextant_store::sextant_text::Visible;
 use sextant_store::{Scope, Store, Viewer};
 use sextant_types::{ChunkId, Hit, SearchMode};
@@ -54,6 +56,9 @@ pub struct SearchRequest {
     pub k: usize,
     pub mode: SearchMode,
     pub fusion: Fusion,
+    /// Only chunks with a place in this area. With an empty query, the search lists what lies
+    /// in the area: nearest first for a `Near` area, most recently ingested first otherwise.
+    pub area: Option<Area>,
 }
 
 impl SearchRequest {
@@ -63,12 +68,21 @@ impl SearchRequest {
             k,
             mode,
             fusion: Fusion::default(),
+            area: None,
         }
+    }
+
+    pub fn in_area(mut self, area: Option<Area>) -> Self {
+        self.area = area;
+        self
     }
 }
 
 /// Upper bound on `k`: a request for more is clamped, never an allocation the client controls.
 pub const MAX_K: usize = 1000;
+/// Upper bound on `k` when listing an area (empty query): no ranking work, so a whole
+/// country's records fit.
+pub const MAX_LIST: usize = 100_000;
 /// Each list feeding the fusion is this many times deeper than `k` (at least `FUSION_MIN_DEPTH`).
 const FUSION_DEPTH: usize = 4;
 const FUSION_MIN_DEPTH: usize = 50;
@@ -100,37 +114,89 @@ impl Retriever {
 
     /// [`Retriever::search`] inside an already resolved scope (several searches for one request).
     pub fn search_in(&self, req: &SearchRequest, scope: &Scope) -> Result<Vec<Hit>> {
-        let k = req.k.min(MAX_K);
-        if k == 0 || req.query.trim().is_empty() {
+        let listing = req.query.trim().is_empty();
+        let k = req.k.min(if listing { MAX_LIST } else { MAX_K });
+        if k == 0 {
             return Ok(Vec::new());
         }
-        let ranked = match req.mode {
-            SearchMode::Bm25 => self.bm25(&req.query, k, scope)?,
-            SearchMode::Dense => self.dense(&req.query, k, scope)?,
-            SearchMode::Hybrid => {
-                let depth = (k * FUSION_DEPTH).max(FUSION_MIN_DEPTH);
-                let lexical = self.bm25(&req.query, depth, scope)?;
-                // Hybrid degrades to BM25 while no embedder is loaded; the status endpoints say so.
-                let dense = match self.embedder {
-                    Some(_) => self.dense(&req.query, depth, scope)?,
-                    None => Vec::new(),
-                };
-                let mut fused = fuse(&lexical, &dense, req.fusion);
-                fused.truncate(k);
-                fused
+        let area = match &req.area {
+            None if req.query.trim().is_empty() => return Ok(Vec::new()),
+            None => None,
+            Some(area) => Some((area, self.store.area_chunks(area, scope))),
+        };
+        let keys = area.as_ref().map(|(_, keys)| keys.as_slice());
+        if keys.is_some_and(|k| k.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let ranked = if listing {
+            let (area, keys) = area
+                .as_ref()
+                .expect("an empty query without an area returned");
+            self.list(area, keys, k, scope)
+        } else {
+            match req.mode {
+                SearchMode::Bm25 => self.bm25(&req.query, k, scope, keys)?,
+                SearchMode::Dense => self.dense(&req.query, k, scope, keys)?,
+                SearchMode::Hybrid => {
+                    let depth = (k * FUSION_DEPTH).max(FUSION_MIN_DEPTH);
+                    let lexical = self.bm25(&req.query, depth, scope, keys)?;
+                    // Hybrid degrades to BM25 while no embedder is loaded; the status endpoints
+                    // say so.
+                    let dense = match self.embedder {
+                        Some(_) => self.dense(&req.query, depth, scope, keys)?,
+                        None => Vec::new(),
+                    };
+                    let mut fused = fuse(&lexical, &dense, req.fusion);
+                    fused.truncate(k);
+                    fused
+                }
             }
         };
-        self.hydrate(ranked, scope)
+        let mut hits = self.hydrate(ranked, scope)?;
+        if let Some(area) = &req.area {
+            for h in &mut hits {
+                place_in(h, area);
+            }
+        }
+        Ok(hits)
     }
 
-    fn bm25(&self, query: &str, k: usize, scope: &Scope) -> Result<Vec<(u64, f32)>> {
-        Ok(self.store.text().search(query, k, None, scope.visible())?)
+    /// What lies in an area, for an empty query: nearest first around a point (score: minus the
+    /// distance in km), otherwise the most recently ingested first (score 0).
+    fn list(&self, area: &Area, keys: &[u64], k: usize, scope: &Scope) -> Vec<(u64, f32)> {
+        match area {
+            Area::Near { .. } => self
+                .store
+                .nearest_chunks(area, scope, k)
+                .into_iter()
+                .map(|(id, km)| (id, -(km as f32)))
+                .collect(),
+            _ => keys.iter().rev().take(k).map(|id| (*id, 0.0)).collect(),
+        }
     }
 
-    fn dense(&self, query: &str, k: usize, scope: &Scope) -> Result<Vec<(u64, f32)>> {
+    fn bm25(
+        &self,
+        query: &str,
+        k: usize,
+        scope: &Scope,
+        area: Option<&[u64]>,
+    ) -> Result<Vec<(u64, f32)>> {
+        let text = self.store.text();
+        let restrict = area.map(|keys| text.chunk_set_query(keys));
+        Ok(text.search(query, k, restrict, scope.visible())?)
+    }
+
+    fn dense(
+        &self,
+        query: &str,
+        k: usize,
+        scope: &Scope,
+        area: Option<&[u64]>,
+    ) -> Result<Vec<(u64, f32)>> {
         let embedder = self.embedder.as_ref().ok_or(RetrieveError::NoEmbedder)?;
         let q = embedder.embed_one(query)?;
-        Ok(self.store.vector_search(&q, k, scope)?)
+        Ok(self.store.vector_search_in(&q, k, scope, area)?)
     }
 
     /// Loads the chunks behind ranked ids, keeping order and dropping ids no longer live. The
@@ -152,6 +218,22 @@ impl Retriever {
             })
             .collect())
     }
+}
+
+/// Keeps, as the hit's geometry, only its places inside the area, and sets the distance from
+/// the centre of a `Near` area.
+fn place_in(hit: &mut Hit, area: &Area) {
+    let inside: Vec<&sextant_types::Geometry> = hit
+        .geo
+        .iter()
+        .map(|t| &t.geometry)
+        .filter(|g| area.intersects(g))
+        .collect();
+    hit.distance_km = inside
+        .iter()
+        .filter_map(|g| area.distance_km(g))
+        .min_by(|a, b| a.total_cmp(b));
+    hit.geometry = sextant_types::Geometry::combine(inside);
 }
 
 /// Fuses two rankings (each best first) into one, best first.

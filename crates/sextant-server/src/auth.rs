@@ -162,8 +162,11 @@ fn unauthorized() -> Response {
 }
 
 /// Routes anyone may call: liveness and the API description carry no data.
+/// Routes served without credentials: liveness, the API description, and the map page's
+/// static assets (public code and Natural Earth polygons; every API call the page makes carries
+/// the user's token).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/openapi.json")
+    matches!(path, "/healthz" | "/openapi.json" | "/map") || path.starts_with("/map/")
 }
 
 /// Resolves the caller, applies the rate limit, and hands the request on with a [`Caller`]

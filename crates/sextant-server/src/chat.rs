@@ -86,7 +86,7 @@ pub struct CompareBody {
     pub k: Option<usize>,
 }
 
-fn check_question(q: &str) -> Result<(), ApiError> {
+pub(crate) fn check_question(q: &str) -> Result<(), ApiError> {
     if q.trim().is_empty() {
         return Err(ApiError::bad_request("the question is empty"));
     }

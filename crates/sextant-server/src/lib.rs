@@ -7,6 +7,8 @@
 pub mod auth;
 pub mod chat;
 pub mod error;
+pub mod geo;
+pub mod map;
 pub mod metrics;
 pub mod tls;
 pub mod wire;
@@ -47,6 +49,12 @@ pub struct ServerOptions {
     pub default_marking: Marking,
     /// Requests per user per minute before 429 (0: unlimited).
     pub rate_limit_per_minute: u32,
+    /// Gazetteer and country polygons (country areas, geotagging uploads, the map's basemap).
+    pub geo: geo::Geo,
+    /// Largest body of `POST /v1/feeds/{feed}`, bytes.
+    pub max_feed_bytes: usize,
+    /// Largest Cursor-on-Target event on the `--cot-listen` stream, bytes.
+    pub max_event_bytes: usize,
 }
 
 impl Default for ServerOptions {
@@ -60,6 +68,9 @@ impl Default for ServerOptions {
             chunking: ChunkConfig::default(),
             default_marking: Marking::unclassified(),
             rate_limit_per_minute: 600,
+            geo: geo::Geo::default(),
+            max_feed_bytes: 64 << 20,
+            max_event_bytes: 1 << 20,
         }
     }
 }
@@ -70,6 +81,9 @@ pub struct Security {
     pub audit: Arc<AuditLog>,
     /// TLS (and mutual TLS) when set; plain HTTP otherwise.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A bound Cursor-on-Target listener and the feed its events go to (`--cot-listen`).
+    /// TAK streams carry no credentials: bind it to a trusted interface.
+    pub cot: Option<(tokio::net::TcpListener, String)>,
 }
 
 #[derive(Clone)]
@@ -146,9 +160,16 @@ async fn blocking<T: Send + 'static>(
         healthz,
         readyz,
         metrics_text,
-        audit_tail
+        audit_tail,
+        geo::geo_search,
+        geo::geo_ask,
+        geo::push_feed
     ),
     components(schemas(
+        geo::GeoSearchBody,
+        geo::GeoSearchResponse,
+        geo::HitFeature,
+        geo::GeoAskBody,
         SearchRequestBody,
         SearchResponse,
         WireHit,
@@ -205,6 +226,9 @@ pub fn router(state: AppState) -> Router {
     let upload = Router::new()
         .route("/v1/documents", post(upload_documents))
         .layer(DefaultBodyLimit::max(opts.max_upload_bytes));
+    let feeds = geo::routes().layer(DefaultBodyLimit::max(opts.max_feed_bytes));
+    let basemap = opts.geo.0.as_ref().map(|g| Arc::new(g.basemap_geojson()));
+    let map = map::routes(map::MapAssets::locate(basemap));
     let api = Router::new()
         .route(
             "/v1/documents/{id}",
@@ -223,7 +247,9 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(opts.max_json_bytes));
     upload
+        .merge(feeds)
         .merge(api)
+        .merge(map)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -297,6 +323,7 @@ async fn upload_documents(
             default: state.options.default_marking.clone(),
         },
         namespace: caller.namespaced.then(|| format!("user:{}", caller.name)),
+        geo: state.options.geo.0.clone(),
         ..Default::default()
     };
     let st = state.clone();
@@ -626,7 +653,11 @@ pub async fn serve(
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let stop = Arc::new(AtomicBool::new(false));
     let catchup = spawn_embedder(assistant.retriever().clone(), wake_rx, stop.clone());
+    let max_event = options.max_event_bytes;
     let state = AppState::new(assistant, options, security.auth, security.audit, wake_tx);
+    if let Some((listener, feed)) = security.cot {
+        tokio::spawn(geo::cot_listener(listener, state.clone(), feed, max_event));
+    }
     let app = router(state);
     let result = match security.tls {
         Some(tls) => tls::serve_tls(listener, app, tls, shutdown_signal()).await,

@@ -22,6 +22,13 @@ pub struct WireHit {
     pub end: usize,
     /// Banner of everything the hit shows (its portions, title and headings).
     pub marking: String,
+    /// GeoJSON geometry of the hit's places (inside the search area, when there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub geometry: Option<sextant_types::Geometry>,
+    /// Geodesic distance from the centre of a `near` search, km.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
 }
 
 impl From<Hit> for WireHit {
@@ -37,6 +44,8 @@ impl From<Hit> for WireHit {
             start: h.start,
             end: h.end,
             marking: h.marking,
+            geometry: h.geometry,
+            distance_km: h.distance_km,
         }
     }
 }
@@ -93,6 +102,13 @@ pub struct DocumentBody {
     pub marking: String,
     /// The document's full extracted text (chunk offsets index into it).
     pub text: String,
+    /// The feed a record came from (absent for documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+    /// A tracked feed record's positions, oldest first: `{"time", "position": [lon, lat]}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub track: Vec<sextant_types::TrackPoint>,
 }
 
 impl DocumentBody {
@@ -108,6 +124,8 @@ impl DocumentBody {
             ingested_at: meta.ingested_at,
             marking: meta.marking,
             text,
+            feed: meta.feed,
+            track: meta.track,
         }
     }
 }

@@ -6,6 +6,10 @@
 //! - `text/` — tantivy: the source of truth for which documents and chunks exist;
 //! - `vectors/` — WAL + snapshot of the ANN index, keyed by chunk id.
 //!
+//! In memory beside them: the chunk -> marking table (the vector index's access predicate) and
+//! the spatial index (rstar over every chunk's geotags), both built from the text index's fast
+//! fields when the store opens and kept in step by every commit, delete and refresh.
+//!
 //! Invariants:
 //! - A document and its chunks become visible in one tantivy commit; a replaced document's old
 //!   chunks disappear in that same commit. A crash therefore leaves each document either fully
@@ -19,6 +23,7 @@
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use sextant_access::{Access, Marking};
+use sextant_geo::index::{Area, SpatialIndex};
 use sextant_text::{TextIndex, Visible};
 use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
 use sextant_vector::{Filter, VectorIndex};
@@ -28,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use sextant_access;
+pub use sextant_geo;
 pub use sextant_text;
 pub use sextant_vector;
 
@@ -196,6 +202,16 @@ pub struct Store {
     /// Serialises chunk-id allocation with the text commit that publishes those ids.
     write: Mutex<()>,
     markings: RwLock<MarkingTable>,
+    spatial: RwLock<SpatialIndex>,
+}
+
+/// Builds the spatial index over every live chunk's geotags.
+fn build_spatial(text: &TextIndex) -> Result<SpatialIndex> {
+    let mut items = Vec::new();
+    for (id, tags) in text.chunk_geo()? {
+        items.extend(tags.into_iter().map(|t| (id, t.geometry)));
+    }
+    Ok(SpatialIndex::bulk_load(items))
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new content.
@@ -268,6 +284,7 @@ impl Store {
             .max(vectors.max_key())
             .map_or(1, |m| m + 1);
         let table = MarkingTable::build(&text)?;
+        let spatial = build_spatial(&text)?;
         let store = Store {
             dir: dir.to_path_buf(),
             manifest,
@@ -276,6 +293,7 @@ impl Store {
             next_chunk: AtomicU64::new(next),
             write: Mutex::new(()),
             markings: RwLock::new(table),
+            spatial: RwLock::new(spatial),
         };
         Ok(store)
     }
@@ -308,6 +326,21 @@ impl Store {
     /// own filter (an exact scan over few allowed keys, a filtered graph walk over many), never a
     /// cut of an unfiltered top-k.
     pub fn vector_search(&self, query: &[f32], k: usize, scope: &Scope) -> Result<Vec<(u64, f32)>> {
+        self.vector_search_in(query, k, scope, None)
+    }
+
+    /// [`Store::vector_search`] restricted to chunks in `area` (keys from
+    /// [`Store::area_chunks`], already inside `scope`): the vector index scans exactly those.
+    pub fn vector_search_in(
+        &self,
+        query: &[f32],
+        k: usize,
+        scope: &Scope,
+        area: Option<&[u64]>,
+    ) -> Result<Vec<(u64, f32)>> {
+        if let Some(keys) = area {
+            return Ok(self.vectors.search(query, k, Filter::Allowed(keys))?);
+        }
         match &scope.allowed {
             None => Ok(self.vectors.search(query, k, Filter::All)?),
             Some(allowed) => {
@@ -320,6 +353,42 @@ impl Store {
                 Ok(self.vectors.search(query, k, Filter::Predicate(&pred))?)
             }
         }
+    }
+
+    /// Whether `scope` admits the chunk (by the marking table; the administrator's scope admits
+    /// every live chunk).
+    fn admits(&self, table: &MarkingTable, scope: &Scope, chunk: u64) -> bool {
+        match (&scope.allowed, table.get(chunk)) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(allowed), Some(m)) => allowed.get(m as usize).copied().unwrap_or(false),
+        }
+    }
+
+    /// Ids of the live chunks inside `scope` with a place in `area`, ascending. Exact: the
+    /// R-tree's candidates are refined against the area's geometry.
+    pub fn area_chunks(&self, area: &Area, scope: &Scope) -> Vec<u64> {
+        let mut keys = self.spatial.read().query(area);
+        let table = self.markings.read();
+        keys.retain(|k| self.admits(&table, scope, *k));
+        keys
+    }
+
+    /// `(chunk id, km)` of the chunks inside `scope` nearest to the centre of a `Near` area,
+    /// within its radius, nearest first.
+    pub fn nearest_chunks(&self, area: &Area, scope: &Scope, limit: usize) -> Vec<(u64, f64)> {
+        let spatial = self.spatial.read();
+        let table = self.markings.read();
+        // Hidden chunks are skipped, not counted: ask for all within the radius, then cut.
+        let mut out = spatial.nearest(area, usize::MAX);
+        out.retain(|(k, _)| self.admits(&table, scope, *k));
+        out.truncate(limit);
+        out
+    }
+
+    /// Number of chunks with places (all of them: for the administrator's status).
+    pub fn geotagged_chunks(&self) -> usize {
+        self.spatial.read().len()
     }
 
     /// Drops vectors whose chunk is no longer live (left by a crash between a text commit and
@@ -422,6 +491,19 @@ impl Store {
                 }
             }
         }
+        {
+            let mut spatial = self.spatial.write();
+            for old in &replaced_chunks {
+                spatial.remove(*old);
+            }
+            for (_, chunks) in &docs {
+                for c in chunks {
+                    for t in &c.geo {
+                        spatial.insert(c.chunk_id.0, t.geometry.clone());
+                    }
+                }
+            }
+        }
         if !replaced_chunks.is_empty() {
             self.vectors.remove(&replaced_chunks)?;
         }
@@ -442,6 +524,12 @@ impl Store {
             let mut table = self.markings.write();
             for c in &old {
                 table.clear(*c);
+            }
+        }
+        {
+            let mut spatial = self.spatial.write();
+            for c in &old {
+                spatial.remove(*c);
             }
         }
         self.vectors.remove(&old)?;
@@ -495,6 +583,7 @@ impl Store {
             return Ok(());
         }
         *self.markings.write() = MarkingTable::build(&self.text)?;
+        *self.spatial.write() = build_spatial(&self.text)?;
         Ok(())
     }
 }

@@ -443,7 +443,11 @@ impl TextIndex {
             end,
             marking,
             portions,
-            geo: match f.geo.and_then(|field| d.get_first(field)).and_then(|v| v.as_str()) {
+            geo: match f
+                .geo
+                .and_then(|field| d.get_first(field))
+                .and_then(|v| v.as_str())
+            {
                 Some(json) => serde_json::from_str(json)
                     .map_err(|e| TextError::Corrupt(format!("chunk geotags: {e}")))?,
                 None => Vec::new(),
@@ -821,6 +825,15 @@ impl TextIndex {
     pub fn all_query() -> Box<dyn Query> {
         Box::new(AllQuery)
     }
+
+    /// A restriction matching exactly the chunks with these ids (for [`TextIndex::search`]'s
+    /// `restrict`: the chunks inside a search area).
+    pub fn chunk_set_query(&self, ids: &[u64]) -> Box<dyn Query> {
+        Box::new(TermSetQuery::new(
+            ids.iter()
+                .map(|id| Term::from_field_u64(self.f.chunk_id, *id)),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -850,6 +863,8 @@ mod tests {
             chunks: texts.len() as u32,
             ingested_at: 0,
             marking: marking.into(),
+            feed: None,
+            track: Vec::new(),
         };
         let mut pos = 0;
         let chunks = texts

@@ -117,14 +117,16 @@ impl Geometry {
                 Geometry::MultiPolygon(ps) => polys.extend(ps.iter().cloned()),
             }
         }
-        Some(match (points.is_empty(), lines.is_empty(), polys.is_empty()) {
-            (_, true, true) => Geometry::MultiPoint(points),
-            (true, false, true) => Geometry::MultiLineString(lines),
-            (true, true, false) => Geometry::MultiPolygon(polys),
-            _ if !points.is_empty() => Geometry::MultiPoint(points),
-            _ if !lines.is_empty() => Geometry::MultiLineString(lines),
-            _ => Geometry::MultiPolygon(polys),
-        })
+        Some(
+            match (points.is_empty(), lines.is_empty(), polys.is_empty()) {
+                (_, true, true) => Geometry::MultiPoint(points),
+                (true, false, true) => Geometry::MultiLineString(lines),
+                (true, true, false) => Geometry::MultiPolygon(polys),
+                _ if !points.is_empty() => Geometry::MultiPoint(points),
+                _ if !lines.is_empty() => Geometry::MultiLineString(lines),
+                _ => Geometry::MultiPolygon(polys),
+            },
+        )
     }
 
     /// A representative position: the point itself, or the first position of the first part.
@@ -228,6 +230,23 @@ pub struct DocumentMeta {
     /// Canonical banner of the whole document (the roll-up of its banner and every portion).
     #[serde(default = "unclassified")]
     pub marking: String,
+    /// The feed a record came from (`None` for documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+    /// A feed record's positions over time, oldest first: every update of the same uid appends
+    /// its position (the record itself shows the latest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track: Vec<TrackPoint>,
+}
+
+/// One position of a tracked feed record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackPoint {
+    /// RFC 3339, when the source gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// `[longitude, latitude]`.
+    pub position: [f64; 2],
 }
 
 /// A document with its full extracted text (chunk offsets index into `text`).
@@ -259,6 +278,9 @@ pub struct Hit {
     /// geometry as it is, several as a multi-geometry. Absent when the hit has no place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry: Option<Geometry>,
+    /// Geodesic distance from the centre of a `--near` search, km.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
 }
 
 impl Hit {
@@ -278,6 +300,7 @@ impl Hit {
             portions: chunk.portions,
             geometry: Geometry::of_tags(&chunk.geo),
             geo: chunk.geo,
+            distance_km: None,
         }
     }
 }
@@ -342,10 +365,9 @@ mod tests {
         let p = Geometry::Point([2.35, 48.85]);
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(json, r#"{"type":"Point","coordinates":[2.35,48.85]}"#);
-        let back: Geometry = serde_json::from_str(
-            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#,
-        )
-        .unwrap();
+        let back: Geometry =
+            serde_json::from_str(r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#)
+                .unwrap();
         assert!(matches!(back, Geometry::Polygon(ref r) if r[0].len() == 4));
         let l = Geometry::LineString(vec![[0.0, 0.0], [1.0, 1.0]]);
         assert_eq!(
@@ -353,7 +375,10 @@ mod tests {
             Some(Geometry::MultiPoint(vec![[2.35, 48.85], [1.0, 2.0]]))
         );
         assert_eq!(Geometry::combine([&l]), Some(l.clone()));
-        assert_eq!(Geometry::combine([&p, &l]), Some(Geometry::MultiPoint(vec![[2.35, 48.85]])));
+        assert_eq!(
+            Geometry::combine([&p, &l]),
+            Some(Geometry::MultiPoint(vec![[2.35, 48.85]]))
+        );
         assert_eq!(Geometry::combine(std::iter::empty()), None);
         assert_eq!(l.anchor(), Some([0.0, 0.0]));
     }

@@ -1,0 +1,340 @@
+//! Feed records: every feature of a GeoJSON, KML, GPX, CSV or Cursor-on-Target feed becomes a
+//! document of one chunk — its properties rendered as searchable text, its geometry as the
+//! chunk's geotag — so records are searched, filtered by area, access-checked and cited exactly
+//! like documents.
+//!
+//! Identity: a feature with a uid is `feed:<feed>/<uid>`, so a later record with the same uid
+//! (a file re-ingested, a push, a CoT event) replaces it in place; its position is appended to
+//! the document's track history ([`DocumentMeta::track`]), whose line is a second geotag. A
+//! feature without a uid is `feed:<feed>/<source>#<index>`.
+//!
+//! Marking: a `classification`/`marking` property of the feature, else the policy's explicit
+//! marking, else the default — the same precedence as documents' own marks.
+
+use crate::{doc_id_for, now_secs, IngestError, IngestOptions, Outcome, Result};
+use sextant_access::Marking;
+use sextant_geo::feed::{CsvColumns, Feature, FeedFormat};
+use sextant_store::{Committed, Store, Viewer};
+use sextant_types::{
+    Chunk, ChunkId, DocId, Document, DocumentMeta, GeoSource, GeoTag, Geometry, Portion, Portions,
+    TrackPoint,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Positions kept per tracked record; older ones are dropped first.
+pub const MAX_TRACK: usize = 5000;
+
+/// The feed format of a file: by extension, or — for `.json` and `.xml`, which may be either
+/// feeds or something else — by content.
+pub fn feed_format(path: &Path) -> Option<FeedFormat> {
+    if let Some(f) = FeedFormat::from_path(path) {
+        return Some(f);
+    }
+    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    if ext != "json" && ext != "xml" {
+        return None;
+    }
+    let mut head = vec![0u8; 4096];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).ok()?, &mut head).ok()?;
+    FeedFormat::sniff(&head[..n])
+}
+
+/// The feed name of a file: the configured one, else the file stem.
+pub fn feed_name(opts: &IngestOptions, path: &Path) -> String {
+    opts.feed.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "feed".into())
+    })
+}
+
+/// Parses a feed's bytes.
+pub fn parse_feed(format: FeedFormat, bytes: &[u8], csv: &CsvColumns) -> Result<Vec<Feature>> {
+    sextant_geo::feed::parse(format, bytes, csv).map_err(|e| IngestError::Feed(e.to_string()))
+}
+
+/// One prepared record, ready to commit (or unchanged).
+pub(crate) enum Record {
+    Unchanged(DocId),
+    Ready(Box<(Document, Vec<Chunk>)>),
+}
+
+/// Turns features into records, in order. Updates of one uid inside the same call fold into
+/// one record (the last) carrying every position in its track. `index_base` numbers
+/// uid-less features (`source#index`).
+pub(crate) fn prepare_features(
+    store: &Store,
+    feed: &str,
+    source: &str,
+    format: FeedFormat,
+    features: Vec<Feature>,
+    opts: &IngestOptions,
+    viewer: &Viewer,
+) -> Vec<std::result::Result<Record, (usize, IngestError)>> {
+    let mut out: Vec<std::result::Result<Record, (usize, IngestError)>> = Vec::new();
+    // doc id -> position in `out` of its pending record.
+    let mut pending: HashMap<DocId, usize> = HashMap::new();
+    for (i, f) in features.into_iter().enumerate() {
+        let origin = opts.origin(&match &f.uid {
+            Some(uid) => format!("feed:{feed}/{uid}"),
+            None => format!("feed:{feed}/{source}#{i}"),
+        });
+        let doc_id = doc_id_for(&origin);
+        let previous: Option<Vec<TrackPoint>> = match pending.get(&doc_id) {
+            Some(&at) => match &out[at] {
+                Ok(Record::Ready(r)) => Some(r.0.meta.track.clone()),
+                _ => None,
+            },
+            None => None,
+        };
+        let previous = match previous {
+            Some(t) => Some(t),
+            None => match store.document_meta(&doc_id, &Viewer::Unrestricted) {
+                Ok(m) => m.map(|m| m.track),
+                Err(e) => {
+                    out.push(Err((i, e.into())));
+                    continue;
+                }
+            },
+        };
+        let hash = feature_hash(&f, opts);
+        if pending.get(&doc_id).is_none() {
+            if let Ok(Some(meta)) = store.document_meta(&doc_id, &Viewer::Unrestricted) {
+                if meta.content_hash == hash {
+                    out.push(Ok(Record::Unchanged(doc_id)));
+                    continue;
+                }
+            }
+        }
+        let record = record(&doc_id, feed, source, format, f, previous, hash, opts)
+            .and_then(|(doc, chunks)| {
+                if viewer.may_see(&doc.meta.marking) {
+                    Ok(Record::Ready(Box::new((doc, chunks))))
+                } else {
+                    Err(IngestError::AboveAccess(doc.meta.marking))
+                }
+            })
+            .map_err(|e| (i, e));
+        match pending.get(&doc_id) {
+            Some(&at) if record.is_ok() => out[at] = record,
+            _ => {
+                if record.is_ok() {
+                    pending.insert(doc_id, out.len());
+                }
+                out.push(record);
+            }
+        }
+    }
+    out
+}
+
+/// What decides whether a re-ingested record changed: everything it shows and its marking policy.
+fn feature_hash(f: &Feature, opts: &IngestOptions) -> String {
+    let mut h = Sha256::new();
+    h.update(f.text().as_bytes());
+    h.update(b"\0geometry:");
+    h.update(
+        serde_json::to_string(&f.geometry)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    h.update(b"\0explicit:");
+    if let Some(m) = &opts.marking.explicit {
+        h.update(m.banner().as_bytes());
+    }
+    h.update(b"\0default:");
+    h.update(opts.marking.default.banner().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The marking a feature carries in its properties, if any.
+fn feature_marking(f: &Feature) -> Result<Option<Marking>> {
+    for (k, v) in &f.properties {
+        let k = k.to_ascii_lowercase();
+        if k == "classification" || k == "marking" {
+            return Marking::parse(v)
+                .map(Some)
+                .map_err(|e| IngestError::Marking(format!("property {k} = {v:?}: {e}")));
+        }
+    }
+    Ok(None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    doc_id: &DocId,
+    feed: &str,
+    source: &str,
+    format: FeedFormat,
+    f: Feature,
+    previous: Option<Vec<TrackPoint>>,
+    hash: String,
+    opts: &IngestOptions,
+) -> Result<(Document, Vec<Chunk>)> {
+    let marking = match feature_marking(&f)? {
+        Some(m) => m,
+        None => opts
+            .marking
+            .explicit
+            .clone()
+            .unwrap_or_else(|| opts.marking.default.clone()),
+    };
+    let banner = marking.banner();
+    let title = f
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| f.uid.clone())
+        .unwrap_or_else(|| format!("{feed} record"));
+    let mut track = previous.unwrap_or_default();
+    if let Geometry::Point(p) = f.geometry {
+        if f.uid.is_some() {
+            track.push(TrackPoint {
+                time: f.time.clone(),
+                position: p,
+            });
+            // Oldest first; records without a time keep their arrival order.
+            track.sort_by(|a, b| match (&a.time, &b.time) {
+                (Some(x), Some(y)) => x.cmp(y),
+                _ => std::cmp::Ordering::Equal,
+            });
+            track.dedup_by(|a, b| a.time == b.time && a.position == b.position);
+            if track.len() > MAX_TRACK {
+                track.drain(..track.len() - MAX_TRACK);
+            }
+        }
+    }
+    let mut text = f.text();
+    if track.len() >= 2 {
+        let first = &track[0];
+        let last = &track[track.len() - 1];
+        text.push_str(&format!(
+            "\ntrack: {} positions, from {} ({:.4}, {:.4}) to {} ({:.4}, {:.4})",
+            track.len(),
+            first.time.as_deref().unwrap_or("?"),
+            first.position[1],
+            first.position[0],
+            last.time.as_deref().unwrap_or("?"),
+            last.position[1],
+            last.position[0],
+        ));
+    }
+    let len = text.chars().count();
+    let mut geo = vec![GeoTag {
+        geometry: f.geometry.clone(),
+        start: 0,
+        end: len,
+        name: title.clone(),
+        source: GeoSource::Feature,
+    }];
+    if track.len() >= 2 {
+        geo.push(GeoTag {
+            geometry: Geometry::LineString(track.iter().map(|t| t.position).collect()),
+            start: 0,
+            end: len,
+            name: format!("{title} (track)"),
+            source: GeoSource::Feature,
+        });
+    }
+    let meta = DocumentMeta {
+        doc_id: doc_id.clone(),
+        title: title.clone(),
+        source: source.to_string(),
+        format: format.as_str().to_string(),
+        content_hash: hash,
+        bytes: text.len() as u64,
+        chunks: 1,
+        ingested_at: now_secs(),
+        marking: banner.clone(),
+        feed: Some(feed.to_string()),
+        track,
+    };
+    let chunk = Chunk {
+        chunk_id: ChunkId(0),
+        doc_id: doc_id.clone(),
+        ordinal: 0,
+        title,
+        source: source.to_string(),
+        heading: Vec::new(),
+        text: text.clone(),
+        page: None,
+        start: 0,
+        end: len,
+        marking: banner.clone(),
+        portions: Portions {
+            context: banner.clone(),
+            spans: vec![Portion {
+                start: 0,
+                end: len,
+                marking: banner,
+            }],
+        },
+        geo,
+    };
+    Ok((Document { meta, text }, vec![chunk]))
+}
+
+/// What a push of features did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FeedReport {
+    pub feed: String,
+    pub features: usize,
+    pub new: usize,
+    pub replaced: usize,
+    pub unchanged: usize,
+    /// `(feature index, message)` of features refused (marking, access).
+    pub failed: Vec<(usize, String)>,
+    /// Ids of the records written or found unchanged.
+    pub doc_ids: Vec<String>,
+}
+
+/// Ingests features pushed live (`POST /v1/feeds/{feed}`, a CoT stream) in one atomic commit.
+pub fn ingest_features(
+    store: &Store,
+    feed: &str,
+    source: &str,
+    format: FeedFormat,
+    features: Vec<Feature>,
+    opts: &IngestOptions,
+    viewer: &Viewer,
+) -> Result<FeedReport> {
+    let mut report = FeedReport {
+        feed: feed.to_string(),
+        features: features.len(),
+        ..Default::default()
+    };
+    let mut ready = Vec::new();
+    for r in prepare_features(store, feed, source, format, features, opts, viewer) {
+        match r {
+            Ok(Record::Unchanged(id)) => {
+                report.unchanged += 1;
+                report.doc_ids.push(id.to_string());
+            }
+            Ok(Record::Ready(b)) => ready.push(*b),
+            Err((i, e)) => report.failed.push((i, e.to_string())),
+        }
+    }
+    let ids: Vec<String> = ready
+        .iter()
+        .map(|(d, _)| d.meta.doc_id.to_string())
+        .collect();
+    for c in store.commit_documents(ready)? {
+        match c {
+            Committed::New => report.new += 1,
+            Committed::Replaced => report.replaced += 1,
+        }
+    }
+    report.doc_ids.extend(ids);
+    Ok(report)
+}
+
+impl Record {
+    pub(crate) fn outcome(&self) -> Option<Outcome> {
+        match self {
+            Record::Unchanged(id) => Some(Outcome::Unchanged { doc_id: id.clone() }),
+            Record::Ready(_) => None,
+        }
+    }
+}
