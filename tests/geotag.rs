@@ -14,12 +14,18 @@
 //! and GeoNames' points for a city).
 //!
 //! Precision: over every City place `tag` returns in the labelled profiles, the share that is
-//! correct, where correct means within 50 km of the polygon of the profile's own country (the
-//! country whose polygon holds the Factbook's capital coordinates) or of a country the same
+//! correct, where correct means within 50 km of the polygon of the profile's own country (found
+//! by the profile's title, else as the country whose polygon holds the Factbook's capital
+//! coordinates) or of a country the same
 //! profile names (a Country place that `tag` returned in it, or the US when it returned a US
-//! state). This is checkable but lenient: a city put in the wrong town of the right country
-//! counts as correct, so the strict figure (own country only) is printed and asserted too, as a
-//! lower bound — profiles name many foreign cities correctly (embassies, consulates, ports).
+//! state). This is checkable but lenient: a city put in the wrong town of a named country (the
+//! Peruvian region "Pasco" read as Pasco, Washington) counts as correct. So two stricter figures
+//! are printed and asserted too:
+//! - own-country precision over the sections that list only the country's own places
+//!   ("Administrative divisions", "Major urban areas - population", "Ports and terminals"): a
+//!   city there is correct only within 50 km of the profile's own country;
+//! - own-country precision over the whole profile, a lower bound (profiles name many foreign
+//!   cities correctly: embassies, consulates, airports).
 //!
 //! The floors asserted sit a little under the figures measured, so that a regression in the
 //! tagger fails the test.
@@ -31,7 +37,10 @@ use std::time::Instant;
 
 /// The capital's name and (lat, lon) from a profile, if it has both.
 fn capital_label(text: &str) -> Option<(String, f64, f64)> {
-    let mut lines = text.lines().skip_while(|l| l.trim() != "### Capital").skip(1);
+    let mut lines = text
+        .lines()
+        .skip_while(|l| l.trim() != "### Capital")
+        .skip(1);
     let mut name = None;
     let mut coords = None;
     for l in lines.by_ref().take_while(|l| !l.starts_with('#')) {
@@ -106,7 +115,10 @@ fn capitals_in_the_factbook_precision_and_recall() {
     eprintln!(
         "gazetteer: {} countries ({} with polygons), {} cities, {} states loaded in {:.2} s",
         geo.countries().len(),
-        geo.countries().iter().filter(|c| !c.shape.0.is_empty()).count(),
+        geo.countries()
+            .iter()
+            .filter(|c| !c.shape.0.is_empty())
+            .count(),
         geo.cities().len(),
         geo.states().len(),
         load.as_secs_f64()
@@ -121,6 +133,8 @@ fn capitals_in_the_factbook_precision_and_recall() {
 
     let (mut labelled, mut recalled) = (0usize, 0usize);
     let (mut cities, mut correct, mut correct_strict) = (0usize, 0usize, 0usize);
+    let (mut own_section, mut own_section_correct) = (0usize, 0usize);
+    let mut own_section_wrong = Vec::new();
     let (mut places_total, mut bytes, mut tag_time) = (0usize, 0usize, 0.0f64);
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
     let mut misses = Vec::new();
@@ -153,15 +167,24 @@ fn capitals_in_the_factbook_precision_and_recall() {
             let got: Vec<String> = places
                 .iter()
                 .filter(|p| spans.iter().any(|&(s, e)| p.start < e && p.end > s))
-                .map(|p| format!("{:?} {:?} {:.0} km", p.kind, p.country, km(p.lat, p.lon, lat, lon)))
+                .map(|p| {
+                    format!(
+                        "{:?} {:?} {:.0} km",
+                        p.kind,
+                        p.country,
+                        km(p.lat, p.lon, lat, lon)
+                    )
+                })
                 .collect();
             misses.push(format!("{}: {capital} -> {got:?}", file_name(path)));
         }
 
         // Precision.
+        // The profile's country by its title ("Korea, South"), else by where its capital is
+        // (Natural Earth puts Jerusalem's point in the West Bank).
         let own = geo
-            .country_at(lon, lat)
-            .or_else(|| geo.country(&common::title_of(path)));
+            .country(&common::title_of(path))
+            .or_else(|| geo.country_at(lon, lat));
         let mut named: Vec<&str> = places
             .iter()
             .filter(|p| p.kind == PlaceKind::Country)
@@ -172,6 +195,7 @@ fn capitals_in_the_factbook_precision_and_recall() {
         }
         named.sort_unstable();
         named.dedup();
+        let sections = section_starts(&text);
         for p in places.iter().filter(|p| p.kind == PlaceKind::City) {
             cities += 1;
             let near = |iso2: &str| {
@@ -182,6 +206,25 @@ fn capitals_in_the_factbook_precision_and_recall() {
             let strict = own.is_some_and(|c| near(&c.iso2));
             if strict {
                 correct_strict += 1;
+            }
+            let section = sections
+                .iter()
+                .rev()
+                .find(|(at, _)| *at <= p.start)
+                .map_or("", |(_, name)| name.as_str());
+            if OWN_SECTIONS.contains(&section) {
+                own_section += 1;
+                if strict {
+                    own_section_correct += 1;
+                } else {
+                    own_section_wrong.push(format!(
+                        "{} [{section}]: {:?} -> {:?} pop {}",
+                        file_name(path),
+                        p.name,
+                        p.country,
+                        p.population
+                    ));
+                }
             }
             if strict || named.iter().any(|c| near(c)) {
                 correct += 1;
@@ -202,22 +245,62 @@ fn capitals_in_the_factbook_precision_and_recall() {
     let recall = recalled as f64 / labelled as f64;
     let precision = correct as f64 / cities as f64;
     let strict = correct_strict as f64 / cities as f64;
-    eprintln!("profiles with a labelled capital: {labelled} of {}", files.len());
+    let sectioned = own_section_correct as f64 / own_section as f64;
+    eprintln!(
+        "profiles with a labelled capital: {labelled} of {}",
+        files.len()
+    );
     eprintln!(
         "places tagged: {places_total} {kinds:?}; {:.1} MB tagged in {:.2} s",
         bytes as f64 / 1e6,
         tag_time
     );
     eprintln!("recall (capital tagged within 25 km): {recall:.3} ({recalled}/{labelled})");
-    eprintln!("precision (city in its profile's or a named country): {precision:.3} ({correct}/{cities})");
+    eprintln!(
+        "precision (city in its profile's or a named country): {precision:.3} ({correct}/{cities})"
+    );
     eprintln!("precision, strict (city in its profile's country): {strict:.3} ({correct_strict}/{cities})");
+    eprintln!(
+        "precision in the own-places sections: {sectioned:.3} ({own_section_correct}/{own_section})"
+    );
     eprintln!("missed capitals:\n  {}", misses.join("\n  "));
-    eprintln!("cities counted wrong ({}):\n  {}", wrong.len(), wrong.join("\n  "));
+    eprintln!(
+        "cities counted wrong ({}):\n  {}",
+        wrong.len(),
+        wrong.join("\n  ")
+    );
+    eprintln!(
+        "cities in own-places sections outside the country ({}):\n  {}",
+        own_section_wrong.len(),
+        own_section_wrong.join("\n  ")
+    );
 
     assert!(labelled >= 220, "only {labelled} labelled capitals");
-    assert!(recall >= 0.0, "recall {recall:.3}");
-    assert!(precision >= 0.0, "precision {precision:.3}");
-    assert!(strict >= 0.0, "strict precision {strict:.3}");
+    // Measured: recall 0.957, precision 0.997, strict 0.764, own sections 0.970.
+    assert!(recall >= 0.93, "recall {recall:.3}");
+    assert!(precision >= 0.98, "precision {precision:.3}");
+    assert!(strict >= 0.72, "strict precision {strict:.3}");
+    assert!(sectioned >= 0.95, "own-section precision {sectioned:.3}");
+}
+
+/// Sections whose places are the profile's own.
+const OWN_SECTIONS: &[&str] = &[
+    "Administrative divisions",
+    "Major urban areas - population",
+    "Ports and terminals",
+];
+
+/// (char offset, title) of every `### ` heading.
+fn section_starts(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(h) = line.strip_prefix("### ") {
+            out.push((at, h.trim().to_string()));
+        }
+        at += line.chars().count();
+    }
+    out
 }
 
 fn file_name(p: &std::path::Path) -> String {

@@ -440,7 +440,7 @@
         radius: 8,
         weight: 2,
       });
-      marker.bindPopup(popupContent(props), { maxWidth: 360, autoPanPadding: [20, 20] });
+      marker.bindPopup(popupContent(props), { minWidth: 220, maxWidth: 360, autoPanPadding: [20, 20] });
       marker.addTo(pinLayer);
       const n = Number(props.citation);
       if (!pinsByCitation.has(n)) pinsByCitation.set(n, []);

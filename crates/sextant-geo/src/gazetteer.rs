@@ -13,8 +13,8 @@
 //!   Natural Earth does not draw separately (French Guiana, Reunion, Gibraltar, Tuvalu, Bouvet
 //!   Island, ...) keep an empty `MultiPolygon`: `country()` still finds them, `country_at` never
 //!   returns them (a point in French Guiana is in France's polygon).
-//! - Natural Earth splits shapes at ±180° (Russia, Fiji, the US): `country_at` needs no special
-//!   case for the antimeridian.
+//! - world-atlas does not cut Russia, Fiji and Antarctica at ±180°; they are cut on loading
+//!   ([`topo::split_antimeridian`]), so a point in Chukotka on either side is in Russia.
 //! - A country's representative `point` is its capital (GeoNames `capital`, found among the
 //!   country's cities), else its most populous listed city, else an interior point of its
 //!   polygon. A US state's point is the population-weighted centroid of its listed cities.
@@ -163,6 +163,9 @@ impl Place {
     }
 }
 
+/// A polygon's bounding box in the R-tree, with (country index, polygon index).
+type Part = GeomWithData<Rectangle<[f64; 2]>, (usize, usize)>;
+
 /// Everything loaded from a data directory: countries with polygons, cities, US states, the
 /// name index used by [`GeoData::tag`] and the basemap.
 pub struct GeoData {
@@ -173,7 +176,7 @@ pub struct GeoData {
     cities: Vec<City>,
     states: Vec<State>,
     /// Bounding box of each polygon → (country index, polygon index).
-    parts: RTree<GeomWithData<Rectangle<[f64; 2]>, (usize, usize)>>,
+    parts: RTree<Part>,
     basemap: String,
     names: tag::NameIndex,
     /// Indices in `cities` of the countries' capitals.
@@ -231,11 +234,8 @@ struct RawState {
 const WITHDRAWN: &[&str] = &["CS", "AN"];
 
 /// Natural Earth features without an ISO id, placed as GeoNames places them.
-const NE_WITHOUT_ID: &[(&str, &str)] = &[
-    ("Kosovo", "XK"),
-    ("Somaliland", "SO"),
-    ("N. Cyprus", "CY"),
-];
+const NE_WITHOUT_ID: &[(&str, &str)] =
+    &[("Kosovo", "XK"), ("Somaliland", "SO"), ("N. Cyprus", "CY")];
 
 /// Other names a country goes by: the Factbook's, Natural Earth's and common ones. Used both
 /// by [`GeoData::country`] and by the tagger.
@@ -253,13 +253,23 @@ const COUNTRY_ALIASES: &[(&str, &[&str])] = &[
     ),
     (
         "GB",
-        &["UK", "U.K.", "Britain", "Great Britain", "United Kingdom of Great Britain"],
+        &[
+            "UK",
+            "U.K.",
+            "Britain",
+            "Great Britain",
+            "United Kingdom of Great Britain",
+        ],
     ),
     ("RU", &["Russian Federation"]),
     ("KR", &["Republic of Korea", "Korea, South"]),
     (
         "KP",
-        &["DPRK", "Democratic People's Republic of Korea", "Korea, North"],
+        &[
+            "DPRK",
+            "Democratic People's Republic of Korea",
+            "Korea, North",
+        ],
     ),
     (
         "CD",
@@ -273,7 +283,11 @@ const COUNTRY_ALIASES: &[(&str, &[&str])] = &[
     ),
     (
         "CG",
-        &["Congo-Brazzaville", "Congo, Republic of the", "Republic of Congo"],
+        &[
+            "Congo-Brazzaville",
+            "Congo, Republic of the",
+            "Republic of Congo",
+        ],
     ),
     ("CI", &["Cote d'Ivoire", "Côte d'Ivoire"]),
     ("CZ", &["Czech Republic"]),
@@ -282,10 +296,19 @@ const COUNTRY_ALIASES: &[(&str, &[&str])] = &[
     ("SZ", &["Swaziland", "eSwatini"]),
     ("TL", &["East Timor", "Timor-Leste"]),
     ("CV", &["Cape Verde"]),
-    ("VA", &["Holy See", "Vatican City", "Holy See (Vatican City)"]),
+    (
+        "VA",
+        &["Holy See", "Vatican City", "Holy See (Vatican City)"],
+    ),
     ("VN", &["Viet Nam"]),
     ("LA", &["Lao PDR", "Lao People's Democratic Republic"]),
-    ("FM", &["Federated States of Micronesia", "Micronesia, Federated States of"]),
+    (
+        "FM",
+        &[
+            "Federated States of Micronesia",
+            "Micronesia, Federated States of",
+        ],
+    ),
     ("PS", &["Palestine", "West Bank", "Gaza Strip"]),
     ("AE", &["UAE", "U.A.E."]),
     ("NL", &["Netherlands", "Holland"]),
@@ -318,7 +341,10 @@ const COUNTRY_ALIASES: &[(&str, &[&str])] = &[
     ("EH", &["W. Sahara"]),
     ("FO", &["Faeroe Islands", "Faeroe Is."]),
     ("CW", &["Curaçao"]),
-    ("BL", &["Saint Barthélemy", "St-Barthélemy", "Saint-Barthelemy"]),
+    (
+        "BL",
+        &["Saint Barthélemy", "St-Barthélemy", "Saint-Barthelemy"],
+    ),
     ("MF", &["St-Martin", "Saint-Martin"]),
     ("SS", &["S. Sudan"]),
     ("CY", &["N. Cyprus", "Northern Cyprus"]),
@@ -366,11 +392,18 @@ fn json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
+/// The `countries` object of a world-atlas file, cut at the antimeridian.
 fn topology(path: &Path) -> Result<Vec<topo::TopoFeature>> {
-    topo::decode(&read(path)?, "countries").map_err(|message| GeoError::Topo {
-        path: path.to_path_buf(),
-        message,
-    })
+    let mut features =
+        topo::decode(&read(path)?, "countries").map_err(|message| GeoError::Topo {
+            path: path.to_path_buf(),
+            message,
+        })?;
+    for f in &mut features {
+        f.shape =
+            topo::split_antimeridian(std::mem::replace(&mut f.shape, MultiPolygon(Vec::new())));
+    }
+    Ok(features)
 }
 
 /// ISO alpha-2 code a Natural Earth feature belongs to: by its numeric id, else by name.
@@ -470,7 +503,12 @@ impl GeoData {
         // Representative points: capital, largest city, interior point.
         let mut capitals = HashSet::new();
         for c in &mut countries {
-            let mine = || cities.iter().enumerate().filter(|(_, x)| x.country == c.iso2);
+            let mine = || {
+                cities
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.country == c.iso2)
+            };
             let capital_key = key(&c.capital);
             let capital = (!c.capital.is_empty())
                 .then(|| {
@@ -498,7 +536,10 @@ impl GeoData {
             .into_values()
             .map(|s| {
                 let (mut w, mut x, mut y, mut pop) = (0.0, 0.0, 0.0, 0u64);
-                for c in cities.iter().filter(|c| c.country == "US" && c.admin1 == s.code) {
+                for c in cities
+                    .iter()
+                    .filter(|c| c.country == "US" && c.admin1 == s.code)
+                {
                     let cw = c.population.max(1) as f64;
                     w += cw;
                     x += cw * c.lon;
@@ -543,7 +584,8 @@ impl GeoData {
         for (i, c) in countries.iter().enumerate() {
             for (j, p) in c.shape.0.iter().enumerate() {
                 if let Some(r) = p.bounding_rect() {
-                    let rect = Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+                    let rect =
+                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
                     parts.push(GeomWithData::new(rect, (i, j)));
                 }
             }

@@ -3,10 +3,13 @@
 //! chunk's geotag — so records are searched, filtered by area, access-checked and cited exactly
 //! like documents.
 //!
-//! Identity: a feature with a uid is `feed:<feed>/<uid>`, so a later record with the same uid
+//! Identity: a feature with a uid is `feed:<feed>/<uid>@<marking>`, shared by every ingester
+//! (a uid names one real-world thing), so a later record with the same uid at the same marking
 //! (a file re-ingested, a push, a CoT event) replaces it in place; its position is appended to
-//! the document's track history ([`DocumentMeta::track`]), whose line is a second geotag. A
-//! feature without a uid is `feed:<feed>/<source>#<index>`.
+//! the document's track history ([`DocumentMeta::track`]), whose line is a second geotag. The
+//! marking is part of the identity so that nobody can replace — or learn of, through "replaced"
+//! — a record above what they may see: one pushing at a marking may see that marking. A
+//! feature without a uid is `feed:<feed>/<source>#<index>` in the ingester's namespace.
 //!
 //! Marking: a `classification`/`marking` property of the feature, else the policy's explicit
 //! marking, else the default — the same precedence as documents' own marks.
@@ -77,10 +80,25 @@ pub(crate) fn prepare_features(
     // doc id -> position in `out` of its pending record.
     let mut pending: HashMap<DocId, usize> = HashMap::new();
     for (i, f) in features.into_iter().enumerate() {
-        let origin = opts.origin(&match &f.uid {
-            Some(uid) => format!("feed:{feed}/{uid}"),
-            None => format!("feed:{feed}/{source}#{i}"),
-        });
+        let marking = match feature_marking(&f) {
+            Ok(Some(m)) => m,
+            Ok(None) => opts
+                .marking
+                .explicit
+                .clone()
+                .unwrap_or_else(|| opts.marking.default.clone()),
+            Err(e) => {
+                out.push(Err((i, e)));
+                continue;
+            }
+        };
+        // A uid names the same real-world thing for everyone who reports it, so tracked records
+        // are shared by all ingesters — at one marking: whoever may push a record at that
+        // marking may see it, so "replaced" never tells anyone about a record above them.
+        let origin = match &f.uid {
+            Some(uid) => format!("feed:{feed}/{uid}@{}", marking.banner()),
+            None => opts.origin(&format!("feed:{feed}/{source}#{i}")),
+        };
         let doc_id = doc_id_for(&origin);
         let previous: Option<Vec<TrackPoint>> = match pending.get(&doc_id) {
             Some(&at) => match &out[at] {
@@ -108,7 +126,7 @@ pub(crate) fn prepare_features(
                 }
             }
         }
-        let record = record(&doc_id, feed, source, format, f, previous, hash, opts)
+        let record = record(&doc_id, feed, source, format, f, previous, hash, marking)
             .and_then(|(doc, chunks)| {
                 if viewer.may_see(&doc.meta.marking) {
                     Ok(Record::Ready(Box::new((doc, chunks))))
@@ -171,16 +189,8 @@ fn record(
     f: Feature,
     previous: Option<Vec<TrackPoint>>,
     hash: String,
-    opts: &IngestOptions,
+    marking: Marking,
 ) -> Result<(Document, Vec<Chunk>)> {
-    let marking = match feature_marking(&f)? {
-        Some(m) => m,
-        None => opts
-            .marking
-            .explicit
-            .clone()
-            .unwrap_or_else(|| opts.marking.default.clone()),
-    };
     let banner = marking.banner();
     let title = f
         .name
@@ -211,7 +221,7 @@ fn record(
         let first = &track[0];
         let last = &track[track.len() - 1];
         text.push_str(&format!(
-            "\ntrack: {} positions, from {} ({:.4}, {:.4}) to {} ({:.4}, {:.4})",
+            "\ntrack history: {} positions, from {} ({:.4}, {:.4}) to {} ({:.4}, {:.4})",
             track.len(),
             first.time.as_deref().unwrap_or("?"),
             first.position[1],

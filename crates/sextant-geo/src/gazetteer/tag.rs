@@ -1,34 +1,56 @@
 //! Geotagging: place names found in text with one Aho-Corasick automaton over every name of the
-//! gazetteer, then resolved with the text's context.
+//! gazetteer (GeoNames city names, ASCII-folded too, plus English-looking alternate names of
+//! cities over 100,000 people; country names and aliases; US states and their postal codes),
+//! then resolved with the text's context.
 //!
 //! The rules, in order:
 //! 1. Coordinates (`coords::find_coordinates`: decimal, DMS, Factbook, MGRS) are places of
 //!    their own; no name is read inside them.
 //! 2. Names match case-sensitively, as written with capitals ("Paris", never "paris"), at word
 //!    boundaries; of overlapping matches the leftmost, then the longest wins ("Mexico City" over
-//!    "Mexico", "Papua New Guinea" over "Guinea"). Region names ("South America", "Middle East",
-//!    "New Guinea", "British Columbia") win the overlap and are dropped, so that "America",
-//!    "Guinea" or "Columbia" inside them are not tagged.
-//! 3. A name is not a place when it is part of a longer proper name: preceded by a capitalised
-//!    word that is not a function word or a direction ("George Washington", "Lake Victoria",
-//!    but "In Paris", "Northern Syria"), preceded by a title ("Gen.", "St."), followed by a
-//!    feature or institution word ("Congo River", "Kyoto Protocol", "Paris Club",
-//!    "Washington Post"), or preceded by "Gulf of", "Treaty of", "University of", ...
-//! 4. Candidates are scored: a city by log10(population), +3 when the text names its country
-//!    (+1 more when that is the country the text names most), +2 when the text names its US
-//!    state, +1.5 when it lies within 400 km of another place resolved without doubt, -1 when
-//!    only an alternate name matched; a country scores 8 (+1.5 when the text names a
-//!    neighbour); a US state 5.5 (+3 when the text names the US or a US city, +1 when it names
-//!    another state). A qualifier right after the name (", Texas", ", Egypt", " (Virginia)")
-//!    keeps only the cities in that state or country.
-//! 5. A city must be supported (country or state named, a qualifier, a nearby resolved place)
-//!    or have 100,000 people; names that are common English words ("Mobile", "Reading",
-//!    "Nice", "Male", or any one-word name the same text also writes in lower case) need their
-//!    country to be the one the text names most, a state or a qualifier; words that are almost
-//!    never places in English ("Of", "March", "Independence", "University") need a qualifier.
+//!    "Mexico", "Papua New Guinea" over "Guinea"). Regions, continents and seas ("South
+//!    America", "Middle East", "New Guinea", "Asia") win the overlap and are dropped, so that
+//!    "America", "Guinea" or "Asia" (a town in the Philippines) are not tagged inside them.
+//! 3. A name is not a place when it is part of a longer name: preceded by a capitalised word
+//!    that is not a function word or a direction ("George Washington", "Lake Victoria", but "In
+//!    Paris", "Northern Syria"), by a title ("Gen.", "St.") or a particle ("Rouget de Lisle");
+//!    followed by a capitalised word ("Quintana Roo", "Washington Post", "Paris Club"), a feature
+//!    or treaty word ("Congo river", "Kyoto Protocol") or "de"/"del" and a capitalised word;
+//!    joined by a hyphen to a capitalised word that is no place ("KwaZulu-Natal"; "US-Mexico"
+//!    keeps both); after "Gulf of", "Treaty of", "University of", ...; or an acronym inside
+//!    upper-case text ("TELL US").
+//! 4. Readings: a country's name is the country ("Mexico", "Singapore"), a state's name the state
+//!    unless a city of that name has 500,000 people ("New York", "Washington"), and an alternate
+//!    name counts only when no state, country or tenth-as-large city has it as its own name.
+//!    A qualifier right after a city's name (", Texas", ", TX", ", Egypt", " (Virginia)") keeps
+//!    only the cities in that state or country, or drops the name when there is none ("Paris,
+//!    Ontario": a place the list lacks).
+//! 5. Scores: a city log10(population), +3 when the text names its country (+1 more when the
+//!    text names that country most: its "dominant" country; only +1 and +0.5 for a town a
+//!    twentieth the size of the largest candidate: "Vienna", Virginia), +4.5 when it is the
+//!    capital of a named country, +2 when the text names its US state, +1.5 when it lies within
+//!    400 km of a place resolved without doubt, +1.5 when a neighbour in the text (two mentions
+//!    either side: lists) is a place of the same country, -1 for an alternate name. A country
+//!    scores 8 (+1.5 when the text names a neighbour: "Georgia" beside Armenia); a US state 4.5
+//!    (+3 when the text names the US or a US place, +1 when it names another state, +1.5 in a
+//!    list of states). The best score wins; a place that wins by a point or more, or is
+//!    qualified, is "resolved without doubt" for the proximity bonus (a second pass).
+//! 6. Acceptance of a city: it must be supported (its country named, its state named, a
+//!    qualifier, a nearby or neighbouring place) or have 100,000 people (1,000,000 in a text
+//!    with a dominant country, where an unknown local name is likelier than a foreign city; in
+//!    such a text a foreign town under 100,000 people is not supported by its country's name
+//!    alone unless it is a capital). Words that are almost never places in English ("Of",
+//!    "March", "Independence", "University") need a qualifier; common words ("Mobile",
+//!    "Reading", "Nice", "Male", or any one-word name the same text also writes in lower case)
+//!    need the dominant country, their state, a list of their country's places or a qualifier,
+//!    and are never labels ("Male: 9.75 deaths"); people's names ("Lincoln", "Houston") need a
+//!    qualifier, a list, or to be the capital of the dominant country ("Hamilton", Bermuda); a
+//!    city in a list of another country's places is dropped ("Lima, Loreto, Pasco, Piura").
 //!
 //! A country's point is its capital (see [`super::Country::point`]); a US state's is the
-//! population-weighted centroid of its cities.
+//! population-weighted centroid of its listed cities.
+//!
+//! Measured on the Factbook by `tests/geotag.rs`.
 
 use super::{City, Country, GeoData, Place, PlaceKind, RawCity, State, COUNTRY_ALIASES};
 use crate::coords::find_coordinates;
@@ -45,95 +67,110 @@ const ALIAS_MIN_POPULATION: u64 = 100_000;
 const UNSUPPORTED_MIN_POPULATION: u64 = 100_000;
 /// The same in a text about one country, for a city in a country the text does not name.
 const UNSUPPORTED_MIN_POPULATION_ELSEWHERE: u64 = 1_000_000;
-/// "Nearby" for the proximity bonus.
+/// "Nearby" for the proximity bonus: within this distance of a place resolved without doubt
+/// that is mentioned at most this many mentions away.
 const NEAR_KM: f64 = 400.0;
+const NEAR_MENTIONS: usize = 100;
 
 /// Words that are almost never places in running English: tagged only with a qualifier.
+#[rustfmt::skip]
 const RARELY_PLACES: &[&str] = &[
     "Airport", "Alliance", "Along", "Anchor", "Annex", "Antelope", "Anthem", "Banning", "Bear",
-    "Best", "Borne", "Boom", "Bountiful", "Brick", "Buy", "Centennial", "Central", "Clay",
-    "Cocoa", "Commerce", "Commonwealth", "Confederation", "Date", "Deal", "Defiance", "Dole",
-    "Eagle", "Energy", "Enterprise", "Fate", "Federal", "Fleet", "Flora", "Forest", "Fountain",
-    "Freedom", "Friendship", "Gap", "Gay", "Golden", "Goes", "Green", "Harmony", "Ho", "Holiday",
-    "Homestead", "Hope", "Hub", "Humble", "Hurricane", "Imperial", "Independence", "Industry",
-    "Justice", "Lend", "Liberal", "Liberty", "Manage", "Manly", "Man", "Marks", "Mentor",
-    "Meridian", "Mine", "Mission", "Most", "Much", "Normal", "Of", "Officer", "Opportunity",
-    "Overland", "Pace", "Paradise", "Paramount", "Parole", "Plantation", "Plunge", "Police",
-    "Posse", "Pride", "Progress", "Prosper", "Providence", "Republic", "Reservoir", "Retreat",
-    "Rich", "Sake", "Sale", "Salt", "Same", "Sandy", "Savage", "Say", "Security", "Semi",
-    "Shaping", "Shoreline", "Spring", "Summit", "Superior", "Surprise", "Swords", "Tank",
-    "Time", "Union", "Unity", "University", "Upland", "Victory", "Welcome", "Westerly", "Ye",
-    "Young", // months and days
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-    "Saturday", "Sunday",
+    "Best", "Borne", "Boom", "Bountiful", "Brick", "Buy", "Centennial", "Central", "Clay", "Cocoa",
+    "Commerce", "Commonwealth", "Confederation", "Date", "Deal", "Defiance", "Dole", "Eagle",
+    "Energy", "Enterprise", "Fate", "Federal", "Fleet", "Flora", "Forest", "Fountain", "Freedom",
+    "Friendship", "Gap", "Gay", "Golden", "Goes", "Green", "Harmony", "Ho", "Holiday", "Homestead",
+    "Hope", "Hub", "Humble", "Hurricane", "Imperial", "Independence", "Industry", "Justice", "Lend",
+    "Liberal", "Liberty", "Manage", "Manly", "Man", "Marks", "Mentor", "Meridian", "Mine",
+    "Mission", "Most", "Much", "Normal", "Of", "Officer", "Opportunity", "Overland", "Pace",
+    "Paradise", "Paramount", "Parole", "Plantation", "Plunge", "Police", "Posse", "Pride",
+    "Progress", "Prosper", "Providence", "Republic", "Reservoir", "Retreat", "Rich", "Sake", "Sale",
+    "Salt", "Same", "Sandy", "Savage", "Say", "Security", "Semi", "Shaping", "Shoreline", "Spring",
+    "Summit", "Superior", "Surprise", "Swords", "Tank", "Time", "Union", "Unity", "University",
+    "Upland", "Victory", "Welcome", "Westerly", "Ye", "Young", "January", "February", "March",
+    "April", "May", "June", "July", "August", "September", "October", "November", "December",
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
 ];
 
-/// Common words and people's names that are also real cities: tagged when the text is about
-/// their country (named most), names their state, or qualifies them.
+/// Common words that are also real cities: tagged when the text is about their country (names
+/// it most), names their state, lists them with other places of their country, or qualifies
+/// them.
+#[rustfmt::skip]
 const NEED_CONTEXT: &[&str] = &[
-    "Acre", "Adams", "Anchorage", "Austin", "Bar", "Bath", "Bay", "Buffalo", "Canton", "Carter",
-    "Charlotte", "Clinton", "Concord", "Delta", "Douglas", "Elizabeth", "Eugene", "Florence",
-    "Franca", "Franklin", "Grant", "Hamilton", "Harrison", "Houston", "Jackson", "Jefferson",
-    "Lawrence", "Lincoln", "Madison", "Male", "Marshall", "Mobile", "Monroe", "Nice", "Orange",
-    "Reading", "Sherman", "Split", "Springs", "Taylor", "Temple", "Tyler", "Van", "Wa",
-    "Wilson",
+    "Acre", "Anchorage", "Bar", "Bath", "Bay", "Buffalo", "Caledonia", "Canton", "Concord", "Delta",
+    "Franca", "Male", "Mobile", "Nice", "Orange", "Reading", "Roman", "Split", "Springs", "Temple",
+    "Van", "Wa",
+];
+
+/// People's names that are also cities ("Lincoln once said"): tagged when qualified, listed
+/// with other places of their country, or when they are the capital of the country the text is
+/// about ("Hamilton", Bermuda).
+#[rustfmt::skip]
+const PERSON_NAMES: &[&str] = &[
+    "Adams", "Austin", "Carter", "Charlotte", "Clinton", "Douglas", "Elizabeth", "Eugene",
+    "Florence", "Frank", "Franklin", "Grant", "Hamilton", "Harrison", "Houston", "Jackson",
+    "Jefferson", "Lawrence", "Lincoln", "Madison", "Marshall", "Monroe", "Norman", "Sherman",
+    "Taylor", "Tyler", "Wilson",
 ];
 
 /// Capitalised words that may stand right before a place name without being part of it.
+#[rustfmt::skip]
 const FUNCTION_WORDS: &[&str] = &[
-    "A", "About", "Above", "Across", "After", "Against", "All", "Along", "Also", "Although",
-    "Amid", "Among", "An", "And", "Are", "Around", "As", "At", "Be", "Because", "Before",
-    "Behind", "Below", "Beneath", "Beside", "Besides", "Between", "Beyond", "Both", "But", "By",
-    "Can", "Capital", "Could", "Despite", "Did", "Do", "Does", "During", "Each", "Either",
-    "Enter", "Even", "Every", "Except", "Following", "For", "From", "Had", "Has", "Have", "Hence",
-    "Her", "Here", "His", "However", "If", "In", "Including", "Inside", "Into", "Is", "Its",
-    "Just", "Like", "Many", "Meanwhile", "Might", "Moreover", "Most", "Must", "My", "Near",
-    "Neither", "Nor", "Not", "Now", "Of", "Off", "On", "Once", "Only", "Onto", "Or", "Our",
-    "Out", "Outside", "Over", "Past", "Per", "Several", "Should", "Since", "So", "Some", "Than",
-    "That", "The", "Their", "Then", "There", "These", "This", "Those", "Though", "Through",
-    "Throughout", "Thus", "To", "Today", "Toward", "Towards", "Under", "Unlike", "Until", "Up",
-    "Upon", "Via", "Visit", "Was", "Were", "What", "When", "Where", "Whereas", "Whether",
-    "Which", "While", "Who", "Whose", "Will", "With", "Within", "Without", "Would", "Yesterday",
-    "Yet", "Your",
+    "A", "About", "Above", "Across", "After", "Against", "All", "Along", "Also", "Although", "Amid",
+    "Among", "An", "And", "Are", "Around", "As", "At", "Be", "Because", "Before", "Behind", "Below",
+    "Beneath", "Beside", "Besides", "Between", "Beyond", "Both", "But", "By", "Can", "Capital",
+    "Could", "Despite", "Did", "Do", "Does", "During", "Each", "Either", "Enter", "Even", "Every",
+    "Except", "Following", "For", "From", "Had", "Has", "Have", "Hence", "Her", "Here", "His",
+    "However", "If", "In", "Including", "Inside", "Into", "Is", "Its", "Just", "Like", "Many",
+    "Meanwhile", "Might", "Moreover", "Most", "Must", "My", "Near", "Neither", "Nor", "Not", "Now",
+    "Of", "Off", "On", "Once", "Only", "Onto", "Or", "Our", "Out", "Outside", "Over", "Past", "Per",
+    "Several", "Should", "Since", "So", "Some", "Than", "That", "The", "Their", "Then", "There",
+    "These", "This", "Those", "Though", "Through", "Throughout", "Thus", "To", "Today", "Toward",
+    "Towards", "Under", "Unlike", "Until", "Up", "Upon", "Via", "Visit", "Was", "Were", "What",
+    "When", "Where", "Whereas", "Whether", "Which", "While", "Who", "Whose", "Will", "With",
+    "Within", "Without", "Would", "Yesterday", "Yet", "Your",
 ];
 
 /// Directions and the like: "Northern Syria", "East Jerusalem", "Greater London".
+#[rustfmt::skip]
 const DIRECTIONS: &[&str] = &[
-    "Central", "Coastal", "Downtown", "East", "Eastern", "Greater", "Inner", "Lower",
-    "Mainland", "Metropolitan", "North", "Northeast", "Northeastern", "Northern", "Northwest",
-    "Northwestern", "Occupied", "Outer", "Rural", "South", "Southeast", "Southeastern",
-    "Southern", "Southwest", "Southwestern", "Upper", "Urban", "West", "Western",
+    "Central", "Coastal", "Downtown", "East", "Eastern", "Greater", "Inner", "Lower", "Mainland",
+    "Metropolitan", "North", "Northeast", "Northeastern", "Northern", "Northwest", "Northwestern",
+    "Occupied", "Outer", "Rural", "South", "Southeast", "Southeastern", "Southern", "Southwest",
+    "Southwestern", "Upper", "Urban", "West", "Western",
 ];
 
 /// Abbreviated titles that make the next name a person's or a saint's.
+#[rustfmt::skip]
 const TITLES: &[&str] = &[
     "Adm.", "Amb.", "Capt.", "Col.", "Cpl.", "Dr.", "Ft.", "Gen.", "Gov.", "Hon.", "Lt.", "Maj.",
-    "Mr.", "Mrs.", "Ms.", "Mt.", "Pres.", "Prof.", "Pvt.", "Rep.", "Rev.", "Sec.", "Sen.",
-    "Sgt.", "St.",
+    "Mr.", "Mrs.", "Ms.", "Mt.", "Pres.", "Prof.", "Pvt.", "Rep.", "Rev.", "Sec.", "Sen.", "Sgt.",
+    "St.",
 ];
 
 /// A name followed by one of these is another thing: a river, a treaty, a newspaper.
+#[rustfmt::skip]
 const FEATURE_AFTER: &[&str] = &[
-    "Accord", "Accords", "Agreement", "Agreements", "Amendment", "Archipelago", "Atoll",
-    "Avenue", "Basin", "Bay", "Boulevard", "Canal", "Channel", "Charter", "Club", "College",
-    "Commitment", "Conference", "Consensus", "Convention", "County", "Current", "Dam",
-    "Declaration", "Delta", "Depression", "Desert", "Doctrine", "Falls", "Forest", "Gazette",
-    "Glacier", "Group", "Gulf", "Herald", "Highlands", "Hills", "Initiative", "Institute",
-    "Island", "Islands", "Isle", "Isles", "Journal", "Lake", "Lakes", "Lowlands", "Mall",
-    "Mountain", "Mountains", "Mts", "Ocean", "Pact", "Park", "Parish", "Peace", "Peninsula",
-    "Plan", "Plateau", "Post", "Principles", "Process", "Protocol", "Range", "Reef", "Ridge",
-    "Rift", "River", "Road", "Round", "School", "Sea", "Shelf", "Sound", "Square", "Statement",
-    "Station", "Stock", "Strait", "Straits", "Street", "Summit", "Syndrome", "Times",
-    "Township", "Treaty", "Trench", "Tribune", "University", "Valley",
+    "Accord", "Accords", "Agreement", "Agreements", "Amendment", "Archipelago", "Atoll", "Avenue",
+    "Basin", "Bay", "Boulevard", "Canal", "Channel", "Charter", "Club", "College", "Commitment",
+    "Conference", "Consensus", "Convention", "County", "Current", "Dam", "Declaration", "Delta",
+    "Depression", "Desert", "Doctrine", "Falls", "Forest", "Gazette", "Glacier", "Group", "Gulf",
+    "Herald", "Highlands", "Hills", "Initiative", "Institute", "Island", "Islands", "Isle", "Isles",
+    "Journal", "Lake", "Lakes", "Lowlands", "Mall", "Mountain", "Mountains", "Mts", "Ocean", "Pact",
+    "Park", "Parish", "Peace", "Peninsula", "Plan", "Plateau", "Post", "Principles", "Process",
+    "Protocol", "Range", "Reef", "Ridge", "Rift", "River", "Road", "Round", "School", "Sea",
+    "Shelf", "Sound", "Square", "Statement", "Station", "Stock", "Strait", "Straits", "Street",
+    "Summit", "Syndrome", "Times", "Township", "Treaty", "Trench", "Tribune", "University",
+    "Valley",
 ];
 
 /// "Gulf of Mexico", "Treaty of Paris": a name after one of these and "of" is not the place.
+#[rustfmt::skip]
 const OF_BEFORE: &[&str] = &[
-    "Archbishop", "Battle", "Bay", "Bishop", "Cape", "Church", "Congress", "Council", "Count",
-    "Duchess", "Duke", "Earl", "Emir", "Emperor", "Empress", "Gulf", "Isle", "King", "Lake",
-    "Mount", "Peace", "Prince", "Princess", "Queen", "Sea", "Siege", "Strait", "Straits",
-    "Sultan", "Treaty", "Tropic", "University",
+    "Archbishop", "Battle", "Bay", "Bishop", "Pillars", "Cape", "Church", "Congress", "Council",
+    "Count", "Duchess", "Duke", "Earl", "Emir", "Emperor", "Empress", "Gulf", "Isle", "Isthmus",
+    "King", "Lake", "Mount", "Peace", "Prince", "Princess", "Queen", "Sea", "Siege", "Strait",
+    "Straits", "Sultan", "Treaty", "Tropic", "University",
 ];
 
 /// Regions that contain a country's or city's name but are neither.
@@ -176,12 +213,32 @@ const REGIONS: &[&str] = &[
     "Western Europe",
     "South Australia",
     "Washington State",
+    // Continents and seas: not places the tagger places.
+    "Africa",
+    "Americas",
+    "Antarctic",
+    "Arctic",
+    "Asia",
+    "Atlantic",
+    "Balkans",
+    "Caribbean",
+    "Caucasus",
+    "Eurasia",
+    "Europe",
+    "Mediterranean",
+    "Oceania",
+    "Pacific",
+    "Sahara",
+    "Sahel",
+    "Scandinavia",
+    "Siberia",
 ];
 
 /// Lower-case words allowed inside an alternate name ("Port of Spain", "Rio de Janeiro").
+#[rustfmt::skip]
 const PARTICLES: &[&str] = &[
-    "al", "am", "an", "and", "da", "das", "de", "del", "der", "des", "di", "do", "dos", "du",
-    "el", "en", "es", "la", "las", "le", "les", "los", "of", "on", "sur", "the", "upon", "y",
+    "al", "am", "an", "and", "da", "das", "de", "del", "der", "des", "di", "do", "dos", "du", "el",
+    "en", "es", "la", "las", "le", "les", "los", "of", "on", "sur", "the", "upon", "y",
 ];
 
 /// Folds a name to ASCII where it can: diacritics dropped ("Bogotá" → "Bogota"), ligatures and
@@ -219,11 +276,17 @@ pub(crate) fn fold(s: &str) -> Cow<'_, str> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    City { idx: u32, alias: bool },
+    City {
+        idx: u32,
+        alias: bool,
+    },
     Country(u32),
     /// A US state; `code` when matched by its postal code ("TX", "D.C."), which counts only
     /// as a qualifier ("Paris, TX").
-    Admin { idx: u32, code: bool },
+    Admin {
+        idx: u32,
+        code: bool,
+    },
     /// A region that only masks the names inside it.
     Region,
 }
@@ -242,12 +305,15 @@ fn alias_ok(a: &str) -> bool {
     a.len() >= 4
         && a.is_ascii()
         && words.len() <= 4
-        && a.bytes().all(|b| b.is_ascii_alphabetic() || b" '-.".contains(&b))
+        && a.bytes()
+            .all(|b| b.is_ascii_alphabetic() || b" '-.".contains(&b))
         && a.bytes().any(|b| b.is_ascii_lowercase())
         && words.iter().enumerate().all(|(i, w)| {
             let first = w.chars().next();
             (first.is_some_and(|c| c.is_ascii_uppercase())
-                && w.chars().skip(1).all(|c| !c.is_ascii_uppercase() || c == 'c'))
+                && w.chars()
+                    .skip(1)
+                    .all(|c| !c.is_ascii_uppercase() || c == 'c'))
                 || (i > 0 && PARTICLES.contains(w))
         })
 }
@@ -298,10 +364,28 @@ impl NameIndex {
             }
         }
         for (i, s) in states.iter().enumerate() {
-            add(&s.name, Target::Admin { idx: i as u32, code: false });
-            add(&s.code, Target::Admin { idx: i as u32, code: true });
+            add(
+                &s.name,
+                Target::Admin {
+                    idx: i as u32,
+                    code: false,
+                },
+            );
+            add(
+                &s.code,
+                Target::Admin {
+                    idx: i as u32,
+                    code: true,
+                },
+            );
             if s.code == "DC" {
-                add("D.C.", Target::Admin { idx: i as u32, code: true });
+                add(
+                    "D.C.",
+                    Target::Admin {
+                        idx: i as u32,
+                        code: true,
+                    },
+                );
             }
         }
         for (i, (c, r)) in cities.iter().zip(raw).enumerate() {
@@ -309,6 +393,16 @@ impl NameIndex {
             let primary = c.name.split(" (").next().unwrap_or(&c.name);
             if name_ok(primary) {
                 add(primary, Target::City { idx, alias: false });
+                // "St. Petersburg" is as much the name as "Saint Petersburg".
+                for (long, short) in [("Saint ", "St. "), ("Sainte ", "Ste. "), ("St. ", "Saint ")]
+                {
+                    if let Some(rest) = primary.strip_prefix(long) {
+                        add(
+                            &format!("{short}{rest}"),
+                            Target::City { idx, alias: false },
+                        );
+                    }
+                }
             }
             if c.population >= ALIAS_MIN_POPULATION {
                 for a in &r.alternatenames {
@@ -350,7 +444,9 @@ fn word_before(text: &str, start: usize) -> Option<&str> {
     }
     let from = before
         .rfind(|c: char| c.is_whitespace() || "([{\"'“‘/".contains(c))
-        .map_or(0, |i| i + before[i..].chars().next().map_or(1, char::len_utf8));
+        .map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
     let w = &before[from..];
     (!w.is_empty()).then_some(w)
 }
@@ -367,24 +463,36 @@ fn word_after(text: &str, end: usize) -> Option<&str> {
 
 /// Lower-case words that make the next name a person's ("Rouget de Lisle") or part of a longer
 /// name ("Corte de Justicia").
+#[rustfmt::skip]
 const NAME_PARTICLES: &[&str] = &[
     "ben", "bin", "da", "de", "del", "della", "den", "der", "di", "du", "ibn", "la", "le", "van",
     "von",
 ];
 
+#[rustfmt::skip]
 const MONTHS_AND_DAYS: &[&str] = &[
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
     "Saturday", "Sunday",
 ];
 
+/// `w` with an upper-case first letter ("river" → "River").
+fn capitalised(w: &str) -> String {
+    let mut out = w.to_string();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    out
+}
+
 /// Rule 3: the name is part of a longer proper name. `bounds` holds the start and end of
 /// every mention, so that "US-Mexico" is two places while "KwaZulu-Natal" is none.
 fn part_of_longer_name(text: &str, m: &Mention, bounds: &HashSet<usize>) -> bool {
-    let capitalised = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+    let upper = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
     // Hyphenated compounds: "Kara-Balta", "KwaZulu-Natal", "Nar'yan-Mar".
     let before = text[..m.start].strip_suffix('-');
-    if before.is_some_and(|b| b.ends_with(char::is_alphabetic)) && !bounds.contains(&(m.start - 1)) {
+    if before.is_some_and(|b| b.ends_with(char::is_alphabetic)) && !bounds.contains(&(m.start - 1))
+    {
         return true;
     }
     let after = text[m.end..].strip_prefix('-');
@@ -392,11 +500,11 @@ fn part_of_longer_name(text: &str, m: &Mention, bounds: &HashSet<usize>) -> bool
         return true;
     }
     if let Some(w) = word_after(text, m.end) {
-        if FEATURE_AFTER.contains(&w) {
+        if FEATURE_AFTER.contains(&capitalised(w).as_str()) {
             return true;
         }
         // "Quintana Roo", "Laguna Salada", "New York Times".
-        if capitalised(w)
+        if upper(w)
             && !FUNCTION_WORDS.contains(&w)
             && !DIRECTIONS.contains(&w)
             && !MONTHS_AND_DAYS.contains(&w)
@@ -406,10 +514,11 @@ fn part_of_longer_name(text: &str, m: &Mention, bounds: &HashSet<usize>) -> bool
         // "Santo Domingo de los Tsachilas".
         if NAME_PARTICLES.contains(&w) {
             let rest = &text[m.end + 1 + w.len()..];
-            let next = rest
-                .strip_prefix(' ')
-                .and_then(|r| r.split(' ').find(|x| !NAME_PARTICLES.contains(x) && *x != "los"));
-            if next.is_some_and(capitalised) {
+            let next = rest.strip_prefix(' ').and_then(|r| {
+                r.split(' ')
+                    .find(|x| !NAME_PARTICLES.contains(x) && *x != "los")
+            });
+            if next.is_some_and(upper) {
                 return true;
             }
         }
@@ -428,7 +537,8 @@ fn part_of_longer_name(text: &str, m: &Mention, bounds: &HashSet<usize>) -> bool
             at -= 3;
             prev = word_before(text, at);
         }
-        return prev.is_some_and(|p| OF_BEFORE.contains(&p));
+        // "the congress of Vienna" as well as "Congress of Vienna".
+        return prev.is_some_and(|p| OF_BEFORE.contains(&capitalised(p).as_str()));
     }
     let first_upper = w.chars().next().is_some_and(char::is_uppercase);
     let ends_word = w.chars().last().is_some_and(char::is_alphabetic);
@@ -442,8 +552,10 @@ fn shouting(text: &str, m: &Mention) -> bool {
         return false;
     }
     let caps = |w: Option<&str>| {
-        w.is_some_and(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2
-            && !w.chars().any(char::is_lowercase))
+        w.is_some_and(|w| {
+            w.chars().filter(|c| c.is_alphabetic()).count() >= 2
+                && !w.chars().any(char::is_lowercase)
+        })
     };
     caps(word_before(text, m.start)) || caps(word_after(text, m.end))
 }
@@ -519,7 +631,9 @@ pub(super) fn tag(geo: &GeoData, text: &str) -> Vec<Place> {
             let after = text[m.end()..].chars().next();
             !before.is_some_and(is_word_char)
                 && !after.is_some_and(is_word_char)
-                && !coords.iter().any(|f| m.start() < f.end && m.end() > f.start)
+                && !coords
+                    .iter()
+                    .any(|f| m.start() < f.end && m.end() > f.start)
         })
         .map(|m| Mention {
             start: m.start(),
@@ -586,15 +700,18 @@ pub(super) fn tag(geo: &GeoData, text: &str) -> Vec<Place> {
             }
             _ => {}
         }
-        if ts
-            .iter()
-            .all(|t| matches!(t, Target::City { idx, .. } if geo.cities[*idx as usize].country == "US"))
-            && !ts.is_empty()
+        if ts.iter().all(
+            |t| matches!(t, Target::City { idx, .. } if geo.cities[*idx as usize].country == "US"),
+        ) && !ts.is_empty()
         {
             ctx.us = true;
         }
     }
-    let us_index = geo.countries.iter().position(|c| c.iso2 == "US").map(|i| i as u32);
+    let us_index = geo
+        .countries
+        .iter()
+        .position(|c| c.iso2 == "US")
+        .map(|i| i as u32);
     if us_index.is_some_and(|u| ctx.countries.contains_key(&u)) || !ctx.states.is_empty() {
         ctx.us = true;
     }
@@ -695,8 +812,12 @@ pub(super) fn tag(geo: &GeoData, text: &str) -> Vec<Place> {
                 if !kept.is_empty() {
                     cands = kept;
                     qualified = true;
-                } else if !cands.iter().any(|t| matches!(t, Target::Country(_))) {
-                    // "Paris, Ontario": a place the list does not have.
+                } else if !cands
+                    .iter()
+                    .any(|t| matches!(t, Target::Country(_) | Target::Admin { .. }))
+                {
+                    // "Paris, Ontario": a place the list does not have. (A country or state
+                    // followed by another is a list: "Florida, Georgia and ...".)
                     cands.clear();
                 }
             }
@@ -713,10 +834,33 @@ pub(super) fn tag(geo: &GeoData, text: &str) -> Vec<Place> {
                     });
                 }
             }
-            // Alternate names only when no city has this name as its own ("Zaragoza").
-            if cands.iter().any(|t| matches!(t, Target::City { alias: false, .. })) {
-                cands.retain(|t| !matches!(t, Target::City { alias: true, .. }));
+            // Alternate names only when no state or country has this name as its own
+            // ("Oklahoma" is not Oklahoma City), nor a city a tenth as large ("Zaragoza" is
+            // not Tijuana; "Canton" may be Guangzhou rather than Canton, Ohio).
+            let own_name = cands
+                .iter()
+                .filter_map(|t| match t {
+                    Target::City { alias: true, .. } => None,
+                    Target::City { idx, .. } => Some(geo.cities[*idx as usize].population),
+                    _ => Some(u64::MAX),
+                })
+                .max();
+            if let Some(own) = own_name {
+                cands.retain(|t| match t {
+                    Target::City { idx, alias: true } => {
+                        own < u64::MAX && geo.cities[*idx as usize].population / 10 > own
+                    }
+                    _ => true,
+                });
             }
+            let largest = cands
+                .iter()
+                .filter_map(|t| match t {
+                    Target::City { idx, .. } => Some(geo.cities[*idx as usize].population),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
             // Neighbours in the text (lists: "Atlanta, Boston, Chicago"): what the places
             // resolved without doubt next to this one are.
             let beside: Vec<Target> = anchors_all
@@ -752,26 +896,36 @@ pub(super) fn tag(geo: &GeoData, text: &str) -> Vec<Place> {
                                 s -= 1.0;
                             }
                             if country_named(&c.country) {
-                                s += 3.0;
+                                // A town named after a city 20 times its size ("Vienna",
+                                // Virginia; "Paris", Texas) needs more than its country named.
+                                let town = c.population.saturating_mul(20) < largest;
+                                s += if town { 1.0 } else { 3.0 };
                                 if geo.capitals.contains(&k) {
-                                    s += 2.5;
+                                    s += 4.5;
                                 }
-                                supported = true;
-                                if ctx
+                                let dominant = ctx
                                     .dominant
-                                    .is_some_and(|d| geo.countries[d as usize].iso2 == c.country)
+                                    .is_some_and(|d| geo.countries[d as usize].iso2 == c.country);
+                                if dominant {
+                                    s += if town { 0.5 } else { 1.0 };
+                                }
+                                // In a text about another country, a small foreign town needs
+                                // more than its country named ("Pasco" is a region of Peru).
+                                if dominant
+                                    || ctx.dominant.is_none()
+                                    || c.population >= UNSUPPORTED_MIN_POPULATION
+                                    || geo.capitals.contains(&k)
                                 {
-                                    s += 1.0;
+                                    supported = true;
                                 }
                             }
                             if state_named(c) {
                                 s += 2.0;
                                 supported = true;
                             }
-                            if anchors
-                                .iter()
-                                .any(|&(j, p)| j != i && km(p, point) <= NEAR_KM)
-                            {
+                            if anchors.iter().any(|&(j, p)| {
+                                j != i && j.abs_diff(i) <= NEAR_MENTIONS && km(p, point) <= NEAR_KM
+                            }) {
                                 s += 1.5;
                                 supported = true;
                             }
@@ -807,18 +961,38 @@ pub(super) fn tag(geo: &GeoData, text: &str) -> Vec<Place> {
                         .is_some_and(|d| geo.countries[d as usize].iso2 == c.country);
                     let one_word = !name.contains([' ', '-']);
                     let near = anchors.iter().any(|&(j, p)| {
-                        j != i && km(p, (c.lon, c.lat)) <= NEAR_KM
+                        j != i && j.abs_diff(i) <= NEAR_MENTIONS && km(p, (c.lon, c.lat)) <= NEAR_KM
                     });
                     let alias = matches!(target, Target::City { alias: true, .. });
+                    let person = PERSON_NAMES.contains(&name);
                     let common = NEED_CONTEXT.contains(&name)
                         || (one_word && lowercase_words.contains(name.to_lowercase().as_str()));
-                    let capital = geo.capitals.contains(&k) && country_named(&c.country);
-                    if RARELY_PLACES.contains(&name) || (alias && common) {
+                    let in_country = |t: &Target| matches!(t, Target::City { idx, .. } if geo.cities[*idx as usize].country == c.country);
+                    let listed = beside.iter().any(in_country);
+                    // A list of another country's places ("Lima, Loreto, Pasco, Piura").
+                    let other_list = beside
+                        .iter()
+                        .filter(|t| matches!(t, Target::City { .. }))
+                        .count()
+                        >= 2
+                        && !listed;
+                    // "Male: 9.75 deaths": a label, not a place.
+                    let line_start = text[..m.start]
+                        .rsplit('\n')
+                        .next()
+                        .is_some_and(|l| l.trim_start_matches(['-', '*', ' ']).is_empty());
+                    let label = line_start && text[m.end..].starts_with(':');
+                    if RARELY_PLACES.contains(&name) || (alias && common) || (common && label) {
                         qualified
+                    } else if other_list && !qualified {
+                        false
+                    } else if person {
+                        let capital = geo.capitals.contains(&k) && dominant;
+                        qualified || listed || capital
                     } else if alias {
                         qualified || dominant || state_named(c)
                     } else if common {
-                        qualified || dominant || capital || state_named(c)
+                        qualified || dominant || listed || state_named(c)
                     } else if supported {
                         true
                     } else if ctx.dominant.is_some() {
