@@ -19,9 +19,11 @@
 //! per part (a polygon of a multipolygon, a line of a multiline), refined with geo's predicates.
 
 use geo::{Distance, Geodesic, Intersects};
+use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{Envelope, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObject, AABB};
 use sextant_types::Geometry;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// Why an area could not be made from a flag value or a geometry.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -263,14 +265,11 @@ impl Area {
     pub fn prepare(&self) -> PreparedArea<'_> {
         let kind = match self {
             Area::BBox { .. } => Kind::Box,
-            Area::Polygon(mp) => Kind::Polygon(mp.0.iter().map(PolyIndex::new).collect()),
+            Area::Polygon(mp) => Kind::Polygon(Polygons::new(&mp.0)),
             Area::Near { lon, lat, km } => Kind::Near(NearTest::new([*lon, *lat], km * 1000.0)),
         };
         let boxes = match &kind {
-            Kind::Polygon(parts) => parts
-                .iter()
-                .map(|p| AABB::from_corners(p.lo, p.hi))
-                .collect(),
+            Kind::Polygon(polys) => polys.boxes.iter().map(|(b, _)| *b).collect(),
             _ => self.boxes(),
         };
         PreparedArea {
@@ -556,19 +555,73 @@ impl PolyIndex {
     }
 }
 
-enum Kind {
+/// The polygons of a polygon area with their bounding boxes. A polygon's edge index is built
+/// the first time a position falls in its box: most islands of a country never need one.
+struct Polygons<'a> {
+    polys: &'a [geo::Polygon<f64>],
+    /// The box and number of every polygon that has positions.
+    boxes: Vec<(AABB<[f64; 2]>, usize)>,
+    indexes: Vec<OnceLock<PolyIndex>>,
+    /// An R-tree over `boxes` when there are many (a country and its islands).
+    tree: Option<RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>>,
+}
+
+impl<'a> Polygons<'a> {
+    fn new(polys: &'a [geo::Polygon<f64>]) -> Self {
+        use geo::BoundingRect;
+        let boxes: Vec<(AABB<[f64; 2]>, usize)> = polys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let r = p.bounding_rect()?;
+                Some((AABB::from_corners(r.min().into(), r.max().into()), i))
+            })
+            .collect();
+        let tree = (boxes.len() > 8).then(|| {
+            RTree::bulk_load(
+                boxes
+                    .iter()
+                    .map(|(b, i)| GeomWithData::new(Rectangle::from_aabb(*b), *i))
+                    .collect(),
+            )
+        });
+        Polygons {
+            polys,
+            boxes,
+            indexes: polys.iter().map(|_| OnceLock::new()).collect(),
+            tree,
+        }
+    }
+
+    fn index(&self, i: usize) -> &PolyIndex {
+        self.indexes[i].get_or_init(|| PolyIndex::new(&self.polys[i]))
+    }
+
+    fn covers(&self, p: [f64; 2]) -> bool {
+        match &self.tree {
+            Some(t) => t
+                .locate_all_at_point(&p)
+                .any(|r| self.index(r.data).covers(p)),
+            None => self
+                .boxes
+                .iter()
+                .any(|(b, i)| b.contains_point(&p) && self.index(*i).covers(p)),
+        }
+    }
+}
+
+enum Kind<'a> {
     Box,
-    /// One edge index per polygon of the multipolygon, in order.
-    Polygon(Vec<PolyIndex>),
+    Polygon(Polygons<'a>),
     Near(NearTest),
 }
 
 /// An [`Area`] made ready for testing many geometries ([`Area::prepare`]).
 pub struct PreparedArea<'a> {
     area: &'a Area,
-    /// Where to look in the tree; for a polygon, box i bounds polygon i.
+    /// Boxes that together contain the area: where to look in the tree.
     boxes: Vec<AABB<[f64; 2]>>,
-    kind: Kind,
+    kind: Kind<'a>,
 }
 
 impl PreparedArea<'_> {
@@ -576,7 +629,7 @@ impl PreparedArea<'_> {
     pub fn covers(&self, p: [f64; 2]) -> bool {
         match &self.kind {
             Kind::Box => self.boxes.iter().any(|b| b.contains_point(&p)),
-            Kind::Polygon(parts) => parts.iter().any(|x| x.covers(p)),
+            Kind::Polygon(polys) => polys.covers(p),
             Kind::Near(t) => t.covers(p),
         }
     }
@@ -597,14 +650,14 @@ impl PreparedArea<'_> {
                     .iter()
                     .any(|b| geo::Rect::new(b.lower(), b.upper()).intersects(&geom))
             }
-            (Kind::Polygon(parts), part) => {
+            (Kind::Polygon(polys), part) => {
                 // A vertex inside settles it cheaply; otherwise geo decides (edges may cross).
                 let first = match part {
                     Part::Line(l) => l.first(),
                     Part::Poly(rings) => rings.first().and_then(|r| r.first()),
                     Part::Pos(p) => Some(p),
                 };
-                if first.is_some_and(|p| parts.iter().any(|x| x.covers(*p))) {
+                if first.is_some_and(|p| polys.covers(*p)) {
                     return true;
                 }
                 let Area::Polygon(mp) = self.area else {
@@ -1098,10 +1151,10 @@ impl SpatialIndex {
                     visit_points(self.points.root(), b, &mut |p| keys.push(p.key));
                 }
             }
-            Kind::Polygon(parts) => {
-                for (b, part) in prep.boxes.iter().zip(parts) {
+            Kind::Polygon(polys) => {
+                for (b, i) in &polys.boxes {
                     visit_points(self.points.root(), b, &mut |p| {
-                        if part.covers(p.pos) {
+                        if polys.index(*i).covers(p.pos) {
                             keys.push(p.key)
                         }
                     });
