@@ -493,8 +493,9 @@ fn stats(mut v: Vec<f64>) -> (f64, f64) {
 
 // ---- PostGIS -----------------------------------------------------------------------------
 
-/// ISO WKB (little endian) of the area's polygon(s): a box is a polygon, two across ±180.
-fn area_wkb(area: &Area) -> Vec<u8> {
+/// EWKB (little endian, SRID 4326) of the area as PostGIS receives it: a multipolygon (a box is
+/// one polygon, two across ±180), or the centre point of a radius.
+fn area_ewkb(area: &Area) -> Ewkb {
     fn ring(out: &mut Vec<u8>, pts: &[[f64; 2]]) {
         out.extend((pts.len() as u32).to_le_bytes());
         for p in pts {
@@ -537,15 +538,50 @@ fn area_wkb(area: &Area) -> Vec<u8> {
                 })
                 .collect()
         }
-        Area::Near { .. } => unreachable!("a radius query is sent as numbers"),
+        Area::Near { lon, lat, .. } => {
+            let mut out = vec![1u8];
+            out.extend((1u32 | EWKB_SRID).to_le_bytes());
+            out.extend(4326u32.to_le_bytes());
+            out.extend(lon.to_le_bytes());
+            out.extend(lat.to_le_bytes());
+            return Ewkb(out);
+        }
     };
     let mut out = vec![1u8];
-    out.extend(6u32.to_le_bytes());
+    out.extend((6u32 | EWKB_SRID).to_le_bytes());
+    out.extend(4326u32.to_le_bytes());
     out.extend((polys.len() as u32).to_le_bytes());
     for p in &polys {
         polygon(&mut out, p);
     }
-    out
+    Ewkb(out)
+}
+
+/// The EWKB type flag saying that an SRID follows.
+const EWKB_SRID: u32 = 0x2000_0000;
+
+/// A `geometry` or `geography` parameter, sent in binary (EWKB, what their receive functions
+/// read), so that the server sees one constant value per query: no WKB parsing per row, and
+/// PostGIS's per-statement caches (point-in-polygon index, distance tree) apply.
+#[derive(Debug)]
+struct Ewkb(Vec<u8>);
+
+impl postgres::types::ToSql for Ewkb {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        out.extend_from_slice(&self.0);
+        Ok(postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        matches!(ty.name(), "geometry" | "geography")
+    }
+
+    postgres::types::to_sql_checked!();
 }
 
 /// Fingerprint of the point set, to reuse a loaded table only when it holds the same points.
@@ -658,23 +694,22 @@ impl Pg {
 /// One query kind's SQL: the WHERE clause for ids and how its parameters are bound.
 fn where_clause(kind: QueryKind) -> &'static str {
     match kind {
-        QueryKind::Radius => {
-            "ST_DWithin(geog, ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, true)"
-        }
-        _ => "ST_Intersects(geom, ST_GeomFromWKB($1, 4326))",
+        QueryKind::Radius => "ST_DWithin(geog, $1::geography, $2, true)",
+        _ => "ST_Intersects(geom, $1::geometry)",
     }
 }
 
 enum Params {
-    Wkb(Vec<u8>),
-    Near(f64, f64, f64),
+    Shape(Ewkb),
+    /// Centre and radius in metres.
+    Near(Ewkb, f64),
 }
 
 impl Params {
     fn of(area: &Area) -> Params {
         match area {
-            Area::Near { lon, lat, km } => Params::Near(*lon, *lat, km * 1000.0),
-            _ => Params::Wkb(area_wkb(area)),
+            Area::Near { km, .. } => Params::Near(area_ewkb(area), km * 1000.0),
+            _ => Params::Shape(area_ewkb(area)),
         }
     }
     fn run(
@@ -683,8 +718,8 @@ impl Params {
         stmt: &postgres::Statement,
     ) -> Result<Vec<postgres::Row>> {
         Ok(match self {
-            Params::Wkb(b) => c.query(stmt, &[b])?,
-            Params::Near(lon, lat, m) => c.query(stmt, &[lon, lat, m])?,
+            Params::Shape(g) => c.query(stmt, &[g])?,
+            Params::Near(g, m) => c.query(stmt, &[g, m])?,
         })
     }
 }
@@ -773,23 +808,21 @@ fn explain_mismatch(area: &Area, p: [f64; 2]) -> serde_json::Value {
 fn pg_detail(c: &mut postgres::Client, area: &Area, id: u64) -> Result<serde_json::Value> {
     let id = id as i64;
     Ok(match Params::of(area) {
-        Params::Near(lon, lat, m) => {
+        Params::Near(g, m) => {
             let row = c.query_one(
-                "WITH q AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography AS g)
-                 SELECT ST_Distance(geog, q.g, true), _ST_DWithin(geog, q.g, $3, true),
-                        ST_X(geom), ST_Y(geom) FROM geo_bench, q WHERE id = $4",
-                &[&lon, &lat, &m, &id],
+                "SELECT ST_Distance(geog, $1::geography, true), _ST_DWithin(geog, $1::geography, $2, true),
+                        ST_X(geom), ST_Y(geom) FROM geo_bench WHERE id = $3",
+                &[&g, &m, &id],
             )?;
             let d: f64 = row.get(0);
             serde_json::json!({"distance_m": d, "minus_radius_m": d - m, "dwithin": row.get::<_, bool>(1),
                 "lon": row.get::<_, f64>(2), "lat": row.get::<_, f64>(3)})
         }
-        Params::Wkb(wkb) => {
+        Params::Shape(g) => {
             let row = c.query_one(
-                "WITH q AS (SELECT ST_GeomFromWKB($1, 4326) AS g)
-                 SELECT ST_Intersects(geom, q.g), ST_Distance(geom, ST_Boundary(q.g)),
-                        ST_X(geom), ST_Y(geom) FROM geo_bench, q WHERE id = $2",
-                &[&wkb, &id],
+                "SELECT ST_Intersects(geom, $1::geometry), ST_Distance(geom, ST_Boundary($1::geometry)),
+                        ST_X(geom), ST_Y(geom) FROM geo_bench WHERE id = $2",
+                &[&g, &id],
             )?;
             serde_json::json!({"intersects": row.get::<_, bool>(0), "boundary_distance_deg": row.get::<_, f64>(1),
                 "lon": row.get::<_, f64>(2), "lat": row.get::<_, f64>(3)})
@@ -1017,7 +1050,7 @@ pub fn run(o: &GeoOpts) -> Result<()> {
             }
             if *kind == QueryKind::BBox {
                 // What the bare `&&` operator (float4 index boxes, no recheck) returns instead.
-                let r2 = run_postgis(pg, areas, "geom && ST_GeomFromWKB($1, 4326)")?;
+                let r2 = run_postgis(pg, areas, "geom && $1::geometry")?;
                 let extra: usize = r2
                     .ids
                     .iter()

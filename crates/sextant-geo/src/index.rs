@@ -1397,6 +1397,16 @@ mod tests {
                 ]],
             ]))
             .unwrap(),
+            // Twelve islands (the parts get an R-tree of their boxes).
+            Area::from_geometry(&Geometry::MultiPolygon(
+                (0..12)
+                    .map(|i| {
+                        let (x, y) = (-170.0 + 29.0 * i as f64, -50.0 + 9.0 * i as f64);
+                        vec![vec![[x, y], [x + 6.0, y], [x + 3.0, y + 5.0], [x, y]]]
+                    })
+                    .collect(),
+            ))
+            .unwrap(),
             // Near: plain, across the antimeridian, holding a pole, tiny and huge.
             Area::parse_near("0,0,300").unwrap(),
             Area::parse_near("10,179.5,250").unwrap(),
