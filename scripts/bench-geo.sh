@@ -8,8 +8,9 @@
 # Installs postgresql-15-postgis-3 with apt-get when it is missing (needs root). initdb refuses
 # to run as root, so when started by root the cluster runs as the `postgres` user (or `nobody`).
 # The cluster is tuned for a throwaway benchmark: fsync off, unlogged table, shared_buffers 2GB,
-# jit off (see docs/geo-bench.md). Env: PG_BIN (default /usr/lib/postgresql/15/bin), PG_PORT
-# (default 54329), BENCH_OUT (default bench/out), KEEP_PG=1 keeps the cluster's directory.
+# jit off, no parallel workers (our side runs on one thread too; see docs/geo-bench.md).
+# Env: PG_BIN (default /usr/lib/postgresql/15/bin), PG_PORT (default 54329), BENCH_OUT (default
+# bench/out), KEEP_PG=1 keeps the cluster's directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -51,7 +52,8 @@ log "initdb in $PGDIR"
 "${as_user[@]}" "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start -o "\
   -c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PGDIR \
   -c shared_buffers=2GB -c work_mem=64MB -c maintenance_work_mem=1GB -c max_wal_size=8GB \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off" >/dev/null \
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off \
+  -c max_parallel_workers_per_gather=0" >/dev/null \
   || { cat "$PGDIR/server.log" >&2; die "PostgreSQL did not start"; }
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U bench bench
 

@@ -259,7 +259,9 @@ fn capitals_in_the_factbook_precision_and_recall() {
     eprintln!(
         "precision (city in its profile's or a named country): {precision:.3} ({correct}/{cities})"
     );
-    eprintln!("precision, strict (city in its profile's country): {strict:.3} ({correct_strict}/{cities})");
+    eprintln!(
+        "precision, strict (city in its profile's country): {strict:.3} ({correct_strict}/{cities})"
+    );
     eprintln!(
         "precision in the own-places sections: {sectioned:.3} ({own_section_correct}/{own_section})"
     );

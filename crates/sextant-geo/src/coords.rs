@@ -54,8 +54,9 @@ fn mgrs_pattern() -> &'static Regex {
     })
 }
 
-/// Latitude and longitude of an MGRS grid reference (UTM zones only, spaces allowed: `4QFJ12345678`,
-/// `33U UP 12345 67890`); `None` unless it is a valid reference with 4 to 10 digits.
+/// Latitude and longitude of an MGRS grid reference (UTM zones only, spaces allowed:
+/// `4QFJ12345678`, `33U UP 12345 67890`); `None` unless it is a valid reference with 4 to 10
+/// digits.
 pub fn parse_mgrs(text: &str) -> Option<(f64, f64)> {
     let caps = mgrs_pattern().captures(text.trim())?;
     let whole = caps.get(0)?;

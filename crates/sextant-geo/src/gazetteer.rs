@@ -1,20 +1,21 @@
 //! The gazetteer: GeoNames cities, countries and US states with Natural Earth country polygons,
 //! loaded from the files `scripts/fetch-data.sh geo` puts in `$SEXTANT_CACHE/data/geo/`, and the
-//! geotagger that finds places in text ([`GeoData::tag`], in [`tag`]).
+//! geotagger that finds places in text ([`GeoData::tag`]; its rules are documented in
+//! `gazetteer/tag.rs`).
 //!
 //! Invariants and choices:
 //! - Countries are GeoNames' `countries.json` (250 of them; the withdrawn codes CS "Serbia and
 //!   Montenegro" and AN "Netherlands Antilles" are left out), sorted by ISO alpha-2 code.
 //! - `shape` is the Natural Earth 1:50m polygon of the feature whose ISO numeric id matches
-//!   (`countries-50m.json`). Features with one id are merged (Australia takes Ashmore and Cartier
-//!   Is.). Features without an id are matched by name as GeoNames places them: Kosovo → XK,
-//!   Somaliland → SO, N. Cyprus → CY, and "Indian Ocean Ter." is split into Christmas Island (CX)
-//!   and the Cocos Islands (CC); Siachen Glacier (disputed) belongs to no country. Countries that
-//!   Natural Earth does not draw separately (French Guiana, Reunion, Gibraltar, Tuvalu, Bouvet
-//!   Island, ...) keep an empty `MultiPolygon`: `country()` still finds them, `country_at` never
-//!   returns them (a point in French Guiana is in France's polygon).
+//!   (`countries-50m.json`). Features with one id are merged (Australia takes Ashmore and
+//!   Cartier Is.). Features without an id are matched by name as GeoNames places them: Kosovo →
+//!   XK, Somaliland → SO, N. Cyprus → CY, and "Indian Ocean Ter." is split into Christmas Island
+//!   (CX) and the Cocos Islands (CC); Siachen Glacier (disputed) belongs to no country. Countries
+//!   that Natural Earth does not draw separately (French Guiana, Reunion, Gibraltar, Tuvalu,
+//!   Bouvet Island, ...) keep an empty `MultiPolygon`: `country()` still finds them, `country_at`
+//!   never returns them (a point in French Guiana is in France's polygon).
 //! - world-atlas does not cut Russia, Fiji and Antarctica at ±180°; they are cut on loading
-//!   ([`topo::split_antimeridian`]), so a point in Chukotka on either side is in Russia.
+//!   ([`crate::topo::split_antimeridian`]), so a point in Chukotka on either side is in Russia.
 //! - A country's representative `point` is its capital (GeoNames `capital`, found among the
 //!   country's cities), else its most populous listed city, else an interior point of its
 //!   polygon. A US state's point is the population-weighted centroid of its listed cities.
@@ -501,32 +502,33 @@ impl GeoData {
             .collect();
 
         // Representative points: capital, largest city, interior point.
+        let mut by_country: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, x) in cities.iter().enumerate() {
+            by_country.entry(x.country.as_str()).or_default().push(i);
+        }
         let mut capitals = HashSet::new();
         for c in &mut countries {
-            let mine = || {
-                cities
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, x)| x.country == c.iso2)
-            };
+            let mine: &[usize] = by_country.get(c.iso2.as_str()).map_or(&[], Vec::as_slice);
             let capital_key = key(&c.capital);
-            let capital = (!c.capital.is_empty())
-                .then(|| {
-                    mine()
-                        .filter(|(i, x)| {
-                            key(&x.name) == capital_key
-                                || raw[*i].alternatenames.iter().any(|a| key(a) == capital_key)
-                        })
-                        .max_by_key(|(_, x)| x.population)
-                })
-                .flatten();
-            let largest = || mine().max_by_key(|(_, x)| x.population);
-            if let Some((i, _)) = capital {
+            // GeoNames spells the capital as one of the city's names ("Kyiv", "Nur-Sultan").
+            let is_capital = |i: usize| {
+                !c.capital.is_empty()
+                    && (cities[i].name == c.capital
+                        || key(&cities[i].name) == capital_key
+                        || raw[i].alternatenames.contains(&c.capital))
+            };
+            let capital = mine
+                .iter()
+                .copied()
+                .filter(|&i| is_capital(i))
+                .max_by_key(|&i| cities[i].population);
+            let largest = || mine.iter().copied().max_by_key(|&i| cities[i].population);
+            if let Some(i) = capital {
                 capitals.insert(i as u32);
             }
             c.point = capital
                 .or_else(largest)
-                .map(|(_, x)| Point::new(x.lon, x.lat))
+                .map(|i| Point::new(cities[i].lon, cities[i].lat))
                 .or_else(|| c.shape.interior_point());
         }
 
@@ -669,7 +671,7 @@ impl GeoData {
 
     /// Places mentioned in `text`, in text order, with character offsets: coordinates
     /// (decimal, DMS, Factbook, MGRS) and names of countries, US states and cities, resolved
-    /// with the text's context. See [`tag`] for the rules.
+    /// with the text's context. The rules are documented in `gazetteer/tag.rs`.
     pub fn tag(&self, text: &str) -> Vec<Place> {
         tag::tag(self, text)
     }

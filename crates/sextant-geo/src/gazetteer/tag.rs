@@ -967,7 +967,10 @@ pub(super) fn tag(geo: &GeoData, text: &str) -> Vec<Place> {
                     let person = PERSON_NAMES.contains(&name);
                     let common = NEED_CONTEXT.contains(&name)
                         || (one_word && lowercase_words.contains(name.to_lowercase().as_str()));
-                    let in_country = |t: &Target| matches!(t, Target::City { idx, .. } if geo.cities[*idx as usize].country == c.country);
+                    let in_country = |t: &Target| match t {
+                        Target::City { idx, .. } => geo.cities[*idx as usize].country == c.country,
+                        _ => false,
+                    };
                     let listed = beside.iter().any(in_country);
                     // A list of another country's places ("Lima, Loreto, Pasco, Piura").
                     let other_list = beside
