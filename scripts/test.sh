@@ -16,4 +16,4 @@ scripts/fetch-data.sh factbook geo adsb
 echo "==> map page assets and the headless browser for its end-to-end test"
 bash scripts/setup-browser.sh
 echo "==> tests"
-cargo test --workspace --locked -- --test-threads 2
+cargo test --workspace --locked --no-fail-fast -- --test-threads 2

@@ -91,9 +91,15 @@ fn search_json_has_the_documented_shape() {
     assert_eq!(
         keys,
         [
-            "chunk_id", "doc_id", "end", "marking", "page", "score", "source", "start", "text",
-            "title"
+            "chunk_id", "doc_id", "end", "geometry", "marking", "page", "score", "source",
+            "start", "text", "title"
         ]
+    );
+    // The chunk names Ulaanbaatar, which the gazetteer places: its geometry is GeoJSON.
+    let g = &hits[0]["geometry"];
+    assert!(
+        matches!(g["type"].as_str(), Some("Point" | "MultiPoint")),
+        "{g}"
     );
     assert_eq!(
         hits[0]["marking"], "UNCLASSIFIED",
