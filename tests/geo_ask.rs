@@ -102,30 +102,17 @@ fn geo_ask_over_factbook_and_adsb_pins_its_citations() {
     assert_eq!(v["abstained"], true, "{v}");
     assert!(v["pins"]["features"].as_array().unwrap().is_empty());
 
-    // ADS-B: the box around one aircraft's last reported position; the records cited are pinned.
-    let (_, listing) = server.json(
-        "POST",
-        "/v1/geo/search",
-        Some(&serde_json::json!({"query": "callsign altitude", "area": {"bbox": [-180, -90, 180, 90]}, "k": 50})),
+    // ADS-B: the box around the last position in the file (its aircraft's latest, so its
+    // record's point); the records cited are pinned.
+    let feed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&adsb).unwrap()).unwrap();
+    let last = feed["features"].as_array().unwrap().last().unwrap().clone();
+    let (lon, lat) = (
+        last["geometry"]["coordinates"][0].as_f64().unwrap(),
+        last["geometry"]["coordinates"][1].as_f64().unwrap(),
     );
-    let first = listing["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| {
-            f["properties"]["source"]
-                .as_str()
-                .unwrap()
-                .ends_with("adsb.geojson")
-        })
-        .unwrap_or_else(|| panic!("no ADS-B record: {listing}"));
-    let anchor = match first["geometry"]["type"].as_str().unwrap() {
-        "Point" => first["geometry"]["coordinates"].clone(),
-        _ => first["geometry"]["coordinates"][0].clone(),
-    };
-    let (lon, lat) = (anchor[0].as_f64().unwrap(), anchor[1].as_f64().unwrap());
+    let callsign = last["properties"]["callsign"].as_str().unwrap().to_string();
     let bbox = [lon - 0.5, lat - 0.5, lon + 0.5, lat + 0.5];
-    let callsign = first["properties"]["title"].as_str().unwrap().to_string();
     let (status, v) = server.json(
         "POST",
         "/v1/geo/ask",
