@@ -76,7 +76,7 @@ const CITIES: [[f64; 3]; 66] = [
     [106.63, 10.82, 8.6],
     [13.23, -8.84, 8.3],
     [72.57, 23.02, 8.0],
-    [101.69, 3.14, 7.8],
+    [101.69, 3.139, 7.8],
     [114.17, 22.32, 7.5],
     [46.68, 24.71, 7.2],
     [44.36, 33.31, 7.1],
@@ -311,8 +311,8 @@ fn polygon_query(rng: &mut impl Rng, pts: &[[f64; 2]]) -> Area {
         let mut ring = Vec::with_capacity(n + 1);
         let k = c[1].to_radians().cos();
         let mut ok = true;
-        for i in 0..n {
-            let a = step * (i as f64 + jitter[i]);
+        for (i, jit) in jitter.iter().enumerate() {
+            let a = step * (i as f64 + jit);
             let d = ring_r(step * i as f64);
             let p = [
                 c[0] + d * a.cos() / (111.195 * k),
@@ -374,11 +374,14 @@ fn radius_query(rng: &mut impl Rng, pts: &[[f64; 2]]) -> Area {
     }
 }
 
+/// Countries with their names, and the reasons some would be refused by `from_geometry`.
+type Countries = (Vec<(String, Area)>, Vec<String>);
+
 /// Country polygons from world-atlas TopoJSON (Natural Earth, object `countries`) or a GeoJSON
-/// FeatureCollection: the `n` with most corners, with their names and how many of them
-/// [`Area::from_geometry`] would refuse (self-touching rings after quantisation; they are used
-/// as they are, like PostGIS does).
-fn load_countries(path: &Path, n: usize) -> Result<(Vec<(String, Area)>, Vec<String>)> {
+/// FeatureCollection: the `n` with most corners, with their names, and the reasons
+/// [`Area::from_geometry`] would refuse some (rings crossing themselves after quantisation;
+/// they are queried as they are, by both sides). TopoJSON rings are cut at the antimeridian.
+fn load_countries(path: &Path, n: usize) -> Result<Countries> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_slice(&bytes)?;
     let mut shapes: Vec<(String, geo::MultiPolygon<f64>)> = Vec::new();
@@ -386,7 +389,10 @@ fn load_countries(path: &Path, n: usize) -> Result<(Vec<(String, Area)>, Vec<Str
         let features = sextant_geo::topo::decode(&bytes, "countries")
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for f in features {
-            shapes.push((f.name.unwrap_or_else(|| "?".into()), f.shape));
+            // As the gazetteer does: rings that run across ±180 are cut there (a planar ring
+            // joining 180 to -180 would span the globe).
+            let shape = sextant_geo::topo::split_antimeridian(f.shape);
+            shapes.push((f.name.unwrap_or_else(|| "?".into()), shape));
         }
     } else {
         for f in v
@@ -973,6 +979,15 @@ pub fn run(o: &GeoOpts) -> Result<()> {
             "rows_mean": rows.iter().sum::<f64>() / rows.len() as f64, "rows_p50": stats(rows.clone()).0,
             "rows_max": rows.iter().cloned().fold(0.0, f64::max),
             "sextant_p50_ms": p50, "sextant_p99_ms": p99});
+        // The slowest query of a side: its number (name for countries), rows and time.
+        let slowest = |ms: &[f64]| {
+            let i = (0..ms.len())
+                .max_by(|&a, &b| ms[a].total_cmp(&ms[b]))
+                .unwrap_or(0);
+            serde_json::json!({"query": names.get(i).cloned().unwrap_or_else(|| i.to_string()),
+                "rows": ours.get(i).map_or(0, Vec::len), "ms": ms.get(i)})
+        };
+        line["sextant_slowest"] = slowest(&ms);
         if matches!(kind, QueryKind::Country | QueryKind::StarCountry) {
             let vertices: Vec<f64> = areas
                 .iter()
@@ -1039,6 +1054,7 @@ pub fn run(o: &GeoOpts) -> Result<()> {
                     }
                 }
             }
+            line["postgis_slowest"] = slowest(&r.ms);
             line["postgis_p50_ms"] = pp50.into();
             line["postgis_p99_ms"] = pp99.into();
             line["ratio_p50"] = (pp50 / p50).into();
@@ -1056,18 +1072,54 @@ pub fn run(o: &GeoOpts) -> Result<()> {
                 line["mismatch_examples"] = examples.into();
             }
             if *kind == QueryKind::BBox {
-                // What the bare `&&` operator (float4 index boxes, no recheck) returns instead.
-                let r2 = run_postgis(pg, areas, "geom && $1::geometry")?;
-                let extra: usize = r2
-                    .ids
-                    .iter()
-                    .zip(&ours)
-                    .map(|(b, a)| b.len().abs_diff(a.len()))
-                    .sum();
-                let differ = r2.ids.iter().zip(&ours).filter(|(b, a)| b != a).count();
+                // What the bare `&&` operator returns instead: it compares bounding boxes only
+                // (a box across ±180 becomes the whole latitude band, so those are left out),
+                // and index keys are float4 boxes rounded outwards.
+                let plain: Vec<usize> = (0..areas.len())
+                    .filter(|&i| matches!(areas[i], Area::BBox { min_lon, max_lon, .. } if min_lon <= max_lon))
+                    .collect();
+                let plain_areas: Vec<Area> = plain.iter().map(|&i| areas[i].clone()).collect();
+                let r2 = run_postgis(pg, &plain_areas, "geom && $1::geometry")?;
+                let (mut differ, mut extra, mut missing, mut examples) = (0, 0, 0, Vec::new());
+                for (b, &i) in r2.ids.iter().zip(&plain) {
+                    let a = &ours[i];
+                    if a == b {
+                        continue;
+                    }
+                    differ += 1;
+                    missing += a.iter().filter(|k| b.binary_search(k).is_err()).count();
+                    for k in b.iter().filter(|k| a.binary_search(k).is_err()) {
+                        extra += 1;
+                        if examples.len() < 3 {
+                            let p = pts[*k as usize];
+                            let Area::BBox {
+                                min_lon,
+                                min_lat,
+                                max_lon,
+                                max_lat,
+                            } = areas[i]
+                            else {
+                                unreachable!()
+                            };
+                            let outside_deg = (min_lon - p[0])
+                                .max(p[0] - max_lon)
+                                .max(min_lat - p[1])
+                                .max(p[1] - max_lat);
+                            examples.push(
+                                serde_json::json!({"query": i, "id": k, "lon": p[0], "lat": p[1],
+                                "outside_box_by_deg": outside_deg}),
+                            );
+                        }
+                    }
+                }
+                line["overlap_only_queries"] = plain.len().into();
                 line["overlap_only_p50_ms"] = stats(r2.ms).0.into();
                 line["overlap_only_queries_differing"] = differ.into();
                 line["overlap_only_extra_rows"] = extra.into();
+                line["overlap_only_missing_rows"] = missing.into();
+                if !examples.is_empty() {
+                    line["overlap_only_examples"] = examples.into();
+                }
             }
         }
         println!("{line}");

@@ -331,7 +331,7 @@ const MARGIN_DEG: f64 = 1e-7;
 /// holds a pole (then all longitudes).
 fn near_boxes(lon: f64, lat: f64, r: f64) -> Vec<AABB<[f64; 2]>> {
     use std::f64::consts::FRAC_PI_2;
-    if !(r >= 0.0) || !lon.is_finite() || !lat.is_finite() {
+    if r.is_nan() || r < 0.0 || !lon.is_finite() || !lat.is_finite() {
         return Vec::new();
     }
     let sigma = r / WGS84_B * (1.0 + 1e-12) + 1e-15;
@@ -507,9 +507,9 @@ impl PolyIndex {
         idx.edges = vec![[0.0; 4]; idx.offsets[slabs] as usize];
         for e in &edges {
             let (a, b) = (idx.slab(e[1].min(e[3])), idx.slab(e[1].max(e[3])));
-            for s in a..=b {
-                idx.edges[fill[s] as usize] = *e;
-                fill[s] += 1;
+            for f in &mut fill[a..=b] {
+                idx.edges[*f as usize] = *e;
+                *f += 1;
             }
         }
         idx
@@ -1231,7 +1231,7 @@ impl SpatialIndex {
     /// memory reports; allocator overhead is not counted.
     pub fn heap_bytes(&self) -> usize {
         fn tree<T: RTreeObject>(n: &ParentNode<T>) -> usize {
-            n.children().len() * std::mem::size_of::<RTreeNode<T>>()
+            std::mem::size_of_val(n.children())
                 + n.children()
                     .iter()
                     .map(|c| match c {

@@ -118,7 +118,7 @@ pub(crate) fn prepare_features(
             },
         };
         let hash = feature_hash(&f, opts);
-        if pending.get(&doc_id).is_none() {
+        if !pending.contains_key(&doc_id) {
             if let Ok(Some(meta)) = store.document_meta(&doc_id, &Viewer::Unrestricted) {
                 if meta.content_hash == hash {
                     out.push(Ok(Record::Unchanged(doc_id)));
