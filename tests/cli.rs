@@ -91,8 +91,8 @@ fn search_json_has_the_documented_shape() {
     assert_eq!(
         keys,
         [
-            "chunk_id", "doc_id", "end", "geometry", "marking", "page", "score", "source",
-            "start", "text", "title"
+            "chunk_id", "doc_id", "end", "geometry", "marking", "page", "score", "source", "start",
+            "text", "title"
         ]
     );
     // The chunk names Ulaanbaatar, which the gazetteer places: its geometry is GeoJSON.

@@ -396,15 +396,7 @@ impl Assistant {
     /// Answers a question. `on_text` sees the model's raw text as it is generated (returning
     /// false cancels); the returned [`Answer`] is the verified result and is what to show.
     pub fn ask(&self, req: &AskRequest, on_text: impl FnMut(&str) -> bool) -> Result<Answer> {
-        let model = self.model(req.model.as_deref())?;
-        let g = self.ground(
-            &req.question,
-            &req.history,
-            req.k,
-            &req.viewer,
-            req.area.as_ref(),
-        )?;
-        self.answer(model, &req.question, &req.history, &g, on_text)
+        Ok(self.ask_grounded(req, on_text)?.0)
     }
 
     /// Answers a question about an area: the answer, and its citations' places as map pins.
@@ -413,6 +405,17 @@ impl Assistant {
         req: &AskRequest,
         on_text: impl FnMut(&str) -> bool,
     ) -> Result<geo::GeoAnswer> {
+        let (answer, g) = self.ask_grounded(req, on_text)?;
+        let pins = geo::pins(&answer, &g.hits, req.area.as_ref())?;
+        Ok(geo::GeoAnswer { answer, pins })
+    }
+
+    /// [`Assistant::ask`], keeping the grounding the answer was made from.
+    fn ask_grounded(
+        &self,
+        req: &AskRequest,
+        on_text: impl FnMut(&str) -> bool,
+    ) -> Result<(Answer, Grounding)> {
         let model = self.model(req.model.as_deref())?;
         let g = self.ground(
             &req.question,
@@ -422,8 +425,7 @@ impl Assistant {
             req.area.as_ref(),
         )?;
         let answer = self.answer(model, &req.question, &req.history, &g, on_text)?;
-        let pins = geo::pins(&answer, &g.hits, req.area.as_ref())?;
-        Ok(geo::GeoAnswer { answer, pins })
+        Ok((answer, g))
     }
 
     /// Answers from an existing grounding with `model`.

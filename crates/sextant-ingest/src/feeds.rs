@@ -100,16 +100,19 @@ pub(crate) fn prepare_features(
             None => opts.origin(&format!("feed:{feed}/{source}#{i}")),
         };
         let doc_id = doc_id_for(&origin);
+        let hash = feature_hash(&f, opts);
+        // The track so far: of this batch's pending record, else of the stored one (one read,
+        // which also tells whether the record is unchanged).
         let previous: Option<Vec<TrackPoint>> = match pending.get(&doc_id) {
             Some(&at) => match &out[at] {
                 Ok(Record::Ready(r)) => Some(r.0.meta.track.clone()),
                 _ => None,
             },
-            None => None,
-        };
-        let previous = match previous {
-            Some(t) => Some(t),
             None => match store.document_meta(&doc_id, &Viewer::Unrestricted) {
+                Ok(Some(meta)) if meta.content_hash == hash => {
+                    out.push(Ok(Record::Unchanged(doc_id)));
+                    continue;
+                }
                 Ok(m) => m.map(|m| m.track),
                 Err(e) => {
                     out.push(Err((i, e.into())));
@@ -117,15 +120,6 @@ pub(crate) fn prepare_features(
                 }
             },
         };
-        let hash = feature_hash(&f, opts);
-        if !pending.contains_key(&doc_id) {
-            if let Ok(Some(meta)) = store.document_meta(&doc_id, &Viewer::Unrestricted) {
-                if meta.content_hash == hash {
-                    out.push(Ok(Record::Unchanged(doc_id)));
-                    continue;
-                }
-            }
-        }
         let record = record(&doc_id, feed, source, format, f, previous, hash, marking)
             .and_then(|(doc, chunks)| {
                 if viewer.may_see(&doc.meta.marking) {

@@ -343,13 +343,9 @@ impl Store {
         }
         match &scope.allowed {
             None => Ok(self.vectors.search(query, k, Filter::All)?),
-            Some(allowed) => {
+            Some(_) => {
                 let table = self.markings.read();
-                let pred = |key: u64| {
-                    table
-                        .get(key)
-                        .is_some_and(|m| allowed.get(m as usize).copied().unwrap_or(false))
-                };
+                let pred = |key: u64| self.admits(&table, scope, key);
                 Ok(self.vectors.search(query, k, Filter::Predicate(&pred))?)
             }
         }
