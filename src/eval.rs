@@ -141,10 +141,16 @@ pub fn index_corpus(
             bail!("{}: duplicate corpus id {:?}", path.display(), rec.id);
         }
         let origin = format!("beir:{}", rec.id);
+        // Markdown (headings) is read as Markdown, so chunks carry their heading paths.
+        let format = if rec.text.starts_with("# ") || rec.text.contains("\n## ") {
+            Format::Markdown
+        } else {
+            Format::Text
+        };
         let (mut doc, mut chunks) = match sextant_ingest::prepare(
             &origin,
             &rec.id,
-            Format::Text,
+            format,
             rec.text.as_bytes(),
             chunking,
             &sextant_ingest::MarkingPolicy::default(),

@@ -57,6 +57,16 @@ def main(argv: list[str]) -> int:
         for c in corpus:
             f.write(json.dumps(c) + "\n")
     print(f"rc.corpus: {len(corpus)} passages")
+    # Whole-document corpora for retrieval runs (`eval retrieval` and bench/retrieval_peer.py).
+    demo = data / "demo"
+    with open(out / "factbook.corpus.jsonl", "w") as f:
+        for p in sorted((demo / "factbook").glob("*.md")):
+            text = p.read_text(encoding="utf-8")
+            title = text.split("\n", 1)[0].lstrip("# ").strip()
+            f.write(json.dumps({"_id": p.name, "title": title, "text": text}) + "\n")
+    with open(out / "sotu.corpus.jsonl", "w") as f:
+        for p in sorted((demo / "sotu").glob("*.txt")):
+            f.write(json.dumps({"_id": p.name, "title": p.stem, "text": p.read_text(encoding="utf-8")}) + "\n")
     for split in ("dev", "holdout"):
         src = HERE / f"rc.{split}.jsonl"
         if src.exists():
@@ -70,6 +80,20 @@ def main(argv: list[str]) -> int:
             for r in rows:
                 r["docs"] = [r["file"]]
             write(out, "sotu", split, rows)
+    # Retrieval judgements: answerable questions only (an unanswerable one has no relevant
+    # document).
+    for name in ("factbook", "rc", "sotu"):
+        for split in ("dev", "holdout"):
+            answers = out / f"{name}.{split}.answers.jsonl"
+            if not answers.exists():
+                continue
+            with open(out / f"{name}.{split}.retrieval.qrels.tsv", "w") as fr:
+                fr.write("query-id\tcorpus-id\tscore\n")
+                for line in open(answers):
+                    a = json.loads(line)
+                    if a["answers"] and not a.get("kind", "").startswith("compare"):
+                        for d in a["docs"]:
+                            fr.write(f"{a['_id']}\t{d}\t1\n")
     return 0
 
 

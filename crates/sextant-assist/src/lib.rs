@@ -7,9 +7,13 @@
 //! abstention. Correctness rests on retrieval and verification, not on the model's size: a
 //! small model can only phrase what the sources already say.
 
+pub mod compare;
 pub mod evidence;
 pub mod geo;
+pub mod judge;
 pub mod qa_metrics;
+pub mod question;
+pub mod reader;
 pub mod rewrite;
 pub mod verify;
 mod words;
@@ -28,10 +32,16 @@ use sextant_store::Viewer;
 use sextant_types::{Hit, SearchMode};
 
 use evidence::{QuestionTerms, Scored};
+use question::{AnswerType, Question};
+use sextant_types::DocId;
 use verify::{Source, Verified};
 
 /// Longest verbatim extract returned when nothing generated is supported.
 const EXTRACT_CHARS: usize = 300;
+
+/// Weight of a statement outside the documents a question names that does not mention the
+/// name either.
+const OTHER_ENTITY_WEIGHT: f32 = 0.6;
 
 /// What an abstaining answer says.
 pub const ABSTAIN_TEXT: &str = "The documents available to me do not answer this question.";
@@ -105,6 +115,39 @@ pub struct Options {
     pub min_coverage: f32,
     /// Abstain when the best sentence scores below this.
     pub min_evidence: f32,
+    /// How answers are made.
+    pub design: Design,
+    /// Statements the reader chooses from.
+    pub reader_candidates: usize,
+    /// Least P(yes) from the judge for an answer to stand (0: no judge).
+    pub judge_threshold: f32,
+    /// Abstain when the reader gave "NO ANSWER" at least this probability, even if it copied
+    /// a span.
+    pub none_threshold: f32,
+}
+
+/// How an answer is made (both kept while they are compared on the dev sets:
+/// `docs/answers.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Design {
+    /// The model copies the answer out of the evidence under a span constraint; the answer is
+    /// typed, judged by meaning, and cited to the statement it was copied from.
+    Span,
+    /// The model writes sentences; each is verified against its citation by word overlap;
+    /// the best statement verbatim when none holds.
+    Generate,
+}
+
+impl std::str::FromStr for Design {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "span" => Ok(Design::Span),
+            "generate" => Ok(Design::Generate),
+            _ => Err(format!("unknown answer design {s:?} (span, generate)")),
+        }
+    }
 }
 
 impl Default for Options {
@@ -116,6 +159,10 @@ impl Default for Options {
             max_tokens: 96,
             min_coverage: 0.6,
             min_evidence: 0.45,
+            design: Design::Span,
+            reader_candidates: 6,
+            judge_threshold: 0.0,
+            none_threshold: 0.5,
         }
     }
 }
@@ -157,6 +204,10 @@ pub enum Strategy {
     Generated,
     /// Nothing generated was supported: the best source sentence, verbatim.
     Extractive,
+    /// The model copied the answer out of a source statement (span-first design).
+    Span,
+    /// Two named things compared by a value each one's source states.
+    Compared,
     Abstained,
 }
 
@@ -178,6 +229,29 @@ pub struct Answer {
     pub supported_share: f32,
     /// The model's raw text, before verification.
     pub generated: String,
+    /// What kind of answer the question expects.
+    pub answer_type: AnswerType,
+    /// How the answer was reached, step by step (for `eval qa` diagnostics; not sent to
+    /// clients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
+}
+
+/// The steps behind one answer: what was retrieved, which statements the model saw, what it
+/// wrote, and every check's verdict.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Trace {
+    pub entities: Vec<String>,
+    /// Titles of the documents the question names.
+    pub entity_docs: Vec<String>,
+    /// Titles of the retrieved chunks, in order.
+    pub retrieved: Vec<String>,
+    /// The statements shown to the reader: `context: text (score)`.
+    pub candidates: Vec<String>,
+    pub read: Option<reader::Read>,
+    pub verdict: Option<judge::Verdict>,
+    /// Each check, in order: `name: outcome`.
+    pub checks: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,11 +306,17 @@ pub struct Assistant {
 /// The retrieved and scored material behind one question, shared by every model in a comparison.
 pub struct Grounding {
     pub query: String,
+    pub question: Question,
     pub hits: Vec<Hit>,
     pub ranked: Vec<Scored>,
     pub terms: QuestionTerms,
     pub coverage: f32,
     pub retrieve_ms: f64,
+    /// Documents whose title the question names, with the name: the documents about what is
+    /// asked.
+    pub entity_docs: Vec<(String, DocId, String)>,
+    /// For a comparison: each side's best statement of the compared value.
+    pub sides: Vec<compare::Side>,
 }
 
 impl Grounding {
@@ -289,6 +369,10 @@ impl Assistant {
         &self.options
     }
 
+    pub fn options_mut(&mut self) -> &mut Options {
+        &mut self.options
+    }
+
     pub fn default_model(&self) -> &str {
         &self.default_model
     }
@@ -329,6 +413,11 @@ impl Assistant {
 
     /// Retrieval and evidence scoring for a question (with its history), over what `viewer` may
     /// see: every search and every term statistic runs inside their scope.
+    ///
+    /// A question that names something with a document of its own ("the chief of state of
+    /// France") also searches inside that document, and statements from other documents that
+    /// do not mention the name rank lower: the document about it must win over a document
+    /// that merely mentions it (Andorra's co-prince is France's president).
     pub fn ground(
         &self,
         question: &str,
@@ -340,29 +429,73 @@ impl Assistant {
         if question.trim().is_empty() {
             return Err(AssistError::BadRequest("the question is empty".into()));
         }
+        let _priority = sextant_models::priority::interactive();
         let t = Instant::now();
         let query = rewrite::standalone_query(question, history);
+        let analysed = Question::analyse(&query);
         let k = k.unwrap_or(self.options.k).clamp(1, 50);
-        // Hybrid retrieval ranks documents well but can bury the one chunk that states a fact
-        // (the "Capital" field of a long country profile); BM25's best chunks join the pool and
-        // the sentence scoring below picks the evidence.
         let scope = self
             .retriever
             .store()
             .scope(viewer)
             .map_err(sextant_retrieve::RetrieveError::from)?;
-        let mut hits = self.retriever.search_in(
-            &SearchRequest::new(query.clone(), k, SearchMode::Hybrid).in_area(area.cloned()),
-            &scope,
-        )?;
-        let lexical = self.retriever.search_in(
-            &SearchRequest::new(query.clone(), k.div_ceil(2), SearchMode::Bm25)
-                .in_area(area.cloned()),
-            &scope,
-        )?;
-        for h in lexical {
-            if !hits.iter().any(|x| x.chunk_id == h.chunk_id) {
-                hits.push(h);
+        let entity_docs = self.entity_docs(&analysed.entities, &scope, area)?;
+        let mut hits: Vec<Hit> = Vec::new();
+        let add = |found: Vec<Hit>, hits: &mut Vec<Hit>| {
+            for h in found {
+                if !hits.iter().any(|x| x.chunk_id == h.chunk_id) {
+                    hits.push(h);
+                }
+            }
+        };
+        let search = |q: &str, k: usize, mode: SearchMode, docs: Option<Vec<DocId>>| {
+            self.retriever.search_in(
+                &SearchRequest::new(q, k, mode)
+                    .in_area(area.cloned())
+                    .in_docs(docs),
+                &scope,
+            )
+        };
+        if !entity_docs.is_empty() {
+            let docs: Vec<DocId> = entity_docs.iter().map(|(_, d, _)| d.clone()).collect();
+            add(
+                search(&query, k, SearchMode::Hybrid, Some(docs.clone()))?,
+                &mut hits,
+            );
+            add(
+                search(&query, k.div_ceil(2), SearchMode::Bm25, Some(docs))?,
+                &mut hits,
+            );
+        }
+        // Hybrid retrieval ranks documents well but can bury the one chunk that states a fact
+        // (the "Capital" field of a long country profile); BM25's best chunks join the pool and
+        // the sentence scoring below picks the evidence.
+        add(search(&query, k, SearchMode::Hybrid, None)?, &mut hits);
+        add(
+            search(&query, k.div_ceil(2), SearchMode::Bm25, None)?,
+            &mut hits,
+        );
+        // A comparison: each side's value, from that side's own document.
+        let mut sides = Vec::new();
+        if let Some(c) = &analysed.comparison {
+            for name in [&c.a, &c.b] {
+                let docs = self.entity_docs(std::slice::from_ref(name), &scope, area)?;
+                if docs.is_empty() {
+                    continue;
+                }
+                let ids: Vec<DocId> = docs.iter().map(|(_, d, _)| d.clone()).collect();
+                let found = search(&c.attribute, 6, SearchMode::Bm25, Some(ids))?;
+                let side = compare::side(name, &c.attribute, &found);
+                if let Some(v) = &side.value {
+                    add(
+                        found
+                            .into_iter()
+                            .filter(|h| h.chunk_id == v.chunk)
+                            .collect(),
+                        &mut hits,
+                    );
+                }
+                sides.push(side);
             }
         }
         let text = self.retriever.store().text();
@@ -371,16 +504,97 @@ impl Assistant {
                 .unwrap_or_else(|_| vec![1.0; w.len()])
         });
         let embed = |texts: &[String]| self.retriever.embedder().and_then(|e| e.embed(texts).ok());
-        let ranked = evidence::rank(&terms, &query, &hits, Some(&embed));
+        let mut ranked = evidence::rank(&terms, &query, &hits, Some(&embed));
+        if !entity_docs.is_empty() {
+            // Statements outside the named documents that do not mention the name either.
+            let named: Vec<String> = entity_docs
+                .iter()
+                .map(|(e, _, _)| e.to_lowercase())
+                .collect();
+            for s in &mut ranked {
+                let hit = &hits[s.sentence.hit];
+                let inside = entity_docs.iter().any(|(_, d, _)| *d == hit.doc_id);
+                let mentions = {
+                    let t = s.sentence.text.to_lowercase();
+                    named.iter().any(|n| t.contains(n.as_str()))
+                };
+                if !inside && !mentions {
+                    s.score *= OTHER_ENTITY_WEIGHT;
+                }
+            }
+            ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
         let coverage = evidence::chunk_coverage(&terms, &hits);
         Ok(Grounding {
             query,
+            question: analysed,
             hits,
             ranked,
             terms,
             coverage,
             retrieve_ms: t.elapsed().as_secs_f64() * 1e3,
+            entity_docs,
+            sides,
         })
+    }
+
+    /// The documents the question's names are the titles of: `(name, doc, title)`. A name
+    /// matches a title holding all its words ("Congo" matches "Congo, Republic of the"); when
+    /// the question also gives a year and some matching titles hold it, only those stay (the
+    /// 1862 address of Lincoln, not all four). At most three documents.
+    fn entity_docs(
+        &self,
+        entities: &[String],
+        scope: &sextant_store::Scope,
+        area: Option<&Area>,
+    ) -> Result<Vec<(String, DocId, String)>> {
+        let years: Vec<&String> = entities
+            .iter()
+            .filter(|e| e.len() == 4 && e.chars().all(|c| c.is_ascii_digit()))
+            .collect();
+        let mut found: Vec<(String, DocId, String, usize)> = Vec::new();
+        for name in entities.iter().filter(|e| !years.contains(e)) {
+            let want = words::words(name);
+            if want.is_empty() {
+                continue;
+            }
+            let hits = self.retriever.search_in(
+                &SearchRequest::new(name.clone(), 40, SearchMode::Bm25).in_area(area.cloned()),
+                scope,
+            )?;
+            for h in hits {
+                let title = words::words(&h.title);
+                if !want.iter().all(|w| title.contains(w)) {
+                    continue;
+                }
+                if found.iter().any(|(_, d, _, _)| *d == h.doc_id) {
+                    continue;
+                }
+                let year_hits = years.iter().filter(|y| title.contains(*y)).count();
+                // Shorter titles first among equals: "France" before "Saint Pierre and
+                // Miquelon (France)".
+                found.push((name.clone(), h.doc_id.clone(), h.title.clone(), year_hits));
+            }
+        }
+        if let Some(best) = found.iter().map(|f| f.3).max() {
+            found.retain(|f| f.3 == best);
+        }
+        found.sort_by_key(|(_, _, t, _)| t.len());
+        // Per name, the titles closest to the name itself.
+        let mut out: Vec<(String, DocId, String)> = Vec::new();
+        for (name, doc, title, _) in found {
+            let exact = title.eq_ignore_ascii_case(&name);
+            let have_exact = out
+                .iter()
+                .any(|(n, _, t)| *n == name && t.eq_ignore_ascii_case(n));
+            if have_exact && !exact {
+                continue;
+            }
+            if out.len() < 3 {
+                out.push((name, doc, title));
+            }
+        }
+        Ok(out)
     }
 
     /// Whether the evidence is too weak to answer from at all.
@@ -428,15 +642,17 @@ impl Assistant {
         Ok((answer, g))
     }
 
-    /// Answers from an existing grounding with `model`.
+    /// Answers from an existing grounding with `model`. `on_text` receives the answer's text
+    /// once it has passed every check — never a draft that could still be withdrawn.
     pub fn answer(
         &self,
         model: &ChatModel,
         question: &str,
         history: &[ChatMessage],
         g: &Grounding,
-        on_text: impl FnMut(&str) -> bool,
+        mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<Answer> {
+        let _priority = sextant_models::priority::interactive();
         let mut answer = Answer {
             marking: Marking::unclassified().banner(),
             answer: ABSTAIN_TEXT.to_string(),
@@ -452,17 +668,209 @@ impl Assistant {
             retrieval_query: g.query.clone(),
             supported_share: 0.0,
             generated: String::new(),
+            answer_type: g.question.answer_type,
+            trace: None,
         };
-        if self.unsupported(g) {
-            return Ok(answer);
+        let mut trace = Trace {
+            entities: g.question.entities.clone(),
+            entity_docs: g.entity_docs.iter().map(|(_, _, t)| t.clone()).collect(),
+            retrieved: g.hits.iter().map(|h| h.title.clone()).collect(),
+            ..Default::default()
+        };
+        if g.question.comparison.is_some() && self.options.design == Design::Span {
+            let done = compare::answer(&g.question, &g.sides, &g.hits, &mut trace);
+            if let Some(v) = done {
+                answer.strategy = Strategy::Compared;
+                self.fill(&mut answer, &v, g)?;
+            }
+        } else if self.unsupported(g) {
+            trace.checks.push(format!(
+                "evidence: too weak (coverage {:.2}, best {:.2})",
+                g.coverage,
+                g.best().map(|b| b.score).unwrap_or(0.0)
+            ));
+        } else {
+            match self.options.design {
+                Design::Span => self.answer_span(model, question, g, &mut answer, &mut trace)?,
+                Design::Generate => {
+                    self.answer_generated(model, question, history, g, &mut answer)?
+                }
+            }
         }
+        answer.trace = Some(trace);
+        on_text(&answer.answer);
+        Ok(answer)
+    }
+
+    /// The span-first design: the reader copies the answer out of the best statements; it
+    /// stands only if it is of the type the question asks for, comes from a document about
+    /// what the question names, and the judge finds that its statement says so.
+    fn answer_span(
+        &self,
+        model: &ChatModel,
+        question: &str,
+        g: &Grounding,
+        answer: &mut Answer,
+        trace: &mut Trace,
+    ) -> Result<()> {
+        let candidates = self.candidates(g);
+        trace.candidates = candidates
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: {} ({:.2})",
+                    c.sentence.context, c.sentence.text, c.score
+                )
+            })
+            .collect();
+        let t = g.question.answer_type;
+        let read = reader::read(model, question, t, &candidates)?;
+        answer.usage = Usage {
+            prompt_tokens: read.prompt_tokens,
+            completion_tokens: read.completion_tokens,
+        };
+        answer.timing_ms.prefill = read.prefill_ms;
+        answer.timing_ms.generate = read.generate_ms;
+        answer.generated = if read.found() {
+            read.span.clone()
+        } else {
+            reader::NO_ANSWER.to_string()
+        };
+        trace.read = Some(read.clone());
+        let Some(i) = read.candidate else {
+            trace.checks.push("reader: no answer".into());
+            return Ok(());
+        };
+        if read.p_none >= self.options.none_threshold {
+            trace
+                .checks
+                .push(format!("reader: p(no answer) {:.3}", read.p_none));
+            return Ok(());
+        }
+        let chosen = candidates[i];
+        let hit = &g.hits[chosen.sentence.hit];
+        // The span's type.
+        if t.is_factoid() && !question::fits(t, &read.span) {
+            trace
+                .checks
+                .push(format!("type: {:?} does not fit {:?}", read.span, t));
+            return Ok(());
+        }
+        trace.checks.push("type: fits".into());
+        // The document it comes from is about what the question names.
+        if !g.entity_docs.is_empty() {
+            let inside = g.entity_docs.iter().any(|(_, d, _)| *d == hit.doc_id);
+            let text = chosen.sentence.text.to_lowercase();
+            let mentions = g
+                .entity_docs
+                .iter()
+                .any(|(e, _, _)| text.contains(&e.to_lowercase()));
+            if !inside && !mentions {
+                trace.checks.push(format!(
+                    "entity: {:?} is not about {:?}",
+                    hit.title, g.question.entities
+                ));
+                return Ok(());
+            }
+        }
+        trace.checks.push("entity: ok".into());
+        // Meaning: does the statement say this answers the question?
+        if self.options.judge_threshold <= 0.0 {
+            trace.checks.push("judge: off".into());
+        }
+        let verdict = if self.options.judge_threshold <= 0.0 {
+            judge::Verdict {
+                supported: true,
+                reversal: None,
+                p_yes: None,
+            }
+        } else {
+            judge::answers(
+                model,
+                question,
+                &read.span,
+                &chosen.sentence.context,
+                &chosen.sentence.text,
+                self.options.judge_threshold,
+            )?
+        };
+        trace.checks.push(format!(
+            "judge: p(yes) {:.3} -> {}",
+            verdict.p_yes.unwrap_or(0.0),
+            if verdict.supported {
+                "supported"
+            } else {
+                "rejected"
+            }
+        ));
+        let supported = verdict.supported;
+        trace.verdict = Some(verdict);
+        if !supported {
+            return Ok(());
+        }
+        // The answer: the span for a factoid, the whole statement for a description; cited to
+        // the statement it was copied from.
+        let quote_start = chosen.sentence.start;
+        let quote_end = chosen.sentence.end;
+        let text = if t.is_factoid() {
+            read.span.clone()
+        } else {
+            chosen.sentence.text.clone()
+        };
+        let v = Verified {
+            text: format!(
+                "{} [1]",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
+            supports: vec![verify::Support {
+                hit: chosen.sentence.hit,
+                start: quote_start,
+                end: quote_end,
+                quote: chosen.sentence.text.clone(),
+            }],
+            claims: 1,
+            supported: 1,
+            invalid_markers: 0,
+        };
+        answer.strategy = Strategy::Span;
+        answer.supported_share = 1.0;
+        self.fill(answer, &v, g)
+    }
+
+    /// The statements the reader chooses from: the best ones, at most three per chunk.
+    fn candidates<'g>(&self, g: &'g Grounding) -> Vec<&'g Scored> {
+        let mut per_hit: std::collections::HashMap<usize, usize> = Default::default();
+        let mut out = Vec::new();
+        for s in &g.ranked {
+            let n = per_hit.entry(s.sentence.hit).or_default();
+            if *n >= 3 {
+                continue;
+            }
+            *n += 1;
+            out.push(s);
+            if out.len() == self.options.reader_candidates {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The generate-then-verify design.
+    fn answer_generated(
+        &self,
+        model: &ChatModel,
+        question: &str,
+        history: &[ChatMessage],
+        g: &Grounding,
+        answer: &mut Answer,
+    ) -> Result<()> {
         let (messages, sources) = self.prompt(model, question, history, g);
         let params = GenParams {
             max_tokens: self.options.max_tokens,
             stop: vec!["\n\n".into(), "Question:".into(), "Sources:".into()],
             ..Default::default()
         };
-        let generation: Generation = model.chat(messages, params, on_text)?;
+        let generation: Generation = model.chat(messages, params, |_| true)?;
         answer.usage = Usage {
             prompt_tokens: generation.prompt_tokens,
             completion_tokens: generation.completion_tokens,
@@ -481,7 +889,7 @@ impl Assistant {
         answer.supported_share = verified.supported_share();
         if verified.supported > 0 {
             answer.strategy = Strategy::Generated;
-            self.fill(&mut answer, &verified, g)?;
+            self.fill(answer, &verified, g)?;
         } else if let Some(best) = g.best() {
             // Nothing the model said holds up (or it declined): give the best evidence verbatim.
             answer.strategy = Strategy::Extractive;
@@ -499,9 +907,9 @@ impl Assistant {
                 }],
                 ..Default::default()
             };
-            self.fill(&mut answer, &v, g)?;
+            self.fill(answer, &v, g)?;
         }
-        Ok(answer)
+        Ok(())
     }
 
     fn fill(&self, answer: &mut Answer, v: &Verified, g: &Grounding) -> Result<()> {

@@ -66,10 +66,13 @@ pub(crate) enum Record {
 
 /// Turns features into records, in order. Updates of one uid inside the same call fold into
 /// one record (the last) carrying every position in its track. `index_base` numbers
-/// uid-less features (`source#index`).
+/// uid-less features (`identity#index`; `identity` is where the features came from, e.g. the
+/// feed file's canonical path, while `source` is the name readers see).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn prepare_features(
     store: &Store,
     feed: &str,
+    identity: &str,
     source: &str,
     format: FeedFormat,
     features: Vec<Feature>,
@@ -97,7 +100,7 @@ pub(crate) fn prepare_features(
         // marking may see it, so "replaced" never tells anyone about a record above them.
         let origin = match &f.uid {
             Some(uid) => format!("feed:{feed}/{uid}@{}", marking.banner()),
-            None => opts.origin(&format!("feed:{feed}/{source}#{i}")),
+            None => opts.origin(&format!("feed:{feed}/{identity}#{i}")),
         };
         let doc_id = doc_id_for(&origin);
         let hash = feature_hash(&f, opts);
@@ -310,7 +313,7 @@ pub fn ingest_features(
         ..Default::default()
     };
     let mut ready = Vec::new();
-    for r in prepare_features(store, feed, source, format, features, opts, viewer) {
+    for r in prepare_features(store, feed, source, source, format, features, opts, viewer) {
         match r {
             Ok(Record::Unchanged(id)) => {
                 report.unchanged += 1;

@@ -281,10 +281,37 @@ pub struct IngestReport {
     pub seconds: f64,
 }
 
-/// Expands files and directories (recursively, in a stable order) into the files to ingest.
-/// Unsupported files inside directories are returned as skipped; a named file that is
-/// unsupported or missing is a failure.
-pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(PathBuf, String)>) {
+/// The name a file is ingested under, shown to readers as `source`: its path relative to the
+/// directory named on the command line, prefixed by that directory's own name
+/// (`factbook/ke.md`), or a named file's own name — never the server's absolute path.
+pub fn source_name(root: &Path, file: &Path) -> String {
+    let base = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match file.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => {
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            if base.is_empty() {
+                rel
+            } else {
+                format!("{base}/{rel}")
+            }
+        }
+        _ => file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(base),
+    }
+}
+
+/// Expands files and directories (recursively, in a stable order) into the files to ingest,
+/// each with the name it is ingested under ([`source_name`]). Unsupported files inside
+/// directories are returned as skipped; a named file that is unsupported or missing is a
+/// failure.
+pub fn collect_files(
+    paths: &[PathBuf],
+) -> (Vec<(PathBuf, String)>, Vec<PathBuf>, Vec<(PathBuf, String)>) {
     let (mut files, mut skipped, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for p in paths {
         if p.is_dir() {
@@ -308,7 +335,8 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(Pat
             found.sort();
             for f in found {
                 if Format::from_path(&f).is_some() || feed_format(&f).is_some() {
-                    files.push(f);
+                    let name = source_name(p, &f);
+                    files.push((f, name));
                 } else {
                     skipped.push(f);
                 }
@@ -327,7 +355,7 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<(Pat
                 .to_string(),
             ));
         } else {
-            files.push(p.clone());
+            files.push((p.clone(), source_name(p, p)));
         }
     }
     (files, skipped, failed)
@@ -355,9 +383,9 @@ pub fn ingest_files(
     let mut batch: Vec<(PathBuf, Document, Vec<Chunk>)> = Vec::new();
     let mut batch_chunks = 0;
     let total = files.len();
-    for (i, path) in files.iter().enumerate() {
+    for (i, (path, name)) in files.iter().enumerate() {
         if let Some(format) = feed_format(path) {
-            match prepare_feed_file(store, path, format, opts, viewer) {
+            match prepare_feed_file(store, path, name, format, opts, viewer) {
                 Ok(records) => {
                     for r in records {
                         match r {
@@ -387,7 +415,7 @@ pub fn ingest_files(
             progress(i + 1, total, path);
             continue;
         }
-        match prepare_file(store, path, opts, viewer) {
+        match prepare_file(store, path, name, opts, viewer) {
             Ok(Prepared::Unchanged(doc_id)) => report
                 .outcomes
                 .push((path.clone(), Outcome::Unchanged { doc_id })),
@@ -428,17 +456,24 @@ const FEED_BATCH: usize = 4096;
 fn prepare_feed_file(
     store: &Store,
     path: &Path,
+    name: &str,
     format: FeedFormat,
     opts: &IngestOptions,
     viewer: &Viewer,
 ) -> Result<Vec<std::result::Result<feeds::Record, (usize, IngestError)>>> {
     let canonical = std::fs::canonicalize(path)?;
-    let source = canonical.to_string_lossy().into_owned();
     let bytes = std::fs::read(path)?;
     let features = parse_feed(format, &bytes, &opts.csv)?;
     let feed = feeds::feed_name(opts, path);
     Ok(feeds::prepare_features(
-        store, &feed, &source, format, features, opts, viewer,
+        store,
+        &feed,
+        &canonical.to_string_lossy(),
+        name,
+        format,
+        features,
+        opts,
+        viewer,
     ))
 }
 
@@ -450,6 +485,7 @@ enum Prepared {
 fn prepare_file(
     store: &Store,
     path: &Path,
+    name: &str,
     opts: &IngestOptions,
     viewer: &Viewer,
 ) -> Result<Prepared> {
@@ -461,9 +497,11 @@ fn prepare_file(
                 .into_owned(),
         )
     })?;
+    // Identity from the canonical path (re-ingesting a file replaces it wherever it is named
+    // from); what readers see is the name it was ingested under.
     let canonical = std::fs::canonicalize(path)?;
-    let source = canonical.to_string_lossy().into_owned();
-    let origin = opts.origin(&source);
+    let origin = opts.origin(&canonical.to_string_lossy());
+    let source = name.to_string();
     let bytes = std::fs::read(path)?;
     let doc_id = doc_id_for(&origin);
     // The namespace keeps a named user to their own documents, so this lookup sees only those.
@@ -563,7 +601,7 @@ pub fn embed_pending(store: &Store, embedder: &Embedder, stop: &AtomicBool) -> R
             break;
         }
         let texts: Vec<String> = pending.iter().map(Chunk::embedding_text).collect();
-        let vectors = embedder.embed(&texts)?;
+        let vectors = embedder.embed_background(&texts)?;
         let items: Vec<(u64, Vec<f32>)> =
             pending.iter().map(|c| c.chunk_id.0).zip(vectors).collect();
         store.add_vectors(&items)?;

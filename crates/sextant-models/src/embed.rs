@@ -23,10 +23,19 @@ struct Job {
     reply: Sender<Result<Vec<Vec<f32>>>>,
 }
 
+/// Texts per forward pass for background work: small, so that an interactive request waits at
+/// most one short pass.
+const BACKGROUND_BATCH: usize = 8;
+
 /// Handle to the embedding worker. Cloning shares the worker.
+///
+/// Two queues: interactive requests (a query for a waiting user) are served before background
+/// ones (catching up on ingested chunks), between any two forward passes of a background job;
+/// and background work waits while [`crate::priority`] says a user is waiting on a model.
 #[derive(Clone)]
 pub struct Embedder {
     tx: Sender<Job>,
+    background: Sender<Job>,
     dim: usize,
     model_id: String,
 }
@@ -52,12 +61,14 @@ impl Embedder {
         let model = Model::load(dir, device())?;
         let dim = model.bert_dim(dir)?;
         let (tx, rx) = bounded::<Job>(64);
+        let (background, background_rx) = bounded::<Job>(4);
         std::thread::Builder::new()
             .name("sextant-embed".into())
-            .spawn(move || worker(model, rx))
+            .spawn(move || worker(model, rx, background_rx))
             .map_err(|e| ModelError::Load(format!("could not start the embedding worker: {e}")))?;
         Ok(Embedder {
             tx,
+            background,
             dim,
             model_id: model_id.to_string(),
         })
@@ -71,13 +82,24 @@ impl Embedder {
         &self.model_id
     }
 
-    /// Unit-length embeddings, one per text, in order. Blocks until the worker is done.
+    /// Unit-length embeddings, one per text, in order, for a waiting user: served before any
+    /// background work. Blocks until the worker is done.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.send(&self.tx, texts)
+    }
+
+    /// [`Embedder::embed`] as background work (catching up on ingested chunks): it yields to
+    /// interactive requests and waits while a user is waiting on any model.
+    pub fn embed_background(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.send(&self.background, texts)
+    }
+
+    fn send(&self, queue: &Sender<Job>, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let (reply, rx) = bounded(1);
-        self.tx
+        queue
             .send(Job {
                 texts: texts.to_vec(),
                 reply,
@@ -95,10 +117,36 @@ impl Embedder {
     }
 }
 
-fn worker(model: Model, rx: Receiver<Job>) {
-    for job in rx {
-        let out = model.embed_sorted(&job.texts);
-        let _ = job.reply.send(out);
+fn worker(model: Model, rx: Receiver<Job>, background: Receiver<Job>) {
+    loop {
+        crossbeam_channel::select_biased! {
+            recv(rx) -> job => match job {
+                Ok(job) => {
+                    let out = model.embed_sorted(&job.texts, usize::MAX, &mut || {});
+                    let _ = job.reply.send(out);
+                }
+                Err(_) => return,
+            },
+            recv(background) -> job => match job {
+                Ok(job) => {
+                    // Between two passes: serve every waiting interactive request, and hold
+                    // back while a user waits on a model (generation needs the cores).
+                    let mut between = || loop {
+                        while let Ok(j) = rx.try_recv() {
+                            let out = model.embed_sorted(&j.texts, usize::MAX, &mut || {});
+                            let _ = j.reply.send(out);
+                        }
+                        if !crate::priority::waiting() {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    };
+                    let out = model.embed_sorted(&job.texts, BACKGROUND_BATCH, &mut between);
+                    let _ = job.reply.send(out);
+                }
+                Err(_) => return,
+            },
+        }
     }
 }
 
@@ -149,7 +197,14 @@ impl Model {
     }
 
     /// Embeds in length-sorted batches (as sentence-transformers does), restoring input order.
-    fn embed_sorted(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    /// `between` runs before every forward pass (background work yields there); `max_batch`
+    /// caps the texts per pass.
+    fn embed_sorted(
+        &self,
+        texts: &[String],
+        max_batch: usize,
+        between: &mut dyn FnMut(),
+    ) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
         let mut out = vec![Vec::new(); texts.len()];
@@ -158,7 +213,11 @@ impl Model {
             // Longest first, so the first text bounds the batch's padded length. Long sequences
             // go in smaller batches: measured faster on CPU (attention grows with length²).
             let est_tokens = (texts[rest[0]].len() / 4).clamp(16, MAX_TOKENS);
-            let size = (BATCH_TOKENS / est_tokens).clamp(4, BATCH).min(rest.len());
+            let size = (BATCH_TOKENS / est_tokens)
+                .clamp(4, BATCH)
+                .min(max_batch)
+                .min(rest.len());
+            between();
             let (batch, tail) = rest.split_at(size);
             rest = tail;
             let refs: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();

@@ -6,6 +6,7 @@ pub mod embed;
 pub mod fetch;
 pub mod generate;
 pub mod manifest;
+pub mod priority;
 
 pub use embed::Embedder;
 pub use generate::{ChatMessage, ChatModel, GenParams, Generation, WeightFormat};

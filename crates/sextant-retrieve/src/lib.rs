@@ -12,7 +12,7 @@ use sextant_models::Embedder;
 use sextant_store::sextant_geo::index::Area;
 use sextant_store::sextant_text::Visible;
 use sextant_store::{Scope, Store, Viewer};
-use sextant_types::{ChunkId, Hit, SearchMode};
+use sextant_types::{ChunkId, DocId, Hit, SearchMode};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -59,6 +59,8 @@ pub struct SearchRequest {
     /// Only chunks with a place in this area. With an empty query, the search lists what lies
     /// in the area: nearest first for a `Near` area, most recently ingested first otherwise.
     pub area: Option<Area>,
+    /// Only chunks of these documents (a question that names what it is about).
+    pub docs: Option<Vec<DocId>>,
 }
 
 impl SearchRequest {
@@ -69,7 +71,13 @@ impl SearchRequest {
             mode,
             fusion: Fusion::default(),
             area: None,
+            docs: None,
         }
+    }
+
+    pub fn in_docs(mut self, docs: Option<Vec<DocId>>) -> Self {
+        self.docs = docs;
+        self
     }
 
     pub fn in_area(mut self, area: Option<Area>) -> Self {
@@ -119,12 +127,25 @@ impl Retriever {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let area = match &req.area {
+        let mut area = match &req.area {
             None if req.query.trim().is_empty() => return Ok(Vec::new()),
             None => None,
             Some(area) => Some((area, self.store.area_chunks(area, scope))),
         };
-        let keys = area.as_ref().map(|(_, keys)| keys.as_slice());
+        let doc_keys = match &req.docs {
+            Some(docs) => Some(self.store.doc_chunks(docs, scope)?),
+            None => None,
+        };
+        let keys: Option<Vec<u64>> = match (&mut area, doc_keys) {
+            (Some((_, a)), Some(d)) => {
+                let d: std::collections::HashSet<u64> = d.into_iter().collect();
+                a.retain(|k| d.contains(k));
+                Some(a.clone())
+            }
+            (Some((_, a)), None) => Some(a.clone()),
+            (None, d) => d,
+        };
+        let keys = keys.as_deref();
         if keys.is_some_and(|k| k.is_empty()) {
             return Ok(Vec::new());
         }
@@ -146,7 +167,12 @@ impl Retriever {
                         Some(_) => self.dense(&req.query, depth, scope, keys)?,
                         None => Vec::new(),
                     };
-                    let mut fused = fuse(&lexical, &dense, req.fusion);
+                    // A chunk still waiting for its vector cannot be in the dense list: it is
+                    // fused on its BM25 evidence alone, at full weight, so that hybrid ranks
+                    // it as fairly as a chunk with a vector (never below BM25's own order).
+                    let vectors = self.store.vectors();
+                    let has_vector = |id: u64| vectors.contains(id);
+                    let mut fused = fuse_with(&lexical, &dense, req.fusion, &has_vector);
                     fused.truncate(k);
                     fused
                 }
@@ -238,24 +264,54 @@ fn place_in(hit: &mut Hit, area: &Area) {
 
 /// Fuses two rankings (each best first) into one, best first.
 pub fn fuse(lexical: &[(u64, f32)], dense: &[(u64, f32)], fusion: Fusion) -> Vec<(u64, f32)> {
+    fuse_with(lexical, dense, fusion, &|_| true)
+}
+
+/// [`fuse`], where `has_vector(id)` says whether the dense list could have held `id`. A chunk
+/// without a vector takes its BM25 contribution in place of the dense one it cannot have
+/// (RRF: its BM25 rank counts twice; blend: its normalised BM25 score at full weight).
+pub fn fuse_with(
+    lexical: &[(u64, f32)],
+    dense: &[(u64, f32)],
+    fusion: Fusion,
+    has_vector: &dyn Fn(u64) -> bool,
+) -> Vec<(u64, f32)> {
     let mut acc: HashMap<u64, f32> = HashMap::with_capacity(lexical.len() + dense.len());
+    // Without any dense list (no embedder, or nothing embedded yet) BM25 stands alone.
+    let dense_present = !dense.is_empty();
     match fusion {
         Fusion::Rrf { k } => {
-            for list in [lexical, dense] {
-                for (rank, (id, _)) in list.iter().enumerate() {
-                    *acc.entry(*id).or_default() += 1.0 / (k + rank as f32 + 1.0);
-                }
+            for (rank, (id, _)) in lexical.iter().enumerate() {
+                let share = if dense_present && has_vector(*id) {
+                    1.0
+                } else {
+                    2.0
+                };
+                *acc.entry(*id).or_default() += share / (k + rank as f32 + 1.0);
+            }
+            for (rank, (id, _)) in dense.iter().enumerate() {
+                *acc.entry(*id).or_default() += 1.0 / (k + rank as f32 + 1.0);
             }
         }
         Fusion::Blend { bm25_weight } => {
-            for (list, w) in [(lexical, bm25_weight), (dense, 1.0 - bm25_weight)] {
+            let norm = |list: &[(u64, f32)]| {
                 let (lo, hi) = list.iter().fold((f32::MAX, f32::MIN), |(lo, hi), (_, s)| {
                     (lo.min(*s), hi.max(*s))
                 });
-                let span = (hi - lo).max(1e-9);
-                for (id, s) in list {
-                    *acc.entry(*id).or_default() += w * (s - lo) / span;
-                }
+                (lo, (hi - lo).max(1e-9))
+            };
+            let (lo, span) = norm(lexical);
+            for (id, s) in lexical {
+                let w = if dense_present && has_vector(*id) {
+                    bm25_weight
+                } else {
+                    1.0
+                };
+                *acc.entry(*id).or_default() += w * (s - lo) / span;
+            }
+            let (lo, span) = norm(dense);
+            for (id, s) in dense {
+                *acc.entry(*id).or_default() += (1.0 - bm25_weight) * (s - lo) / span;
             }
         }
     }
@@ -287,5 +343,20 @@ mod tests {
         assert!((f[0].1 - 0.7).abs() < 1e-6);
         let only_lex = fuse(&lex, &[], Fusion::Blend { bm25_weight: 0.5 });
         assert_eq!(only_lex[0].0, 1);
+    }
+
+    #[test]
+    fn chunks_without_vectors_keep_their_bm25_standing() {
+        // 1 and 2 have vectors; 3 (BM25's best) is still waiting for its vector.
+        let lex = [(3, 10.0), (1, 8.0), (2, 1.0)];
+        let den = [(1, 0.9), (2, 0.5)];
+        let has = |id: u64| id != 3;
+        for fusion in [Fusion::Rrf { k: 60.0 }, Fusion::Blend { bm25_weight: 0.2 }] {
+            let f = fuse_with(&lex, &den, fusion, &has);
+            assert_eq!(f[0].0, 3, "{fusion:?}: {f:?}");
+            // Unfairly, as if it had a vector and missed the dense list, it would sink.
+            let unfair = fuse(&lex, &den, fusion);
+            assert_ne!(unfair[0].0, 3, "{fusion:?}");
+        }
     }
 }

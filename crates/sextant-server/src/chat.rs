@@ -216,9 +216,9 @@ fn spawn_answer(
     })
 }
 
-/// Conversation with history. Streams `token` events (the model's raw text as it is
-/// generated) and ends with an `answer` event: the verified answer and its citations, which
-/// is what to show. `"stream": false` returns the answer as JSON.
+/// Conversation with history. Streams `token` events carrying only text that has passed
+/// verification (never a draft that could be withdrawn) and ends with an `answer` event: the
+/// verified answer and its citations. `"stream": false` returns the answer as JSON.
 #[utoipa::path(post, path = "/v1/chat", request_body = ChatBody,
     responses((status = 200, description = "text/event-stream of token events and a final answer event, or the answer JSON"),
               (status = 400, body = crate::error::ErrorBody)))]
@@ -272,6 +272,13 @@ pub async fn chat(
         .into_response())
 }
 
+fn error_event(body: impl serde::Serialize) -> Event {
+    Event::default()
+        .event("error")
+        .json_data(body)
+        .unwrap_or_else(|_| Event::default().event("error"))
+}
+
 fn event_stream(
     rx: mpsc::UnboundedReceiver<Event>,
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
@@ -322,8 +329,8 @@ fn completion_id() -> String {
 }
 
 /// OpenAI-compatible chat completions, answered with Sextant's grounded, cited answers.
-/// Streaming sends the verified answer in pieces once verification is done, so streamed and
-/// non-streamed responses carry the same text.
+/// Streaming sends the role chunk at once and the verified answer as soon as verification is
+/// done, so streamed and non-streamed responses carry the same text.
 #[utoipa::path(post, path = "/v1/chat/completions", request_body = CompletionBody,
     responses((status = 200, description = "an OpenAI chat.completion (or chat.completion.chunk events)"),
               (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
@@ -346,51 +353,93 @@ pub async fn chat_completions(
     let mut req = AskRequest::new(question.clone(), caller.viewer.clone());
     req.history = history;
     req.model = Some(model.clone());
-    let assistant = state.assistant.clone();
-    let answer = blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
-    audit(
-        &state.audit,
-        answered(caller.event("chat"), &question, &answer),
-    )
-    .await?;
-    let text = completion_text(&answer);
     let (id, created) = (completion_id(), unix_now());
-    let usage = serde_json::json!({
-        "prompt_tokens": answer.usage.prompt_tokens,
-        "completion_tokens": answer.usage.completion_tokens,
-        "total_tokens": answer.usage.prompt_tokens + answer.usage.completion_tokens,
-    });
+    let usage_of = |a: &Answer| {
+        serde_json::json!({
+            "prompt_tokens": a.usage.prompt_tokens,
+            "completion_tokens": a.usage.completion_tokens,
+            "total_tokens": a.usage.prompt_tokens + a.usage.completion_tokens,
+        })
+    };
     if !body.stream {
+        let assistant = state.assistant.clone();
+        let answer =
+            blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
+        audit(
+            &state.audit,
+            answered(caller.event("chat"), &question, &answer),
+        )
+        .await?;
         return Ok(Json(serde_json::json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": usage,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": completion_text(&answer)}, "finish_reason": "stop"}],
+            "usage": usage_of(&answer),
             "marking": answer.marking,
             "citations": answer.citations, "abstained": answer.abstained,
         }))
         .into_response());
     }
-    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+    // Streaming: the role chunk goes out at once; the answer's text follows as soon as it has
+    // passed verification (nothing is streamed that could later be withdrawn), each chunk
+    // carrying the marking of what it shows.
+    let chunk = move |delta: serde_json::Value, finish: Option<&str>, marking: &str| {
         Event::default().data(
             serde_json::json!({
                 "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                "marking": answer.marking,
+                "marking": marking,
             })
             .to_string(),
         )
     };
-    let mut events = vec![chunk(
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
+    let unmarked = sextant_store::sextant_access::Marking::unclassified().banner();
+    let _ = events_tx.send(chunk(
         serde_json::json!({"role": "assistant", "content": ""}),
         None,
-    )];
-    for piece in text.split_inclusive(' ') {
-        events.push(chunk(serde_json::json!({ "content": piece }), None));
-    }
-    events.push(chunk(serde_json::json!({}), Some("stop")));
-    events.push(Event::default().data("[DONE]"));
-    let stream = futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>));
-    Ok(Sse::new(stream).into_response())
+        &unmarked,
+    ));
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let job = spawn_answer(&state, req, tx);
+    let log = state.audit.clone();
+    let event = caller.event("chat");
+    tokio::spawn(async move {
+        // Verified text is re-sent from the final answer with its marking; the pieces only
+        // tell that the answer is ready.
+        while rx.recv().await.is_some() {}
+        let answer = match job.await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
+                let _ = events_tx.send(error_event(e.body()));
+                return;
+            }
+            Err(e) => {
+                let _ = events_tx.send(error_event(ApiError::internal(e).body()));
+                return;
+            }
+        };
+        if let Err(e) = audit(&log, answered(event, &question, &answer)).await {
+            let _ = events_tx.send(error_event(e.body()));
+            return;
+        }
+        for piece in completion_text(&answer).split_inclusive(' ') {
+            if events_tx
+                .send(chunk(
+                    serde_json::json!({ "content": piece }),
+                    None,
+                    &answer.marking,
+                ))
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = events_tx.send(chunk(serde_json::json!({}), Some("stop"), &answer.marking));
+        let _ = events_tx.send(Event::default().data("[DONE]"));
+    });
+    Ok(Sse::new(event_stream(events_rx))
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// The chat models, OpenAI-style, with their load state.

@@ -370,6 +370,19 @@ impl Store {
         keys
     }
 
+    /// Ids of the live chunks of `docs` inside `scope`, ascending.
+    pub fn doc_chunks(&self, docs: &[DocId], scope: &Scope) -> Result<Vec<u64>> {
+        let mut keys = Vec::new();
+        for d in docs {
+            keys.extend(self.text.chunk_ids_of(d)?);
+        }
+        let table = self.markings.read();
+        keys.retain(|k| self.admits(&table, scope, *k));
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
     /// `(chunk id, km)` of the chunks inside `scope` nearest to the centre of a `Near` area,
     /// within its radius, nearest first.
     pub fn nearest_chunks(&self, area: &Area, scope: &Scope, limit: usize) -> Vec<(u64, f64)> {

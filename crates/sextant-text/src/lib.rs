@@ -203,6 +203,39 @@ fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
 }
 
 /// Field weights for BM25: a match in the title or a heading says more than one in the body.
+/// Words that say nothing about which chunk answers a query: Lucene's English stop list plus
+/// question words. Dropped from queries (not from the index) before BM25.
+const QUERY_STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "had",
+    "has", "have", "how", "if", "in", "into", "is", "it", "its", "no", "not", "of", "on", "or",
+    "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "were",
+    "what", "when", "where", "which", "who", "whom", "whose", "why", "will", "with",
+];
+
+/// `query` without stop words, when it is plain words (no quotes, operators or fields); a
+/// query of nothing but stop words is kept whole.
+fn without_stopwords(query: &str) -> std::borrow::Cow<'_, str> {
+    if query.contains(['"', ':', '+', '(', ')', '[', ']', '{', '}', '^', '~']) {
+        return query.into();
+    }
+    let kept: Vec<&str> = query
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        // A leading '-' would read as "must not" to the query parser.
+        .map(|w| w.trim_start_matches(['-', '\'']))
+        .filter(|w| !w.is_empty())
+        .filter(|w| {
+            let l = w.to_lowercase();
+            let l = l.trim_end_matches("'s");
+            !QUERY_STOPWORDS.contains(&l)
+        })
+        .collect();
+    if kept.is_empty() {
+        query.into()
+    } else {
+        kept.join(" ").into()
+    }
+}
+
 const TITLE_BOOST: f32 = 2.0;
 const HEADING_BOOST: f32 = 1.5;
 
@@ -729,7 +762,7 @@ impl TextIndex {
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
         parser.set_field_boost(f.title, TITLE_BOOST);
         parser.set_field_boost(f.heading, HEADING_BOOST);
-        let (parsed, _errors) = parser.parse_query_lenient(query);
+        let (parsed, _errors) = parser.parse_query_lenient(&without_stopwords(query));
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
             (Occur::Must, parsed),
             (Occur::Must, filter(self.kind_query(KIND_CHUNK))),
@@ -833,6 +866,19 @@ impl TextIndex {
             ids.iter()
                 .map(|id| Term::from_field_u64(self.f.chunk_id, *id)),
         ))
+    }
+}
+
+#[cfg(test)]
+mod stopword_tests {
+    #[test]
+    fn queries_lose_their_stopwords_but_not_their_syntax() {
+        let check = |q: &str, want: &str| assert_eq!(super::without_stopwords(q), want, "{q}");
+        check("What is the capital of Kenya?", "capital Kenya");
+        check("Who is it?", "Who is it?");
+        check("\"the capital\" of Kenya", "\"the capital\" of Kenya");
+        check("Rhone River delta -2 m", "Rhone River delta 2 m");
+        check("Kenya's population", "Kenya's population");
     }
 }
 

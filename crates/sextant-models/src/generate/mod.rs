@@ -5,6 +5,7 @@
 //! queue, so that a full queue is an immediate [`ModelError::Busy`], never a hang.
 
 mod arch;
+pub mod constrain;
 pub mod gguf;
 mod template;
 pub mod tokenizer;
@@ -20,6 +21,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
+pub use constrain::{Constraint, SpanConstraint, TokenBytes};
 pub use gguf::WeightFormat;
 pub use template::{ChatMessage, ChatTemplate};
 
@@ -128,6 +130,33 @@ pub struct Engine {
     prompter: Arc<Prompter>,
     eos: Vec<u32>,
     device: Device,
+    /// Token spellings for constrained decoding, built on first use.
+    vocab: Option<TokenBytes>,
+}
+
+/// The result of a constrained generation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Constrained {
+    pub text: String,
+    /// Sum of the chosen tokens' log-probabilities under the unconstrained distribution: how
+    /// much the model itself wanted this output.
+    pub logprob: f32,
+    /// Log-probability of the first chosen token under the unconstrained distribution.
+    pub first_logprob: f32,
+    /// The allowed first tokens with their probability renormalised over the allowed set
+    /// (those above 1%), most likely first: how the model weighed the alternatives.
+    pub first_choices: Vec<(u32, f32)>,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub prefill_ms: f64,
+    pub generate_ms: f64,
+}
+
+/// Log-softmax of one logit.
+fn log_softmax_at(logits: &[f32], i: usize) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+    logits[i] - max - sum.ln()
 }
 
 impl Engine {
@@ -190,6 +219,7 @@ impl Engine {
             }),
             eos,
             device: device.clone(),
+            vocab: None,
         })
     }
 
@@ -319,6 +349,148 @@ impl Engine {
         self.model.forward(&input, pos).map_err(infer)
     }
 
+    /// Reads the prompt (`messages`, then `prefix` as the start of the assistant's turn) and
+    /// returns the logits for the next token.
+    fn prefill(&mut self, messages: &[ChatMessage], prefix: &str) -> Result<(Vec<f32>, usize)> {
+        let mut prompt = self.prompter.template.render(messages)?;
+        prompt.push_str(prefix);
+        let ids = self.prompter.encode(&prompt)?;
+        let ctx = self.info.context;
+        if ids.is_empty() {
+            return Err(ModelError::Inference("empty prompt".into()));
+        }
+        if ids.len() >= ctx {
+            return Err(ModelError::ContextOverflow {
+                prompt: ids.len(),
+                context: ctx,
+            });
+        }
+        self.model.clear_cache();
+        let mut logits = None;
+        for (i, chunk) in ids.chunks(PREFILL_CHUNK).enumerate() {
+            logits = Some(self.feed(chunk, i * PREFILL_CHUNK)?);
+        }
+        let logits = logits.expect("non-empty prompt");
+        Ok((to_vec(&logits)?, ids.len()))
+    }
+
+    /// Log-probabilities of each choice's first token right after the prompt and `prefix` (a
+    /// constrained yes/no question is two choices: "yes", "no").
+    pub fn score_next(
+        &mut self,
+        messages: &[ChatMessage],
+        prefix: &str,
+        choices: &[String],
+    ) -> Result<Vec<f32>> {
+        let (logits, _) = self.prefill(messages, prefix)?;
+        choices
+            .iter()
+            .map(|c| {
+                let ids = self.prompter.encode(c)?;
+                let first = *ids
+                    .first()
+                    .ok_or_else(|| ModelError::Inference(format!("choice {c:?} has no tokens")))?;
+                Ok(log_softmax_at(&logits, first as usize))
+            })
+            .collect()
+    }
+
+    /// Greedy generation where every token must be allowed by `constraint`; stops at an
+    /// end-of-turn token when the constraint allows ending, or when nothing else is allowed.
+    pub fn constrained(
+        &mut self,
+        messages: &[ChatMessage],
+        constraint: &mut dyn Constraint,
+        max_tokens: usize,
+    ) -> Result<Constrained> {
+        if self.vocab.is_none() {
+            self.vocab = Some(TokenBytes::new(&self.prompter.tokenizer));
+        }
+        let t0 = Instant::now();
+        let (mut logits, prompt_tokens) = self.prefill(messages, "")?;
+        let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let t1 = Instant::now();
+        let mut generated: Vec<u32> = Vec::new();
+        let (mut logprob, mut first_logprob) = (0.0f32, 0.0f32);
+        let mut first_choices = Vec::new();
+        let end_token = self.eos.first().copied();
+        while generated.len() < max_tokens {
+            let vocab = self.vocab.as_ref().expect("built above");
+            let allowed = constraint.allowed(vocab);
+            if generated.is_empty() {
+                let ls: Vec<f32> = allowed
+                    .tokens
+                    .iter()
+                    .map(|&id| {
+                        logits
+                            .get(id as usize)
+                            .copied()
+                            .unwrap_or(f32::NEG_INFINITY)
+                    })
+                    .collect();
+                let max = ls.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f32 = ls.iter().map(|l| (l - max).exp()).sum();
+                first_choices = allowed
+                    .tokens
+                    .iter()
+                    .zip(&ls)
+                    .map(|(&id, l)| (id, (l - max).exp() / sum))
+                    .filter(|(_, p)| *p >= 0.01)
+                    .collect();
+                first_choices.sort_by(|a, b| b.1.total_cmp(&a.1));
+            }
+            let mut best: Option<(u32, f32)> = None;
+            for &id in &allowed.tokens {
+                let l = logits
+                    .get(id as usize)
+                    .copied()
+                    .unwrap_or(f32::NEG_INFINITY);
+                if best.is_none_or(|(_, b)| l > b) {
+                    best = Some((id, l));
+                }
+            }
+            if allowed.end {
+                if let Some(eos) = end_token {
+                    let l = self
+                        .eos
+                        .iter()
+                        .map(|&e| logits.get(e as usize).copied().unwrap_or(f32::NEG_INFINITY))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    if best.is_none_or(|(_, b)| l > b) {
+                        best = Some((eos, l));
+                    }
+                }
+            }
+            let Some((next, _)) = best else { break };
+            if self.eos.contains(&next) {
+                break;
+            }
+            let lp = log_softmax_at(&logits, next as usize);
+            if generated.is_empty() {
+                first_logprob = lp;
+            }
+            logprob += lp;
+            constraint.advance(next, vocab);
+            generated.push(next);
+            if generated.len() == max_tokens {
+                break;
+            }
+            let pos = prompt_tokens + generated.len() - 1;
+            logits = to_vec(&self.feed(&[next], pos)?)?;
+        }
+        let text = self.prompter.decode(&generated)?;
+        Ok(Constrained {
+            text,
+            logprob,
+            first_logprob,
+            first_choices,
+            prompt_tokens,
+            completion_tokens: generated.len(),
+            prefill_ms,
+            generate_ms: t1.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
     /// Generates exactly `n` tokens greedily after `prompt`, ignoring end-of-turn (benchmarks).
     pub fn generate_exactly(&mut self, prompt: &[u32], n: usize) -> Result<Generation> {
         let eos = std::mem::take(&mut self.eos);
@@ -334,6 +506,15 @@ impl Engine {
         self.eos = eos;
         r
     }
+}
+
+/// `[1, vocab]` logits as a vector.
+fn to_vec(logits: &Tensor) -> Result<Vec<f32>> {
+    logits
+        .squeeze(0)
+        .and_then(|l| l.to_dtype(candle_core::DType::F32))
+        .and_then(|l| l.to_vec1::<f32>())
+        .map_err(|e| ModelError::Inference(e.to_string()))
 }
 
 /// Turns the growing decoded text into stream pieces: never splits a multi-byte character,
@@ -409,6 +590,10 @@ fn partial_suffix(text: &str, stop: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Work the engine does for one request; what it returns sends the reply (called after the
+/// request's queue slot is freed, so the caller's next request is admitted).
+type Task = Box<dyn FnOnce(&mut Engine) -> Box<dyn FnOnce() + Send> + Send>;
+
 enum Job {
     Chat {
         messages: Vec<ChatMessage>,
@@ -416,6 +601,7 @@ enum Job {
         events: Sender<Event>,
         cancel: Arc<AtomicBool>,
     },
+    Run(Task),
 }
 
 enum Event {
@@ -470,6 +656,65 @@ impl ChatModel {
         &self.prompter
     }
 
+    /// Admits a job (or answers Busy at once) and sends it to the worker.
+    fn submit(&self, job: Job) -> Result<()> {
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.limit {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(ModelError::Busy(format!(
+                "model {} has a full queue; try again shortly",
+                self.info.id
+            )));
+        }
+        if self.jobs.send(job).is_err() {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(ModelError::Worker(format!(
+                "model {} worker stopped",
+                self.info.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the worker's engine and blocks until it is done.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.submit(Job::Run(Box::new(move |engine: &mut Engine| {
+            let r = f(engine);
+            Box::new(move || {
+                let _ = tx.send(r);
+            })
+        })))?;
+        rx.recv().unwrap_or_else(|_| {
+            Err(ModelError::Worker(format!(
+                "model {} worker stopped mid-request",
+                self.info.id
+            )))
+        })
+    }
+
+    /// Greedy generation under `constraint` (see [`Engine::constrained`]).
+    pub fn constrained(
+        &self,
+        messages: Vec<ChatMessage>,
+        mut constraint: Box<dyn Constraint>,
+        max_tokens: usize,
+    ) -> Result<Constrained> {
+        self.run(move |e| e.constrained(&messages, constraint.as_mut(), max_tokens))
+    }
+
+    /// First-token log-probabilities of `choices` after the prompt (see [`Engine::score_next`]).
+    pub fn score_next(
+        &self,
+        messages: Vec<ChatMessage>,
+        prefix: String,
+        choices: Vec<String>,
+    ) -> Result<Vec<f32>> {
+        self.run(move |e| e.score_next(&messages, &prefix, &choices))
+    }
+
     /// Runs a conversation on the worker and blocks until it is done, calling `on_text` on this
     /// thread with each piece of text (returning false cancels the generation).
     pub fn chat(
@@ -486,20 +731,7 @@ impl ChatModel {
             events,
             cancel: cancel.clone(),
         };
-        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.limit {
-            self.admitted.fetch_sub(1, Ordering::SeqCst);
-            return Err(ModelError::Busy(format!(
-                "model {} has a full queue; try again shortly",
-                self.info.id
-            )));
-        }
-        if self.jobs.send(job).is_err() {
-            self.admitted.fetch_sub(1, Ordering::SeqCst);
-            return Err(ModelError::Worker(format!(
-                "model {} worker stopped",
-                self.info.id
-            )));
-        }
+        self.submit(job)?;
         loop {
             match rx.recv() {
                 Ok(Event::Text(t)) => {
@@ -539,6 +771,16 @@ fn worker(mut engine: Engine, rx: Receiver<Job>, admitted: &AtomicUsize) {
                 // Free the slot before answering, so the caller's next request is admitted.
                 admitted.fetch_sub(1, Ordering::SeqCst);
                 let _ = events.send(Event::Done(r));
+            }
+            Job::Run(task) => {
+                // A panic drops the task's reply sender: the caller sees "worker stopped
+                // mid-request" rather than hanging.
+                let reply =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&mut engine)));
+                admitted.fetch_sub(1, Ordering::SeqCst);
+                if let Ok(reply) = reply {
+                    reply();
+                }
             }
         }
     }
