@@ -12,7 +12,7 @@ cargo build --workspace --all-targets --locked
 echo "==> models (pinned by sha256; cached downloads)"
 target/debug/sextant models fetch
 echo "==> test data (Factbook; GeoNames + Natural Earth; ADS-B samples)"
-scripts/fetch-data.sh factbook geo adsb
+scripts/fetch-data.sh factbook sotu geo adsb
 echo "==> map page assets and the headless browser for its end-to-end test"
 bash scripts/setup-browser.sh
 echo "==> tests"

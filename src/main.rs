@@ -1,6 +1,7 @@
 //! `sextant`: the command-line interface and server entry point. The only place (with the
 //! server crate) that knows about clap, terminals, exit codes and the tracing subscriber.
 
+mod claims;
 mod eval;
 mod qa;
 
@@ -219,6 +220,9 @@ enum EvalCommand {
     Retrieval(eval::RetrievalArgs),
     /// Exact match, token F1, answer-in-quote and abstention rates on a QA set.
     Qa(qa::QaArgs),
+    /// Precision and recall of the citation verifier on labelled (claim, quote) pairs, and the
+    /// reversals it accepted.
+    Claims(claims::ClaimsArgs),
 }
 
 /// A search area: at most one of these.
@@ -482,6 +486,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Eval {
             command: EvalCommand::Qa(args),
         } => qa::qa(&s, args, chunking(&s), actor(&s, as_user)?.viewer),
+        Command::Eval {
+            command: EvalCommand::Claims(args),
+        } => claims::claims(&s, args),
         Command::Eval {
             command: EvalCommand::Retrieval(args),
         } => eval::retrieval(
@@ -1044,6 +1051,8 @@ fn assistant_with(
         max_tokens: a.max_tokens,
         min_coverage: a.min_coverage,
         min_evidence: a.min_evidence,
+        none_threshold: a.none_threshold,
+        judge_threshold: a.judge_threshold,
         ..Default::default()
     };
     let models = sextant_assist::load_models(&s.models_dir, ids, a.queue, weights);

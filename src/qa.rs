@@ -44,9 +44,13 @@ pub struct QaArgs {
     /// Judge threshold override (least P(yes) for an answer to stand).
     #[arg(long)]
     judge_threshold: Option<f32>,
-    /// Reader "NO ANSWER" threshold override.
+    /// Reader "NO ANSWER" threshold override (1 never declines: the dump then holds every
+    /// question's p(no answer), to sweep the threshold offline).
     #[arg(long)]
     none_threshold: Option<f32>,
+    /// Early-abstention coverage threshold override.
+    #[arg(long)]
+    min_coverage: Option<f32>,
     /// Score only the first N queries.
     #[arg(long)]
     limit: Option<usize>,
@@ -128,6 +132,9 @@ pub fn qa(
     }
     if let Some(t) = args.none_threshold {
         assistant.options_mut().none_threshold = t;
+    }
+    if let Some(t) = args.min_coverage {
+        assistant.options_mut().min_coverage = t;
     }
     assistant
         .model(Some(&model_id))

@@ -277,6 +277,17 @@ def main(argv: list[str]) -> int:
                 if not gold or not all(gold):
                     continue
                 gold = [clean(g) for g in gold]
+                if any(g in ("NA", "none", "") for g in gold):
+                    continue
+                # Acceptable shorter forms: "Hanoi (Ha Noi)" -> "Hanoi"; "267,667 sq km" ->
+                # "267,667"; "61.71 years" -> "61.71".
+                extra = []
+                for g in gold:
+                    for short in (g.split(" (")[0], g.split("; ")[0], re.sub(r" (sq km|km|years)$", "", g)):
+                        short = short.strip()
+                        if short and short != g and short not in gold and short not in extra:
+                            extra.append(short)
+                gold = gold + extra
                 # The gold must be in the rendered profile, or the question cannot be scored.
                 if md is not None and not any(g in md for g in gold):
                     continue

@@ -34,6 +34,17 @@ pub fn factbook_dir() -> PathBuf {
     d
 }
 
+/// The State of the Union addresses, one text file per address (`scripts/fetch-data.sh sotu`).
+pub fn sotu_dir() -> PathBuf {
+    let d = cache_dir().join("data/demo/sotu");
+    assert!(
+        d.is_dir(),
+        "{} is missing: run scripts/fetch-data.sh sotu first",
+        d.display()
+    );
+    d
+}
+
 /// The gazetteer's files: GeoNames lists and Natural Earth polygons (`scripts/fetch-data.sh geo`).
 pub fn geo_dir() -> PathBuf {
     cache_dir().join("data/geo")

@@ -40,7 +40,7 @@ pub fn sentences(text: &str) -> Vec<(usize, usize, &str)> {
     }
     char_of_byte[text.len()] = c;
     let mut pieces: Vec<(usize, usize)> = Vec::new();
-    for (b0, sentence) in text.split_sentence_bound_indices() {
+    for (b0, sentence) in merged_sentences(text) {
         let mut b = b0;
         for line in sentence.split_inclusive('\n') {
             let trimmed = line.trim();
@@ -74,6 +74,50 @@ pub fn sentences(text: &str) -> Vec<(usize, usize, &str)> {
             Some((char_of_byte[s], char_of_byte[e], t))
         })
         .collect()
+}
+
+/// Abbreviations a sentence does not end at ("President Michael D. HIGGINS", "St. Barts").
+const ABBREVIATIONS: &[&str] = &[
+    "apr", "aug", "capt", "co", "col", "corp", "dec", "dr", "est", "etc", "feb", "ft", "gen",
+    "gov", "inc", "jan", "jr", "lt", "ltd", "maj", "mar", "mr", "mrs", "ms", "mt", "no", "nov",
+    "oct", "prof", "rep", "rev", "sen", "sep", "sept", "sgt", "sr", "st", "vs",
+];
+
+/// Unicode sentences of `text`, with a break after an initial or an abbreviation undone.
+fn merged_sentences(text: &str) -> Vec<(usize, &str)> {
+    let mut out: Vec<(usize, &str)> = Vec::new();
+    let mut glue = false;
+    for (b, sentence) in text.split_sentence_bound_indices() {
+        if glue {
+            if let Some(last) = out.last_mut() {
+                last.1 = &text[last.0..b + sentence.len()];
+                glue = ends_in_abbreviation(last.1);
+                continue;
+            }
+        }
+        glue = ends_in_abbreviation(sentence);
+        out.push((b, sentence));
+    }
+    out
+}
+
+fn ends_in_abbreviation(sentence: &str) -> bool {
+    // A break at a line end is real.
+    if sentence.ends_with('\n') {
+        return false;
+    }
+    let t = sentence.trim_end();
+    let Some(body) = t.strip_suffix('.') else {
+        return false;
+    };
+    let last = body
+        .rsplit(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("");
+    let single_initial = last.chars().count() == 1 && last.chars().all(char::is_uppercase);
+    // "U.S." / "D.C.": letters separated by dots.
+    let dotted = last.len() >= 3 && last.split('.').all(|p| p.chars().count() == 1);
+    single_initial || dotted || ABBREVIATIONS.contains(&last.to_lowercase().as_str())
 }
 
 /// Byte offsets inside `s` where a new clause starts: after "; ", and before a capitalised
@@ -541,6 +585,24 @@ mod tests {
         for (s, e, t) in got {
             assert_eq!(chars[s..e].iter().collect::<String>(), t);
         }
+    }
+
+    #[test]
+    fn initials_and_abbreviations_do_not_end_sentences() {
+        let got: Vec<&str> = sentences(
+            "Chief of state: President Michael D. HIGGINS (since 11 November 2011). St. Barts is small. The U.S. agreed.",
+        )
+        .into_iter()
+        .map(|g| g.2)
+        .collect();
+        assert_eq!(
+            got,
+            vec![
+                "Chief of state: President Michael D. HIGGINS (since 11 November 2011).",
+                "St. Barts is small.",
+                "The U.S. agreed."
+            ]
+        );
     }
 
     #[test]

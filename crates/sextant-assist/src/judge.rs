@@ -157,6 +157,111 @@ const ANTONYMS: &[(&str, &str)] = &[
     ("worse", "better"),
 ];
 
+/// Numbers with the unit written right after them ("2 billion", "6%", "3,776 m"): the unit is
+/// a class (scale, percent, length), empty when none is written.
+fn quantities(text: &str) -> Vec<(String, &'static str)> {
+    let ws: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ';' | ','))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for (i, w) in ws.iter().enumerate() {
+        let core: String = w
+            .trim_start_matches(['$', '~', '+', '-'])
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+            .filter(|c| *c != ',')
+            .collect();
+        let core = core.trim_end_matches('.').to_string();
+        if core.is_empty() || !core.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let rest = w.trim_start_matches(['$', '~', '+', '-']).trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ',');
+        let next = ws.get(i + 1).map(|n| n.to_lowercase()).unwrap_or_default();
+        let next = next.trim_end_matches(['.', ':']);
+        let unit = if rest.starts_with('%') || next == "percent" || next == "per" && ws.get(i + 2).is_some_and(|x| x.eq_ignore_ascii_case("cent")) {
+            "%"
+        } else {
+            match next {
+                "thousand" => "thousand",
+                "million" => "million",
+                "billion" => "billion",
+                "trillion" => "trillion",
+                "m" | "metre" | "metres" | "meter" | "meters" => "m",
+                "km" | "kilometre" | "kilometres" | "kilometer" | "kilometers" => "km",
+                "ft" | "feet" | "foot" => "ft",
+                "mi" | "mile" | "miles" => "mi",
+                _ => "",
+            }
+        };
+        out.push((core, unit));
+    }
+    out
+}
+
+/// Qualifiers that change who a name refers to ("Deputy President William RUTO").
+const QUALIFIERS: &[&str] = &["acting", "assistant", "deputy", "former", "interim", "vice"];
+
+/// Pieces of a list-like quote ("Hindu 79.8%, Muslim 14.2%"; "President A (since …);
+/// Deputy President B (since …)").
+fn segments(quote: &str) -> Vec<&str> {
+    quote
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// A number of the claim bound to the wrong thing: in the quote it sits in a piece that names
+/// none of the claim's names, while one of those names sits in a piece with another number
+/// ("14.2% of Indians are Hindu" against "Hindu 79.8%, Muslim 14.2%"); or a name the quote
+/// qualifies ("Deputy President William RUTO") stated without its qualifier.
+fn misbound(claim: &str, quote: &str) -> bool {
+    let segs = segments(quote);
+    if segs.len() < 2 {
+        return false;
+    }
+    let claim_names: Vec<String> = names(&format!(". {claim}"));
+    let claim_words: HashSet<String> = words(claim).into_iter().collect();
+    let seg_words: Vec<HashSet<String>> = segs
+        .iter()
+        .map(|s| words(s).into_iter().map(|w| fold(&w)).collect())
+        .collect();
+    let seg_numbers: Vec<HashSet<String>> = segs.iter().map(|s| numbers(s)).collect();
+    for n in numbers(claim) {
+        let holding: Vec<usize> = (0..segs.len()).filter(|&i| seg_numbers[i].contains(&n)).collect();
+        if holding.is_empty() {
+            continue;
+        }
+        let names_here = claim_names
+            .iter()
+            .any(|c| holding.iter().any(|&i| seg_words[i].contains(c)));
+        // Only list items ("Hindu 79.8%"), short pieces that label a number, bind names.
+        let item = |i: usize| !seg_numbers[i].is_empty() && segs[i].split_whitespace().count() <= 8;
+        let names_elsewhere = claim_names.iter().any(|c| {
+            (0..segs.len()).any(|i| !holding.contains(&i) && item(i) && seg_words[i].contains(c))
+        });
+        if !names_here && names_elsewhere {
+            return true;
+        }
+    }
+    for c in &claim_names {
+        let holding: Vec<usize> = (0..segs.len()).filter(|&i| seg_words[i].contains(c)).collect();
+        if holding.len() != 1 {
+            continue;
+        }
+        let seg = segs[holding[0]].to_lowercase();
+        let before = &seg[..seg.find(c.as_str()).unwrap_or(0)];
+        if QUALIFIERS
+            .iter()
+            .any(|q| words(before).iter().any(|w| w == q) && !claim_words.contains(*q))
+        {
+            return true;
+        }
+    }
+    false
+}
+
 fn numbers(text: &str) -> HashSet<String> {
     // "1,284,000" and "1284000" are one number; "12.5%" keeps its decimals.
     let mut out = HashSet::new();
@@ -183,16 +288,22 @@ fn negated(ws: &[String]) -> bool {
         .any(|w| NEGATIONS.contains(&w.as_str()) || w.ends_with("n't") || w == "nt")
 }
 
-/// Names (capitalised words not at a sentence start, and all-caps words) in `text`, folded.
+/// Names in `text`, folded: capitalised words (a sentence's first word too, unless it is a
+/// function word such as "The" or "According").
 fn names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut sentence_start = true;
     for tok in text.split_whitespace() {
-        let t: String = tok.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        let t: String = tok
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_string();
+        let t = t.strip_suffix("'s").unwrap_or(&t).to_string();
         let starts_upper = t.chars().next().is_some_and(|c| c.is_uppercase());
-        if starts_upper && !sentence_start && t.chars().count() > 1 {
+        if starts_upper && t.chars().count() > 1 {
             let w = fold(&t.to_lowercase());
-            if !crate::words::is_stopword(&w) {
+            let function_word = crate::words::is_stopword(&w)
+                || (sentence_start && SENTENCE_OPENERS.contains(&w.as_str()));
+            if !function_word {
                 out.push(w);
             }
         }
@@ -200,6 +311,13 @@ fn names(text: &str) -> Vec<String> {
     }
     out
 }
+
+/// Capitalised only because they open a sentence.
+const SENTENCE_OPENERS: &[&str] = &[
+    "about", "after", "almost", "along", "although", "among", "around", "because", "before",
+    "both", "during", "each", "every", "however", "in", "more", "most", "nearly", "only", "over",
+    "since", "some", "under", "until", "unlike", "whereas",
+];
 
 /// The clause of `quote` (cut at punctuation and at "while", "but", "whereas") sharing the
 /// most content words with `claim`.
@@ -238,9 +356,23 @@ pub fn reversal(claim: &str, context: &str, quote: &str) -> Option<Reversal> {
     let sw: HashSet<String> = words(&source).into_iter().collect();
     let sfold: HashSet<String> = content_words(&source).into_iter().collect();
 
-    // Numbers: every number in the claim is stated by the source (years and amounts alike).
+    // Numbers: every number in the claim is stated by the source (years and amounts alike),
+    // with the same unit where both write one ("$6 billion" is not "6%", "3,776 feet" is not
+    // "3,776 m"), and bound to the same thing.
     let source_numbers = numbers(&source);
     if numbers(claim).iter().any(|n| !source_numbers.contains(n)) {
+        return Some(Reversal::Number);
+    }
+    let source_q = quantities(&source);
+    for (n, unit) in quantities(claim) {
+        let same = source_q
+            .iter()
+            .any(|(m, u)| *m == n && (unit.is_empty() || u.is_empty() || *u == unit));
+        if !same {
+            return Some(Reversal::Number);
+        }
+    }
+    if misbound(claim, quote) {
         return Some(Reversal::Number);
     }
     // Negation on one side only, in the part of the quote the claim restates (a quote may
@@ -271,8 +403,15 @@ pub fn reversal(claim: &str, context: &str, quote: &str) -> Option<Reversal> {
             }
         }
     }
-    // Names the source never mentions (another country's fact, a swapped person).
-    if names(claim).iter().any(|n| !sfold.contains(n)) {
+    // Names the source never mentions (another country's fact, a swapped person). A demonym
+    // meets its country ("Indians" / "India").
+    let known = |n: &String| {
+        sfold.contains(n)
+            || sfold
+                .iter()
+                .any(|w| w.len() >= 4 && n.len() > w.len() && n.starts_with(w.as_str()) && n.len() - w.len() <= 3)
+    };
+    if names(claim).iter().any(|n| !known(n)) {
         return Some(Reversal::Name);
     }
     // Most of the claim's content must be in the source at all.
@@ -416,6 +555,35 @@ mod tests {
             "Vardania has not ratified the treaty.",
             Some(Reversal::Negation),
         );
+    }
+
+    #[test]
+    fn numbers_keep_their_units_and_their_places() {
+        let fuji = "Japan > Geography > Elevation extremes";
+        check("Mount Fuji rises to 3,776 m.", fuji, "Highest point: Mount Fuji 3,776 m", None);
+        check(
+            "Mount Fuji rises to 3,776 feet.",
+            fuji,
+            "Highest point: Mount Fuji 3,776 m",
+            Some(Reversal::Number),
+        );
+        let bond = "Kenya > Economy > Economy - overview";
+        let quote = "Kenya issued its first sovereign bond offering in mid-2014, generating $2 billion at 6% interest.";
+        check(
+            "Kenya's first sovereign bond raised $6 billion at 2% interest.",
+            bond,
+            quote,
+            Some(Reversal::Number),
+        );
+        check("Kenya's first sovereign bond raised $2 billion at 6% interest.", bond, quote, None);
+        let rel = "India > People and Society > Religions";
+        let quote = "Hindu 79.8%, Muslim 14.2%, Christian 2.3%, Sikh 1.7%, other and unspecified 2% (2011 est.)";
+        check("About 14.2% of Indians are Hindu.", rel, quote, Some(Reversal::Number));
+        check("About 14.2% of Indians are Muslim.", rel, quote, None);
+        let exec = "Kenya > Government > Executive branch";
+        let quote = "Chief of state: President Uhuru KENYATTA (since 9 April 2013); Deputy President William RUTO (since 9 April 2013)";
+        check("The president of Kenya is William Ruto.", exec, quote, Some(Reversal::Number));
+        check("The president of Kenya is Uhuru Kenyatta.", exec, quote, None);
     }
 
     #[test]

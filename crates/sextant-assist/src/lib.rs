@@ -724,7 +724,7 @@ impl Assistant {
             })
             .collect();
         let t = g.question.answer_type;
-        let read = reader::read(model, question, t, &candidates)?;
+        let read = reader::read(model, question, t, &candidates, self.options.none_threshold)?;
         answer.usage = Usage {
             prompt_tokens: read.prompt_tokens,
             completion_tokens: read.completion_tokens,
@@ -741,12 +741,7 @@ impl Assistant {
             trace.checks.push("reader: no answer".into());
             return Ok(());
         };
-        if read.p_none >= self.options.none_threshold {
-            trace
-                .checks
-                .push(format!("reader: p(no answer) {:.3}", read.p_none));
-            return Ok(());
-        }
+
         let chosen = candidates[i];
         let hit = &g.hits[chosen.sentence.hit];
         // The span's type.
@@ -813,7 +808,21 @@ impl Assistant {
         let quote_start = chosen.sentence.start;
         let quote_end = chosen.sentence.end;
         let text = if t.is_factoid() {
-            read.span.clone()
+            // The whole value the span belongs to ("4 February 1948", not "1948"), a whole
+            // list when the question asks for several things.
+            let st = &chosen.sentence.text;
+            let char_start = read.start - chosen.sentence.start;
+            let b0 = st.char_indices().nth(char_start).map_or(st.len(), |(b, _)| b);
+            let b1 = (b0 + read.span.len()).min(st.len());
+            let (mut a, mut b) = reader::value_around(st, b0, b1, 60);
+            if g.question.plural {
+                // A whole list, when the span is an item of one ("tea, coffee, fish").
+                let (la, lb) = reader::value_around(st, b0, b1, 200);
+                if reader::is_list(&st[la..lb]) {
+                    (a, b) = (la, lb);
+                }
+            }
+            st[a..b].to_string()
         } else {
             chosen.sentence.text.clone()
         };

@@ -55,6 +55,8 @@ pub struct Question {
     /// Names in the question (capitalised word runs, identifiers such as callsigns), in order.
     pub entities: Vec<String>,
     pub comparison: Option<Comparison>,
+    /// The question asks for several things ("What are the main exports …").
+    pub plural: bool,
 }
 
 const MONTHS: &[&str] = &[
@@ -253,10 +255,22 @@ impl Question {
         } else {
             answer_type(&w)
         };
+        // "What are …", "What natural resources …", "List the languages …".
+        let plural_noun = |x: &String| {
+            x.len() > 4 && x.ends_with('s') && !x.ends_with("ss") && !x.ends_with("us")
+        };
+        let plural = w.windows(2).any(|p| {
+            matches!(p[0].as_str(), "what" | "which")
+                && matches!(p[1].as_str(), "are" | "were")
+        }) || w
+            .iter()
+            .position(|x| matches!(x.as_str(), "what" | "which" | "name" | "list"))
+            .is_some_and(|i| w[i + 1..].iter().take(3).any(plural_noun));
         Question {
             answer_type,
             entities,
             comparison,
+            plural,
         }
     }
 }
@@ -276,34 +290,30 @@ fn answer_type(w: &[String]) -> AnswerType {
         .unwrap_or(0);
     let q = at(start);
     let next = at(start + 1);
-    // The noun a "what/which" question asks about: the first content word after the question
-    // word ("What is the capital of …" -> capital; "Which city …" -> city).
-    let noun = w[start + 1..]
+    // The noun phrase a "what/which" question asks about: the words after the question word,
+    // past auxiliaries and determiners, up to a preposition or verb ("What is the life
+    // expectancy at birth in …" -> [life, expectancy]; "Which city …" -> [city]).
+    let phrase: Vec<&str> = w[start + 1..]
         .iter()
         .map(String::as_str)
-        .find(|x| {
-            !matches!(
+        .skip_while(|x| {
+            matches!(
                 *x,
-                "is" | "are"
-                    | "was"
-                    | "were"
-                    | "the"
-                    | "a"
-                    | "an"
-                    | "s"
-                    | "did"
-                    | "does"
-                    | "do"
-                    | "official"
-                    | "main"
-                    | "current"
-                    | "total"
-                    | "kind"
-                    | "type"
-                    | "of"
+                "is" | "are" | "was" | "were" | "the" | "a" | "an" | "s" | "official" | "main"
+                    | "current" | "kind" | "type" | "sort" | "of" | "total"
             )
         })
-        .unwrap_or("");
+        .take_while(|x| {
+            !matches!(
+                *x,
+                "of" | "in" | "for" | "at" | "on" | "does" | "did" | "do" | "is" | "was" | "are"
+                    | "were" | "by" | "from" | "to" | "has" | "have" | "had" | "with"
+            )
+        })
+        .take(4)
+        .collect();
+    let noun = phrase.first().copied().unwrap_or("");
+    let any = |list: &[&str]| phrase.iter().any(|x| list.contains(x));
     match q {
         "who" | "whom" | "whose" => AnswerType::Person,
         "when" => AnswerType::Date,
@@ -312,13 +322,13 @@ fn answer_type(w: &[String]) -> AnswerType {
         "how" if HOW_QUANTITY.contains(&next) => AnswerType::Number,
         "how" => AnswerType::Description,
         "what" | "which" => {
-            if DATE_NOUNS.contains(&noun) {
+            if any(DATE_NOUNS) {
                 AnswerType::Date
-            } else if NUMBER_NOUNS.contains(&noun) || noun == "percentage" {
+            } else if any(NUMBER_NOUNS) {
                 AnswerType::Number
-            } else if PERSON_NOUNS.contains(&noun) {
+            } else if any(PERSON_NOUNS) {
                 AnswerType::Person
-            } else if PLACE_NOUNS.contains(&noun) {
+            } else if any(PLACE_NOUNS) {
                 AnswerType::Place
             } else if matches!(noun, "happened" | "caused" | "led" | "reasons" | "reason")
                 || (has("say") || has("said") || has("propose") || has("proposed"))

@@ -56,35 +56,70 @@ fn ask_for(t: AnswerType) -> &'static str {
     }
 }
 
+const EXAMPLE_USER: &str = "Sources:\n[1] (Vardania, Exports - commodities) timber, wool, fish\n[2] (Vardania, Capital) Name: Kelmport\n[3] (Vardania, Population) 2,310,400 (July 2015 est.)\n\nQuestion: How many people live in Vardania?\nCopy the number, with its unit from the sources, or reply NO ANSWER.";
+const EXAMPLE_ANSWER: &str = "2,310,400";
+
 const SYSTEM: &str =
     "You answer questions by copying the exact words of the answer from the numbered sources. \
 Copy only what answers the question, word for word. \
 If no source answers the question, reply: NO ANSWER";
 
-/// The numbered listing the reader sees: `[n] context: statement`.
+/// Longest part of a statement shown to the reader, bytes: the prompt is what a question's
+/// latency is made of.
+const SHOWN_BYTES: usize = 240;
+
+/// The part of a statement the reader sees (and may copy from): its start, cut at a word
+/// boundary.
+fn shown(text: &str) -> &str {
+    if text.len() <= SHOWN_BYTES {
+        return text;
+    }
+    let mut cut = SHOWN_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    match text[..cut].rfind(' ') {
+        Some(i) => &text[..i],
+        None => &text[..cut],
+    }
+}
+
+/// The numbered listing the reader sees: `[n] (title, nearest heading) statement`. The full
+/// heading path is left out: a chunk's path names where the chunk starts, which misleads a
+/// small model about statements further down.
 pub fn listing(candidates: &[&Scored]) -> String {
     let mut s = String::new();
     for (i, c) in candidates.iter().enumerate() {
-        s.push_str(&format!(
-            "[{}] {}: {}\n",
-            i + 1,
-            c.sentence.context,
-            c.sentence.text
-        ));
+        let parts: Vec<&str> = c.sentence.context.split(" > ").collect();
+        let label = match parts.as_slice() {
+            [] => String::new(),
+            [only] => only.to_string(),
+            [first, .., last] => format!("{first}, {last}"),
+        };
+        s.push_str(&format!("[{}] ({label}) {}\n", i + 1, shown(&c.sentence.text)));
     }
     s
 }
 
 /// Asks `model` to copy the answer to `question` out of `candidates`.
+/// `none_threshold`: the reader declines when it gives "NO ANSWER" at least this probability
+/// at its first step, and otherwise copies its best span.
 pub fn read(
     model: &ChatModel,
     question: &str,
     answer_type: AnswerType,
     candidates: &[&Scored],
+    none_threshold: f32,
 ) -> Result<Read> {
-    let texts: Vec<String> = candidates.iter().map(|c| c.sentence.text.clone()).collect();
+    let texts: Vec<String> = candidates
+        .iter()
+        .map(|c| shown(&c.sentence.text).to_string())
+        .collect();
     let messages = vec![
         ChatMessage::system(SYSTEM),
+        // One worked example of the format (small models follow an example better than rules).
+        ChatMessage::user(EXAMPLE_USER),
+        ChatMessage::assistant(EXAMPLE_ANSWER),
         ChatMessage::user(format!(
             "Sources:\n{}\nQuestion: {question}\nCopy {} from the sources, or reply NO ANSWER.",
             listing(candidates),
@@ -92,21 +127,14 @@ pub fn read(
         )),
     ];
     let constraint = SpanConstraint::new(&texts, &[NO_ANSWER.to_string()], MAX_SPAN_BYTES);
-    let out = model.constrained(messages, Box::new(constraint), MAX_SPAN_TOKENS)?;
+    let out = model.constrained(
+        messages,
+        Box::new(constraint),
+        MAX_SPAN_TOKENS,
+        none_threshold,
+    )?;
     let span = out.text.trim().to_string();
-    // First tokens that begin "NO ANSWER" and no candidate statement.
-    let p_none = out
-        .first_choices
-        .iter()
-        .filter(|(id, _)| {
-            model.prompter().decode(&[*id]).is_ok_and(|t| {
-                !t.is_empty()
-                    && NO_ANSWER.starts_with(t.as_str())
-                    && !texts.iter().any(|x| x.starts_with(t.as_str()))
-            })
-        })
-        .map(|(_, p)| p)
-        .sum();
+    let p_none = out.literal_mass;
     let mut read = Read {
         span: String::new(),
         candidate: None,
@@ -139,6 +167,54 @@ pub fn read(
     Ok(read)
 }
 
+/// The value a copied span belongs to, in its statement: "1948" in "Independence: 4 February
+/// 1948 (from the UK)" is "4 February 1948"; "61.71" in "Total population: 61.71 years Male:
+/// …" is "61.71 years"; a single item of a list answers a question about several
+/// ("What are the main exports …") with the whole list. The value runs from the label's colon
+/// (or a semicolon) to a parenthesis, semicolon, sentence end or the next label; it replaces
+/// the span only when it is short (`max` bytes) — a whole sentence is not a value.
+/// Byte offsets into `statement`.
+pub fn value_around(statement: &str, start: usize, end: usize, max: usize) -> (usize, usize) {
+    let before = &statement[..start];
+    let left = [before.rfind(": ").map(|i| i + 2), before.rfind("; ").map(|i| i + 2)]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+    let after = &statement[end..];
+    let mut right = after.len();
+    for stop in [" (", ";", ". "] {
+        if let Some(i) = after.find(stop) {
+            right = right.min(i);
+        }
+    }
+    // The next "Label:" (a capitalised word and a colon).
+    if let Some(colon) = after[..right].find(':') {
+        let head = &after[..colon];
+        let label_start = head.rfind(' ').map(|i| i + 1).unwrap_or(0);
+        if head[label_start..].starts_with(|c: char| c.is_uppercase()) {
+            right = right.min(head[..label_start].trim_end().len());
+        }
+    }
+    let (vs, ve) = (left, end + right);
+    let value = statement[vs..ve].trim();
+    if value.is_empty() || value.len() > max || vs > start {
+        return (start, end);
+    }
+    let vs = vs + (statement[vs..ve].len() - statement[vs..ve].trim_start().len());
+    (vs, vs + value.len())
+}
+
+/// Whether `text` is a list of short items ("tea, horticultural products, coffee"), not a
+/// sentence.
+pub fn is_list(text: &str) -> bool {
+    let items: Vec<&str> = text.split([',', ';']).collect();
+    items.len() >= 2
+        && items
+            .iter()
+            .all(|i| (1..=5).contains(&i.split_whitespace().count()))
+}
+
 /// Byte offset of `needle` in `hay` at a word start.
 fn find_word_start(hay: &str, needle: &str) -> Option<usize> {
     hay.match_indices(needle).map(|(i, _)| i).find(|&i| {
@@ -153,6 +229,30 @@ fn find_word_start(hay: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_grow_to_their_values() {
+        let check = |st: &str, span: &str, max: usize, want: &str| {
+            let s = st.find(span).unwrap();
+            let (a, b) = value_around(st, s, s + span.len(), max);
+            assert_eq!(&st[a..b], want, "{span} in {st}");
+        };
+        check("Independence: 4 February 1948 (from the UK)", "1948", 60, "4 February 1948");
+        check(
+            "Total population: 61.71 years Male: 60.34 years Female: 63.13 years",
+            "61.71",
+            60,
+            "61.71 years",
+        );
+        check("petroleum, natural gas, fish, salt", "natural gas", 200, "petroleum, natural gas, fish, salt");
+        check("Name: Nairobi", "Nairobi", 60, "Nairobi");
+        check(
+            "Founding president Jomo KENYATTA led Kenya from independence in 1963 until his death in 1978, when President Daniel MOI took power.",
+            "1963",
+            60,
+            "1963",
+        );
+    }
 
     #[test]
     fn spans_are_found_at_word_starts() {

@@ -111,9 +111,17 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A crude plural/possessive fold so "provinces" meets "province" and "Mongolia's" "Mongolia".
+/// A crude plural/possessive fold so "provinces" meets "province" and "Mongolia's" "Mongolia";
+/// units written out meet their abbreviations ("square kilometres" / "sq km").
 pub fn fold(w: &str) -> String {
     let w = w.strip_suffix("'s").unwrap_or(w);
+    match w {
+        "kilometre" | "kilometres" | "kilometer" | "kilometers" => return "km".into(),
+        "metre" | "metres" | "meter" | "meters" => return "m".into(),
+        "square" => return "sq".into(),
+        "percent" => return "%".into(),
+        _ => {}
+    }
     if w.len() > 4 && w.ends_with("ies") {
         format!("{}y", &w[..w.len() - 3])
     } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") {

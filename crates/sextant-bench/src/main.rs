@@ -59,6 +59,22 @@ enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Answer latency (`ask`: retrieval, reading, checks) per question, on an idle machine and
+    /// while the background embedder catches up on the same store (interactive work first):
+    /// p50/p90 each, with the background embedding rate.
+    Ask {
+        /// A store with the documents (copied first: the background run adds vectors to it).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Questions, one per line.
+        #[arg(long)]
+        questions: PathBuf,
+        #[arg(long)]
+        model: String,
+        /// Chunks to leave without vectors for the background embedder (the newest ones).
+        #[arg(long, default_value_t = 4000)]
+        pending: usize,
+    },
     /// Chat model speed (prompt processing and generation tokens/s, time to first token, peak
     /// RSS) and a greedy answer check, for one model and weight format.
     Gen {
@@ -157,6 +173,12 @@ fn main() -> Result<()> {
             queries,
             data_dir,
         } => query(&cli.models_dir, &source, chunks, queries, &data_dir),
+        Cmd::Ask {
+            data_dir,
+            questions,
+            model,
+            pending,
+        } => ask_bench(&cli.models_dir, &data_dir, &questions, &model, pending),
         Cmd::Gen {
             model,
             format,
@@ -493,4 +515,92 @@ fn candle_core_threads() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// See [`Cmd::Ask`].
+fn ask_bench(
+    models_dir: &Path,
+    data_dir: &Path,
+    questions: &Path,
+    model: &str,
+    pending: usize,
+) -> Result<()> {
+    let qs: Vec<String> = std::fs::read_to_string(questions)
+        .with_context(|| format!("cannot read {}", questions.display()))?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    // Work on a copy: the background phase writes vectors.
+    let tmp = tempfile::tempdir()?;
+    let copy = tmp.path().join("store");
+    copy_dir(data_dir, &copy)?;
+    let store = Arc::new(Store::open_existing(&copy)?);
+    // Leave the newest `pending` chunks without vectors.
+    let mut keys = store.vectors().keys();
+    keys.sort_unstable();
+    let drop: Vec<u64> = keys.iter().rev().take(pending).copied().collect();
+    store.vectors().remove(&drop)?;
+    let embedder = sextant_models::load_default_embedder(models_dir)?;
+    let retriever = Arc::new(Retriever::new(store.clone(), Some(embedder.clone())));
+    let models = sextant_assist::load_models(models_dir, &[model.to_string()], 8, None);
+    let assistant = sextant_assist::Assistant::new(
+        retriever,
+        models,
+        model.to_string(),
+        sextant_assist::Options::default(),
+    );
+    let run = |label: &str| -> Result<Vec<f64>> {
+        let mut t = Vec::new();
+        for q in &qs {
+            let start = Instant::now();
+            let mut req = sextant_assist::AskRequest::new(q.clone(), Viewer::Unrestricted);
+            req.model = Some(model.to_string());
+            let a = assistant.ask(&req, |_| true).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let s = start.elapsed().as_secs_f64();
+            eprintln!("{label} {s:6.2}s {q} -> {}", a.answer);
+            t.push(s);
+        }
+        t.sort_by(f64::total_cmp);
+        Ok(t)
+    };
+    let pct = |t: &[f64], p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize];
+    // Warm-up (model pages, caches), then idle.
+    let _ = run("warmup")?;
+    let idle = run("idle")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let bg = {
+        let (store, embedder, stop) = (store.clone(), embedder.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let n = sextant_ingest::embed_pending(&store, &embedder, &stop).unwrap_or(0);
+            (n, t.elapsed().as_secs_f64())
+        })
+    };
+    let busy = run("busy")?;
+    stop.store(true, Ordering::SeqCst);
+    let (embedded, secs) = bg.join().map_err(|_| anyhow::anyhow!("embedder panicked"))?;
+    let out = serde_json::json!({
+        "bench": "ask", "model": model, "questions": qs.len(),
+        "idle_p50_s": pct(&idle, 0.5), "idle_p90_s": pct(&idle, 0.9),
+        "busy_p50_s": pct(&busy, 0.5), "busy_p90_s": pct(&busy, 0.9),
+        "background_chunks_embedded": embedded, "background_seconds": secs,
+    });
+    println!("{out}");
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), &target)?;
+        }
+    }
+    Ok(())
 }

@@ -148,6 +148,10 @@ pub struct AssistSettings {
     pub min_coverage: f32,
     /// Abstain when the best source sentence scores below this.
     pub min_evidence: f32,
+    /// Abstain when the reader gives "no answer" at least this probability.
+    pub none_threshold: f32,
+    /// Least P(yes) the judge must give an answer's statement (0: the judge is not asked).
+    pub judge_threshold: f32,
 }
 
 impl Default for AssistSettings {
@@ -164,6 +168,8 @@ impl Default for AssistSettings {
             queue: 8,
             min_coverage: 0.6,
             min_evidence: 0.45,
+            none_threshold: 0.5,
+            judge_threshold: 0.0,
         }
     }
 }

@@ -108,6 +108,11 @@ pub struct Allowed {
 pub trait Constraint: Send {
     fn allowed(&mut self, vocab: &TokenBytes) -> Allowed;
     fn advance(&mut self, token: u32, vocab: &TokenBytes);
+    /// Whether `token` can only begin one of the fixed alternatives (such as "NO ANSWER"),
+    /// never a span: the first step weighs the two kinds of output against each other.
+    fn starts_literal_only(&self, _token: u32, _vocab: &TokenBytes) -> bool {
+        false
+    }
 }
 
 /// Verbatim spans of `texts` that start at a word start, plus whole `literals`.
@@ -201,6 +206,22 @@ impl Constraint for SpanConstraint {
             out.end = true;
         }
         out
+    }
+
+    fn starts_literal_only(&self, token: u32, vocab: &TokenBytes) -> bool {
+        let Some(b) = vocab.bytes(token) else {
+            return false;
+        };
+        let mut literal = false;
+        for &(t, p) in &self.live {
+            if self.texts[t][p..].starts_with(b) {
+                if t < self.spans {
+                    return false;
+                }
+                literal = true;
+            }
+        }
+        literal
     }
 
     fn advance(&mut self, token: u32, vocab: &TokenBytes) {

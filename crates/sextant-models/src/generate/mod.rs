@@ -146,6 +146,9 @@ pub struct Constrained {
     /// The allowed first tokens with their probability renormalised over the allowed set
     /// (those above 1%), most likely first: how the model weighed the alternatives.
     pub first_choices: Vec<(u32, f32)>,
+    /// Probability (among the allowed first tokens) of those that only begin a fixed
+    /// alternative.
+    pub literal_mass: f32,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub prefill_ms: f64,
@@ -397,11 +400,17 @@ impl Engine {
 
     /// Greedy generation where every token must be allowed by `constraint`; stops at an
     /// end-of-turn token when the constraint allows ending, or when nothing else is allowed.
+    ///
+    /// At the first step the constraint's fixed alternatives (say "NO ANSWER") are taken when
+    /// the model gives them at least `literal_threshold` of the allowed probability, and
+    /// excluded otherwise: the choice between answering and declining is a calibrated
+    /// threshold, not whichever first token happens to be likeliest.
     pub fn constrained(
         &mut self,
         messages: &[ChatMessage],
         constraint: &mut dyn Constraint,
         max_tokens: usize,
+        literal_threshold: f32,
     ) -> Result<Constrained> {
         if self.vocab.is_none() {
             self.vocab = Some(TokenBytes::new(&self.prompter.tokenizer));
@@ -413,10 +422,11 @@ impl Engine {
         let mut generated: Vec<u32> = Vec::new();
         let (mut logprob, mut first_logprob) = (0.0f32, 0.0f32);
         let mut first_choices = Vec::new();
+        let mut literal_mass = 0.0f32;
         let end_token = self.eos.first().copied();
         while generated.len() < max_tokens {
             let vocab = self.vocab.as_ref().expect("built above");
-            let allowed = constraint.allowed(vocab);
+            let mut allowed = constraint.allowed(vocab);
             if generated.is_empty() {
                 let ls: Vec<f32> = allowed
                     .tokens
@@ -438,6 +448,30 @@ impl Engine {
                     .filter(|(_, p)| *p >= 0.01)
                     .collect();
                 first_choices.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let literal: Vec<bool> = allowed
+                    .tokens
+                    .iter()
+                    .map(|&id| constraint.starts_literal_only(id, vocab))
+                    .collect();
+                literal_mass = allowed
+                    .tokens
+                    .iter()
+                    .zip(&ls)
+                    .zip(&literal)
+                    .filter(|(_, is)| **is)
+                    .map(|((_, l), _)| (l - max).exp() / sum)
+                    .sum();
+                let take_literal = literal_mass >= literal_threshold;
+                let keep: Vec<u32> = allowed
+                    .tokens
+                    .iter()
+                    .zip(&literal)
+                    .filter(|(_, is)| **is == take_literal)
+                    .map(|(id, _)| *id)
+                    .collect();
+                if !keep.is_empty() {
+                    allowed.tokens = keep;
+                }
             }
             let mut best: Option<(u32, f32)> = None;
             for &id in &allowed.tokens {
@@ -484,6 +518,7 @@ impl Engine {
             logprob,
             first_logprob,
             first_choices,
+            literal_mass,
             prompt_tokens,
             completion_tokens: generated.len(),
             prefill_ms,
@@ -701,8 +736,11 @@ impl ChatModel {
         messages: Vec<ChatMessage>,
         mut constraint: Box<dyn Constraint>,
         max_tokens: usize,
+        literal_threshold: f32,
     ) -> Result<Constrained> {
-        self.run(move |e| e.constrained(&messages, constraint.as_mut(), max_tokens))
+        self.run(move |e| {
+            e.constrained(&messages, constraint.as_mut(), max_tokens, literal_threshold)
+        })
     }
 
     /// First-token log-probabilities of `choices` after the prompt (see [`Engine::score_next`]).
