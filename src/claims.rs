@@ -29,6 +29,9 @@ pub struct ClaimsArgs {
     rules_only: bool,
     #[arg(long)]
     limit: Option<usize>,
+    /// Print every wrongly accepted and wrongly rejected pair (at the threshold).
+    #[arg(long)]
+    show: bool,
     #[arg(long)]
     json: bool,
 }
@@ -82,6 +85,22 @@ pub fn claims(s: &Settings, args: ClaimsArgs) -> Result<i32> {
         verdicts.push(v);
     }
     let threshold = args.threshold.unwrap_or(s.assist.judge_threshold);
+    if args.show {
+        for (p, v) in pairs.iter().zip(&verdicts) {
+            let yes = v.reversal.is_none() && v.p_yes.is_none_or(|py| py >= threshold);
+            if yes != (p.label == "supported") {
+                eprintln!(
+                    "{} [{}] p_yes={:?} reversal={:?}\n    quote: {}\n    claim: {}",
+                    if yes { "ACCEPTED" } else { "rejected" },
+                    p.kind,
+                    v.p_yes,
+                    v.reversal,
+                    p.quote,
+                    p.claim
+                );
+            }
+        }
+    }
     let score = |t: f32| {
         let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
         let mut accepted: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -140,7 +159,10 @@ pub fn claims(s: &Settings, args: ClaimsArgs) -> Result<i32> {
         for (k, v) in r["accepted_by_kind"].as_object().into_iter().flatten() {
             println!("{k:<24} {:>5} {:>9}", v["n"], v["accepted"]);
         }
-        println!("rejected by rule: {}", serde_json::to_string(&out["rejected_by_rule"])?);
+        println!(
+            "rejected by rule: {}",
+            serde_json::to_string(&out["rejected_by_rule"])?
+        );
         for t in &sweep {
             println!(
                 "  threshold {:.1}: precision {:.3} recall {:.3} unsupported accepted {}",

@@ -34,6 +34,10 @@ pub struct RetrievalArgs {
     /// Also score hybrid with other fusions (RRF k=60 and score blends), to choose the default.
     #[arg(long)]
     fusion_sweep: bool,
+    /// Embed only this share of the chunks (the oldest), as while vectors catch up after an
+    /// ingest: hybrid must then rank no worse than BM25.
+    #[arg(long, default_value_t = 1.0)]
+    vectors: f64,
     #[arg(long)]
     json: bool,
 }
@@ -124,6 +128,17 @@ pub fn index_corpus(
     chunking: ChunkConfig,
     embed: bool,
 ) -> Result<Indexed> {
+    index_corpus_part(s, path, corpus, chunking, if embed { 1.0 } else { 0.0 })
+}
+
+/// [`index_corpus`] with only the oldest `share` of the chunks embedded.
+pub fn index_corpus_part(
+    s: &Settings,
+    path: &Path,
+    corpus: &[CorpusLine],
+    chunking: ChunkConfig,
+    share: f64,
+) -> Result<Indexed> {
     let embedder = sextant_models::load_default_embedder(&s.models_dir)
         .context("cannot load the embedding model")?;
     let dir = tempfile::tempdir()?;
@@ -174,8 +189,20 @@ pub fn index_corpus(
     store.commit_documents(batch)?;
     let index_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    if embed {
+    if share >= 1.0 {
         sextant_ingest::embed_pending(&store, &embedder, &AtomicBool::new(false))?;
+    } else if share > 0.0 {
+        let total = store.status(&sextant_store::Viewer::Unrestricted)?.chunks;
+        let want = (total as f64 * share).round() as usize;
+        let chunks = store.pending_chunks(want)?;
+        let texts: Vec<String> = chunks
+            .iter()
+            .map(sextant_types::Chunk::embedding_text)
+            .collect();
+        let vectors = embedder.embed_background(&texts)?;
+        let items: Vec<(u64, Vec<f32>)> =
+            chunks.iter().map(|c| c.chunk_id.0).zip(vectors).collect();
+        store.add_vectors(&items)?;
     }
     Ok(Indexed {
         _dir: dir,
@@ -202,7 +229,12 @@ pub fn retrieval(
     let queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
     let qrels = read_qrels(&args.qrels)?;
     let needs_dense = modes.iter().any(|m| *m != SearchMode::Bm25);
-    let indexed = index_corpus(s, &args.corpus, &corpus, chunking, needs_dense)?;
+    let share = if needs_dense {
+        args.vectors.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let indexed = index_corpus_part(s, &args.corpus, &corpus, chunking, share)?;
     let (store, embedder, beir_id) = (indexed.store, indexed.embedder, indexed.beir_id);
     let (index_seconds, embed_seconds) = (indexed.index_seconds, indexed.embed_seconds);
     let status = store.status(&viewer)?;
@@ -271,6 +303,7 @@ pub fn retrieval(
         let out = serde_json::json!({
             "modes": results,
             "corpus": corpus.len(), "queries": judged.len(), "chunks": status.chunks,
+            "vectors": status.vectors,
             "index_seconds": index_seconds, "embed_seconds": embed_seconds,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);

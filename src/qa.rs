@@ -51,6 +51,10 @@ pub struct QaArgs {
     /// Early-abstention coverage threshold override.
     #[arg(long)]
     min_coverage: Option<f32>,
+    /// Statement-coverage threshold override (0 records every answer's coverage in the dump,
+    /// to sweep the threshold offline).
+    #[arg(long)]
+    min_statement_coverage: Option<f32>,
     /// Score only the first N queries.
     #[arg(long)]
     limit: Option<usize>,
@@ -136,6 +140,9 @@ pub fn qa(
     if let Some(t) = args.min_coverage {
         assistant.options_mut().min_coverage = t;
     }
+    if let Some(t) = args.min_statement_coverage {
+        assistant.options_mut().min_statement_coverage = t;
+    }
     assistant
         .model(Some(&model_id))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -153,6 +160,7 @@ pub fn qa(
         let g = &gold[&q.id];
         let mut req = AskRequest::new(q.text.clone(), viewer.clone());
         req.model = Some(model_id.clone());
+        req.trace = true;
         let t0 = Instant::now();
         let a = assistant
             .ask(&req, |_| true)

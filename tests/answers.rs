@@ -17,12 +17,36 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { question: "What is the capital of Kenya?", expect: &["Nairobi"], cite: &["Kenya"] },
-    Case { question: "What is the population of Brazil?", expect: &["204,259,812"], cite: &["Brazil"] },
-    Case { question: "Who is the chief of state of France?", expect: &["HOLLANDE"], cite: &["France"] },
-    Case { question: "What are the main exports of Chile?", expect: &["copper"], cite: &["Chile"] },
-    Case { question: "When did Ghana gain independence?", expect: &["1957"], cite: &["Ghana"] },
-    Case { question: "Chad or Niger, which is larger?", expect: &["Chad"], cite: &["Chad", "Niger"] },
+    Case {
+        question: "What is the capital of Kenya?",
+        expect: &["Nairobi"],
+        cite: &["Kenya"],
+    },
+    Case {
+        question: "What is the population of Brazil?",
+        expect: &["204,259,812"],
+        cite: &["Brazil"],
+    },
+    Case {
+        question: "Who is the chief of state of France?",
+        expect: &["HOLLANDE"],
+        cite: &["France"],
+    },
+    Case {
+        question: "What are the main exports of Chile?",
+        expect: &["copper"],
+        cite: &["Chile"],
+    },
+    Case {
+        question: "When did Ghana gain independence?",
+        expect: &["1957"],
+        cite: &["Ghana"],
+    },
+    Case {
+        question: "Chad or Niger, which is larger?",
+        expect: &["Chad"],
+        cite: &["Chad", "Niger"],
+    },
     Case {
         question: "What did Abraham Lincoln say about slavery in his 1862 annual message?",
         expect: &["slavery", "slave", "emancipation"],
@@ -33,8 +57,16 @@ const CASES: &[Case] = &[
         expect: &["freedom"],
         cite: &["1941-franklin-d-roosevelt"],
     },
-    Case { question: "What is the national dish of Kenya?", expect: &[], cite: &[] },
-    Case { question: "How many hospitals are there in Ghana?", expect: &[], cite: &[] },
+    Case {
+        question: "What is the national dish of Kenya?",
+        expect: &[],
+        cite: &[],
+    },
+    Case {
+        question: "How many hospitals are there in Ghana?",
+        expect: &[],
+        cite: &[],
+    },
 ];
 
 const MODELS: &[&str] = &[
@@ -108,11 +140,14 @@ fn the_demo_questions_are_answered_right_or_abstained_on() {
             } else if abstained {
                 "abstained"
             } else {
-                let titles: Vec<&str> = cites.iter().map(|c| c["title"].as_str().unwrap()).collect();
+                let titles: Vec<&str> =
+                    cites.iter().map(|c| c["title"].as_str().unwrap()).collect();
                 let cited_right = case.cite.iter().all(|t| titles.contains(t));
                 let stated = case.expect.iter().any(|e| {
                     answer.contains(e)
-                        || cites.iter().any(|c| c["quote"].as_str().unwrap().contains(e))
+                        || cites
+                            .iter()
+                            .any(|c| c["quote"].as_str().unwrap().contains(e))
                 });
                 // An answer that is not a bare value must be a verbatim quote (nothing
                 // paraphrased around a real citation).
@@ -120,13 +155,21 @@ fn the_demo_questions_are_answered_right_or_abstained_on() {
                     right += 1;
                     "right"
                 } else {
-                    failures.push(format!("{model}: {:?} answered wrongly: {a}", case.question));
+                    failures.push(format!(
+                        "{model}: {:?} answered wrongly: {a}",
+                        case.question
+                    ));
                     "WRONG"
                 }
             };
-            report.push(format!("{model:<30} {verdict:<18} {:<70} {answer}", case.question));
+            report.push(format!(
+                "{model:<30} {verdict:<18} {:<70} {answer}",
+                case.question
+            ));
         }
-        report.push(format!("{model}: {right} of 8 answerable questions answered right"));
+        report.push(format!(
+            "{model}: {right} of 8 answerable questions answered right"
+        ));
     }
     eprintln!("{}", report.join("\n"));
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -112,7 +112,8 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
         "{a}"
     );
 
-    // /v1/chat streams tokens, then the verified answer; the follow-up is rewritten for retrieval.
+    // /v1/chat streams only verified text (never a draft that could be withdrawn), then the
+    // answer; the follow-up is rewritten for retrieval.
     let convo = json!({"messages": [
         {"role": "user", "content": "What is the capital of Kenya?"},
         {"role": "assistant", "content": "Nairobi [1]."},
@@ -146,7 +147,7 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
                     .to_string()
             })
             .collect();
-        assert_eq!(streamed, answer["generated"].as_str().unwrap());
+        assert_eq!(streamed, answer["answer"].as_str().unwrap());
         for c in answer["citations"].as_array().unwrap() {
             assert_eq!(c["title"], "Kenya", "{answer}");
         }

@@ -80,6 +80,35 @@ def main(argv: list[str]) -> int:
             for r in rows:
                 r["docs"] = [r["file"]]
             write(out, "sotu", split, rows)
+    # Quick subsets for tuning loops: the Factbook dev set's first 4 questions of each kind,
+    # 20 answerable + 20 unanswerable reading-comprehension questions, 3 per SOTU kind.
+    def subset(name, out_name, pick):
+        answers = out / f"{name}.answers.jsonl"
+        if not answers.exists():
+            return
+        ans = [json.loads(l) for l in open(answers)]
+        qs = {json.loads(l)["_id"]: json.loads(l) for l in open(out / f"{name}.queries.jsonl")}
+        keep = pick(ans)
+        with open(out / f"{out_name}.answers.jsonl", "w") as fa, open(out / f"{out_name}.queries.jsonl", "w") as fq:
+            for a in keep:
+                fa.write(json.dumps(a) + "\n")
+                fq.write(json.dumps(qs[a["_id"]]) + "\n")
+
+    def per_kind(n):
+        def pick(ans):
+            seen, keep = {}, []
+            for a in ans:
+                k = a.get("kind", "")
+                if seen.get(k, 0) < n:
+                    seen[k] = seen.get(k, 0) + 1
+                    keep.append(a)
+            return keep
+        return pick
+
+    subset("factbook.dev", "factbook.dev-quick", per_kind(4))
+    subset("sotu.dev", "sotu.dev-quick", per_kind(3))
+    subset("rc.dev", "rc.dev-40", lambda ans: [a for a in ans if a["answers"]][::3][:20] + [a for a in ans if not a["answers"]][::3][:20])
+
     # Retrieval judgements: answerable questions only (an unanswerable one has no relevant
     # document).
     for name in ("factbook", "rc", "sotu"):

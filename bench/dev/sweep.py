@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Sweeps the reader's "no answer" threshold offline over an `eval qa --dump` run made with
---none-threshold 1 (every question's p(no answer) recorded, every span copied).
+"""Sweeps the abstention thresholds offline over an `eval qa --dump` run made with
+--none-threshold 1 --min-statement-coverage 0 (every question's p(no answer) and statement
+coverage recorded, every span copied): abstain when p(no answer) >= tau or coverage < theta.
 
     bench/dev/sweep.py DUMP.jsonl [DUMP2.jsonl ...]
 """
@@ -12,18 +13,20 @@ for path in sys.argv[1:]:
         d = json.loads(l)
         a = d["answer"]; t = a.get("trace") or {}
         r = t.get("read") or {}
-        rows.append((d["outcome"], r.get("p_none"), a["abstained"]))
+        rows.append((d["outcome"], r.get("p_none"), t.get("statement_coverage"), a["abstained"]))
 
-print(f"{'tau':>5} {'correct':>8} {'abst_ans':>9} {'abst_un':>8} {'wrong_ans':>9}")
-for tau in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01]:
-    ans = [x for x in rows if x[0]["answerable"]]
-    un = [x for x in rows if not x[0]["answerable"]]
-    def abst(x):
-        o, p, ab = x
-        return ab or (p is not None and p >= tau)
-    correct = sum(1 for x in ans if not abst(x) and x[0]["correct"]) / max(1, len(ans))
-    a_ans = sum(1 for x in ans if abst(x)) / max(1, len(ans))
-    a_un = sum(1 for x in un if abst(x)) / max(1, len(un))
-    answered = [x for x in rows if not abst(x)]
-    wrong = sum(1 for x in answered if not (x[0]["answerable"] and x[0]["correct"])) / max(1, len(answered))
-    print(f"{tau:>5.2f} {correct:>8.3f} {a_ans:>9.3f} {a_un:>8.3f} {wrong:>9.3f}")
+ans = [x for x in rows if x[0]["answerable"]]
+un = [x for x in rows if not x[0]["answerable"]]
+print(f"{len(ans)} answerable, {len(un)} unanswerable")
+print(f"{'tau':>5} {'theta':>5} {'correct':>8} {'abst_ans':>9} {'abst_un':>8} {'wrong_ans':>9}")
+for theta in [0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]:
+    for tau in [0.1, 0.2, 0.3, 0.5, 1.01]:
+        def abst(x):
+            o, p, c, ab = x
+            return ab or (p is not None and p >= tau) or (c is not None and c < theta)
+        correct = sum(1 for x in ans if not abst(x) and x[0]["correct"]) / max(1, len(ans))
+        a_ans = sum(1 for x in ans if abst(x)) / max(1, len(ans))
+        a_un = sum(1 for x in un if abst(x)) / max(1, len(un))
+        answered = [x for x in rows if not abst(x)]
+        wrong = sum(1 for x in answered if not (x[0]["answerable"] and x[0]["correct"])) / max(1, len(answered))
+        print(f"{tau:>5.2f} {theta:>5.2f} {correct:>8.3f} {a_ans:>9.3f} {a_un:>8.3f} {wrong:>9.3f}")

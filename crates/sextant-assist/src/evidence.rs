@@ -330,6 +330,8 @@ pub struct QuestionTerms {
     pub terms: Vec<(String, f32)>,
     /// "How many / much / old / long …": the answer is a quantity.
     pub wants_quantity: bool,
+    /// "When …", "In what year …": the answer is a date.
+    pub wants_date: bool,
 }
 
 const NUMBER_WORDS: &[&str] = &[
@@ -367,6 +369,28 @@ const NUMBER_WORDS: &[&str] = &[
     "two",
     "zero",
 ];
+
+/// Whether `text` states a date: a four-digit year or a month name.
+pub fn states_date(text: &str) -> bool {
+    words(text).iter().any(|w| {
+        (w.len() == 4 && w.chars().all(|c| c.is_ascii_digit()))
+            || matches!(
+                w.as_str(),
+                "january"
+                    | "february"
+                    | "march"
+                    | "april"
+                    | "may"
+                    | "june"
+                    | "july"
+                    | "august"
+                    | "september"
+                    | "october"
+                    | "november"
+                    | "december"
+            )
+    })
+}
 
 /// Whether `text` states a quantity: a digit or a number word.
 pub fn states_quantity(text: &str) -> bool {
@@ -418,6 +442,7 @@ impl QuestionTerms {
         let refs: Vec<&str> = raw.iter().map(String::as_str).collect();
         let weights = idf(&refs);
         QuestionTerms {
+            wants_date: false,
             terms: raw
                 .iter()
                 .zip(weights)
@@ -459,7 +484,11 @@ pub struct Scored {
 }
 
 /// Sentences (best by lexical coverage) that get an embedding per question.
-const DENSE_CANDIDATES: usize = 32;
+const DENSE_CANDIDATES: usize = 64;
+
+/// Added to a statement whose own heading (the field it sits under: "Population", "Capital")
+/// is what the question asks about, times the share of the question it covers.
+const HEADING_BONUS: f32 = 0.1;
 
 /// Share of the score that comes from lexical coverage.
 pub const LEXICAL_WEIGHT: f32 = 0.5;
@@ -474,9 +503,17 @@ pub fn rank(
 ) -> Vec<Scored> {
     let q_set = terms.set();
     let mut all = Vec::new();
+    let mut heading_cover = Vec::new();
     for (i, hit) in hits.iter().enumerate() {
         for st in statements(hit) {
             let ctx = statement_context(hit, &st);
+            // The nearest heading: the in-chunk one, else the last of the chunk's path.
+            let own_heading = st
+                .local_heading
+                .or_else(|| hit.heading.last().map(String::as_str))
+                .unwrap_or("");
+            let hw: HashSet<String> = content_words(own_heading).into_iter().collect();
+            heading_cover.push(terms.coverage(&hw));
             let ctx_words: HashSet<String> = content_words(&ctx).into_iter().collect();
             let own: HashSet<String> = content_words(st.text).into_iter().collect();
             let mut bag = own.clone();
@@ -502,7 +539,15 @@ pub fn rank(
     // Embedding every sentence of every chunk costs more than the rest of the question; the
     // best by lexical coverage are embedded, the others keep a dense score of 0.
     let mut by_lexical: Vec<usize> = (0..all.len()).collect();
-    by_lexical.sort_by(|&a, &b| all[b].1.total_cmp(&all[a].1));
+    // Ties (many statements share a document's title words) go to statements under a heading
+    // the question names, then to shorter ones.
+    by_lexical.sort_by(|&a, &b| {
+        all[b]
+            .1
+            .total_cmp(&all[a].1)
+            .then(heading_cover[b].total_cmp(&heading_cover[a]))
+            .then(all[a].0.text.len().cmp(&all[b].0.text.len()))
+    });
     let embedded: HashSet<usize> = by_lexical.into_iter().take(DENSE_CANDIDATES).collect();
     let mut batch = vec![question.to_string()];
     let mut slot = vec![None; all.len()];
@@ -532,6 +577,10 @@ pub fn rank(
             if terms.wants_quantity && !states_quantity(&sentence.text) {
                 score *= 0.5;
             }
+            if terms.wants_date && !states_date(&sentence.text) {
+                score *= 0.5;
+            }
+            score += HEADING_BONUS * heading_cover[j];
             // Earlier chunks ranked higher in retrieval: a gentle tie-breaker.
             score -= 0.002 * sentence.hit as f32;
             Scored {

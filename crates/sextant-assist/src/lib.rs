@@ -124,6 +124,9 @@ pub struct Options {
     /// Abstain when the reader gave "NO ANSWER" at least this probability, even if it copied
     /// a span.
     pub none_threshold: f32,
+    /// Abstain when the statement an answer was copied from covers less than this
+    /// IDF-weighted share of the question.
+    pub min_statement_coverage: f32,
 }
 
 /// How an answer is made (both kept while they are compared on the dev sets:
@@ -163,6 +166,7 @@ impl Default for Options {
             reader_candidates: 6,
             judge_threshold: 0.0,
             none_threshold: 0.5,
+            min_statement_coverage: 0.0,
         }
     }
 }
@@ -249,6 +253,8 @@ pub struct Trace {
     /// The statements shown to the reader: `context: text (score)`.
     pub candidates: Vec<String>,
     pub read: Option<reader::Read>,
+    /// IDF-weighted share of the question's terms in the chosen statement and its headings.
+    pub statement_coverage: Option<f32>,
     pub verdict: Option<judge::Verdict>,
     /// Each check, in order: `name: outcome`.
     pub checks: Vec<String>,
@@ -266,6 +272,8 @@ pub struct AskRequest {
     pub viewer: Viewer,
     /// Only sources with a place in this area (a geofiltered question).
     pub area: Option<Area>,
+    /// Keep the answer's [`Trace`] (evaluation diagnostics; never sent to clients).
+    pub trace: bool,
 }
 
 impl AskRequest {
@@ -277,6 +285,7 @@ impl AskRequest {
             k: None,
             viewer,
             area: None,
+            trace: false,
         }
     }
 }
@@ -503,6 +512,9 @@ impl Assistant {
             text.idf(w, scope.visible())
                 .unwrap_or_else(|_| vec![1.0; w.len()])
         });
+        let mut terms = terms;
+        terms.wants_quantity |= analysed.answer_type == AnswerType::Number;
+        terms.wants_date = analysed.answer_type == AnswerType::Date;
         let embed = |texts: &[String]| self.retriever.embedder().and_then(|e| e.embed(texts).ok());
         let mut ranked = evidence::rank(&terms, &query, &hits, Some(&embed));
         if !entity_docs.is_empty() {
@@ -638,7 +650,10 @@ impl Assistant {
             &req.viewer,
             req.area.as_ref(),
         )?;
-        let answer = self.answer(model, &req.question, &req.history, &g, on_text)?;
+        let mut answer = self.answer(model, &req.question, &req.history, &g, on_text)?;
+        if !req.trace {
+            answer.trace = None;
+        }
         Ok((answer, g))
     }
 
@@ -745,13 +760,33 @@ impl Assistant {
         let chosen = candidates[i];
         let hit = &g.hits[chosen.sentence.hit];
         // The span's type.
-        if t.is_factoid() && !question::fits(t, &read.span) {
+        if t.is_factoid() && !question::fits_question(&g.question, &read.span) {
             trace
                 .checks
                 .push(format!("type: {:?} does not fit {:?}", read.span, t));
             return Ok(());
         }
         trace.checks.push("type: fits".into());
+        // The statement must say what the question asks about, not just hold a value of the
+        // right type: every distinctive term of the question (weighted by rarity) is in it or
+        // its headings. Questions that look answerable but are not (another person, another
+        // year, "last" for "first") fail here.
+        let coverage = {
+            let bag: std::collections::HashSet<String> = words::content_words(&format!(
+                "{} {}",
+                chosen.sentence.context, chosen.sentence.text
+            ))
+            .into_iter()
+            .collect();
+            g.terms.coverage(&bag)
+        };
+        trace.statement_coverage = Some(coverage);
+        if coverage < self.options.min_statement_coverage {
+            trace.checks.push(format!(
+                "coverage: {coverage:.2} of the question in the statement"
+            ));
+            return Ok(());
+        }
         // The document it comes from is about what the question names.
         if !g.entity_docs.is_empty() {
             let inside = g.entity_docs.iter().any(|(_, d, _)| *d == hit.doc_id);
@@ -812,7 +847,10 @@ impl Assistant {
             // list when the question asks for several things.
             let st = &chosen.sentence.text;
             let char_start = read.start - chosen.sentence.start;
-            let b0 = st.char_indices().nth(char_start).map_or(st.len(), |(b, _)| b);
+            let b0 = st
+                .char_indices()
+                .nth(char_start)
+                .map_or(st.len(), |(b, _)| b);
             let b1 = (b0 + read.span.len()).min(st.len());
             let (mut a, mut b) = reader::value_around(st, b0, b1, 60);
             if g.question.plural {
@@ -1042,7 +1080,11 @@ impl Assistant {
             let t = Instant::now();
             let r = self
                 .model(Some(id))
-                .and_then(|m| self.answer(m, question, &[], &g, |_| true));
+                .and_then(|m| self.answer(m, question, &[], &g, |_| true))
+                .map(|mut a| {
+                    a.trace = None;
+                    a
+                });
             let latency_ms = t.elapsed().as_secs_f64() * 1e3 + g.retrieve_ms;
             answers.push(match r {
                 Ok(a) => Contender {

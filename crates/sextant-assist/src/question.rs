@@ -32,6 +32,16 @@ impl AnswerType {
     }
 }
 
+/// How precise a date the question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DateDetail {
+    #[default]
+    Any,
+    Month,
+    Day,
+}
+
 /// Which way a comparison goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,6 +62,8 @@ pub struct Comparison {
 #[derive(Debug, Clone, Serialize)]
 pub struct Question {
     pub answer_type: AnswerType,
+    /// For a date: "what month" / "what day" ask for more than a year.
+    pub date_detail: DateDetail,
     /// Names in the question (capitalised word runs, identifiers such as callsigns), in order.
     pub entities: Vec<String>,
     pub comparison: Option<Comparison>,
@@ -260,14 +272,26 @@ impl Question {
             x.len() > 4 && x.ends_with('s') && !x.ends_with("ss") && !x.ends_with("us")
         };
         let plural = w.windows(2).any(|p| {
-            matches!(p[0].as_str(), "what" | "which")
-                && matches!(p[1].as_str(), "are" | "were")
+            matches!(p[0].as_str(), "what" | "which") && matches!(p[1].as_str(), "are" | "were")
         }) || w
             .iter()
             .position(|x| matches!(x.as_str(), "what" | "which" | "name" | "list"))
             .is_some_and(|i| w[i + 1..].iter().take(3).any(plural_noun));
+        let date_detail = if w
+            .windows(2)
+            .any(|p| matches!(p[0].as_str(), "what" | "which") && p[1] == "month")
+        {
+            DateDetail::Month
+        } else if w.windows(2).any(|p| {
+            matches!(p[0].as_str(), "what" | "which") && matches!(p[1].as_str(), "day" | "date")
+        }) {
+            DateDetail::Day
+        } else {
+            DateDetail::Any
+        };
         Question {
             answer_type,
+            date_detail,
             entities,
             comparison,
             plural,
@@ -299,15 +323,44 @@ fn answer_type(w: &[String]) -> AnswerType {
         .skip_while(|x| {
             matches!(
                 *x,
-                "is" | "are" | "was" | "were" | "the" | "a" | "an" | "s" | "official" | "main"
-                    | "current" | "kind" | "type" | "sort" | "of" | "total"
+                "is" | "are"
+                    | "was"
+                    | "were"
+                    | "the"
+                    | "a"
+                    | "an"
+                    | "s"
+                    | "official"
+                    | "main"
+                    | "current"
+                    | "kind"
+                    | "type"
+                    | "sort"
+                    | "of"
+                    | "total"
             )
         })
         .take_while(|x| {
             !matches!(
                 *x,
-                "of" | "in" | "for" | "at" | "on" | "does" | "did" | "do" | "is" | "was" | "are"
-                    | "were" | "by" | "from" | "to" | "has" | "have" | "had" | "with"
+                "of" | "in"
+                    | "for"
+                    | "at"
+                    | "on"
+                    | "does"
+                    | "did"
+                    | "do"
+                    | "is"
+                    | "was"
+                    | "are"
+                    | "were"
+                    | "by"
+                    | "from"
+                    | "to"
+                    | "has"
+                    | "have"
+                    | "had"
+                    | "with"
             )
         })
         .take(4)
@@ -493,6 +546,28 @@ fn comparison(text: &str, w: &[String], entities: &[String]) -> Option<Compariso
     })
 }
 
+/// Whether `span` can stand as the answer to `q` (its type, and for a date its detail: a
+/// question about the month is not answered by a year).
+pub fn fits_question(q: &Question, span: &str) -> bool {
+    if !fits(q.answer_type, span) {
+        return false;
+    }
+    if q.answer_type != AnswerType::Date {
+        return true;
+    }
+    let w = words(span);
+    let month = w.iter().any(|x| MONTHS.contains(&x.as_str()));
+    match q.date_detail {
+        DateDetail::Any => true,
+        DateDetail::Month => month,
+        DateDetail::Day => {
+            month
+                && w.iter()
+                    .any(|x| x.len() <= 2 && x.chars().all(|c| c.is_ascii_digit()))
+        }
+    }
+}
+
 /// Whether `span` can stand as an answer of type `t`.
 pub fn fits(t: AnswerType, span: &str) -> bool {
     let span = span.trim();
@@ -624,6 +699,15 @@ mod tests {
         assert!(Question::analyse("What is the larger city of Kenya?")
             .comparison
             .is_none());
+    }
+
+    #[test]
+    fn dates_fit_the_detail_asked() {
+        let q = Question::analyse("In what month of 2004 was KUFUOR reelected?");
+        assert!(!fits_question(&q, "2004"));
+        assert!(fits_question(&q, "December 2004"));
+        let q = Question::analyse("When did Ghana gain independence?");
+        assert!(fits_question(&q, "1957"));
     }
 
     #[test]

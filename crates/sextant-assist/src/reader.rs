@@ -96,7 +96,11 @@ pub fn listing(candidates: &[&Scored]) -> String {
             [only] => only.to_string(),
             [first, .., last] => format!("{first}, {last}"),
         };
-        s.push_str(&format!("[{}] ({label}) {}\n", i + 1, shown(&c.sentence.text)));
+        s.push_str(&format!(
+            "[{}] ({label}) {}\n",
+            i + 1,
+            shown(&c.sentence.text)
+        ));
     }
     s
 }
@@ -176,11 +180,14 @@ pub fn read(
 /// Byte offsets into `statement`.
 pub fn value_around(statement: &str, start: usize, end: usize, max: usize) -> (usize, usize) {
     let before = &statement[..start];
-    let left = [before.rfind(": ").map(|i| i + 2), before.rfind("; ").map(|i| i + 2)]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0);
+    let left = [
+        before.rfind(": ").map(|i| i + 2),
+        before.rfind("; ").map(|i| i + 2),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(0);
     let after = &statement[end..];
     let mut right = after.len();
     for stop in [" (", ";", ". "] {
@@ -237,14 +244,24 @@ mod tests {
             let (a, b) = value_around(st, s, s + span.len(), max);
             assert_eq!(&st[a..b], want, "{span} in {st}");
         };
-        check("Independence: 4 February 1948 (from the UK)", "1948", 60, "4 February 1948");
+        check(
+            "Independence: 4 February 1948 (from the UK)",
+            "1948",
+            60,
+            "4 February 1948",
+        );
         check(
             "Total population: 61.71 years Male: 60.34 years Female: 63.13 years",
             "61.71",
             60,
             "61.71 years",
         );
-        check("petroleum, natural gas, fish, salt", "natural gas", 200, "petroleum, natural gas, fish, salt");
+        check(
+            "petroleum, natural gas, fish, salt",
+            "natural gas",
+            200,
+            "petroleum, natural gas, fish, salt",
+        );
         check("Name: Nairobi", "Nairobi", 60, "Nairobi");
         check(
             "Founding president Jomo KENYATTA led Kenya from independence in 1963 until his death in 1978, when President Daniel MOI took power.",

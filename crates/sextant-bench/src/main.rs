@@ -557,7 +557,9 @@ fn ask_bench(
             let start = Instant::now();
             let mut req = sextant_assist::AskRequest::new(q.clone(), Viewer::Unrestricted);
             req.model = Some(model.to_string());
-            let a = assistant.ask(&req, |_| true).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let a = assistant
+                .ask(&req, |_| true)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let s = start.elapsed().as_secs_f64();
             eprintln!("{label} {s:6.2}s {q} -> {}", a.answer);
             t.push(s);
@@ -580,7 +582,9 @@ fn ask_bench(
     };
     let busy = run("busy")?;
     stop.store(true, Ordering::SeqCst);
-    let (embedded, secs) = bg.join().map_err(|_| anyhow::anyhow!("embedder panicked"))?;
+    let (embedded, secs) = bg
+        .join()
+        .map_err(|_| anyhow::anyhow!("embedder panicked"))?;
     let out = serde_json::json!({
         "bench": "ask", "model": model, "questions": qs.len(),
         "idle_p50_s": pct(&idle, 0.5), "idle_p90_s": pct(&idle, 0.9),

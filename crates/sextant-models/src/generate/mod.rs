@@ -739,7 +739,12 @@ impl ChatModel {
         literal_threshold: f32,
     ) -> Result<Constrained> {
         self.run(move |e| {
-            e.constrained(&messages, constraint.as_mut(), max_tokens, literal_threshold)
+            e.constrained(
+                &messages,
+                constraint.as_mut(),
+                max_tokens,
+                literal_threshold,
+            )
         })
     }
 
