@@ -19,9 +19,11 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct RetrievalArgs {
-    /// BEIR corpus: JSON lines {"_id","title","text"}
+    /// BEIR corpus: JSON lines {"_id","title","text"}, indexed into a temporary store.
+    /// Without it the queries run over the store in --data-dir (e.g. the demo), read-only, and
+    /// qrels name documents by the source they were ingested under (or its last part).
     #[arg(long)]
-    corpus: PathBuf,
+    corpus: Option<PathBuf>,
     /// BEIR queries: JSON lines {"_id","text"}
     #[arg(long)]
     queries: PathBuf,
@@ -225,7 +227,6 @@ pub fn retrieval(
         "all" => SearchMode::ALL.to_vec(),
         m => vec![m.parse().map_err(anyhow::Error::msg)?],
     };
-    let corpus: Vec<CorpusLine> = read_jsonl(&args.corpus)?;
     let queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
     let qrels = read_qrels(&args.qrels)?;
     let needs_dense = modes.iter().any(|m| *m != SearchMode::Bm25);
@@ -234,9 +235,40 @@ pub fn retrieval(
     } else {
         0.0
     };
-    let indexed = index_corpus_part(s, &args.corpus, &corpus, chunking, share)?;
-    let (store, embedder, beir_id) = (indexed.store, indexed.embedder, indexed.beir_id);
-    let (index_seconds, embed_seconds) = (indexed.index_seconds, indexed.embed_seconds);
+    let (store, embedder, beir_id, index_seconds, embed_seconds, corpus_len, _dir) =
+        match &args.corpus {
+            Some(path) => {
+                let corpus: Vec<CorpusLine> = read_jsonl(path)?;
+                let indexed = index_corpus_part(s, path, &corpus, chunking, share)?;
+                (
+                    indexed.store,
+                    indexed.embedder,
+                    indexed.beir_id,
+                    indexed.index_seconds,
+                    indexed.embed_seconds,
+                    corpus.len(),
+                    Some(indexed._dir),
+                )
+            }
+            None => {
+                // The store's documents, named by their source (and its last part).
+                let store = crate::open_existing(s)?;
+                let mut names = HashMap::new();
+                for m in store.text().documents()? {
+                    names.insert(m.doc_id.clone(), m.source.clone());
+                }
+                let n = names.len();
+                (store, crate::load_embedder(s)?, names, 0.0, 0.0, n, None)
+            }
+        };
+    // A qrels name matches a document's whole source or its last path part.
+    let matches = |name: &str, rel: &Qrels| -> Option<String> {
+        if rel.contains_key(name) {
+            return Some(name.to_string());
+        }
+        let last = name.rsplit('/').next().unwrap_or(name);
+        rel.contains_key(last).then(|| last.to_string())
+    };
     let status = store.status(&viewer)?;
     let retriever = Retriever::new(store.clone(), needs_dense.then_some(embedder));
 
@@ -278,16 +310,17 @@ pub fn retrieval(
             req.fusion = *fusion;
             let hits = retriever.search(&req, &viewer)?;
             // Chunk hits -> documents, best chunk first.
+            let rel = &qrels[&q.id];
             let mut ranked: Vec<String> = Vec::new();
             let mut seen = HashSet::new();
             for h in hits {
                 if let Some(id) = beir_id.get(&h.doc_id) {
+                    let id = matches(id, rel).unwrap_or_else(|| id.clone());
                     if seen.insert(id.clone()) {
-                        ranked.push(id.clone());
+                        ranked.push(id);
                     }
                 }
             }
-            let rel = &qrels[&q.id];
             ndcg += ndcg_at(&ranked, rel, 10);
             recall += recall_at(&ranked, rel, 100);
             mrr += mrr_at(&ranked, rel, 10);
@@ -302,7 +335,7 @@ pub fn retrieval(
     if args.json {
         let out = serde_json::json!({
             "modes": results,
-            "corpus": corpus.len(), "queries": judged.len(), "chunks": status.chunks,
+            "corpus": corpus_len, "queries": judged.len(), "chunks": status.chunks,
             "vectors": status.vectors,
             "index_seconds": index_seconds, "embed_seconds": embed_seconds,
         });
@@ -310,7 +343,7 @@ pub fn retrieval(
     } else {
         println!(
             "corpus {} documents ({} chunks), {} judged queries; indexed in {:.1}s, embedded in {:.1}s",
-            corpus.len(), status.chunks, judged.len(), index_seconds, embed_seconds
+            corpus_len, status.chunks, judged.len(), index_seconds, embed_seconds
         );
         println!(
             "{:<20} {:>9} {:>11} {:>8} {:>10}",
