@@ -132,6 +132,9 @@ pub struct Engine {
     device: Device,
     /// Token spellings for constrained decoding, built on first use.
     vocab: Option<TokenBytes>,
+    /// The tokens whose keys and values the model's cache holds, in order: a new prompt that
+    /// starts the same way only computes what follows.
+    cached: Vec<u32>,
 }
 
 /// The result of a constrained generation.
@@ -223,6 +226,7 @@ impl Engine {
             eos,
             device: device.clone(),
             vocab: None,
+            cached: Vec::new(),
         })
     }
 
@@ -275,14 +279,8 @@ impl Engine {
         }
         let max_tokens = params.max_tokens.min(ctx - prompt.len());
         let infer = |e: candle_core::Error| ModelError::Inference(e.to_string());
-        self.model.clear_cache();
-
         let t0 = Instant::now();
-        let mut logits = None;
-        for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
-            logits = Some(self.feed(chunk, i * PREFILL_CHUNK)?);
-        }
-        let mut logits = logits.expect("non-empty prompt");
+        let mut logits = self.read_prompt(prompt)?;
         let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
 
         let sampling = if params.temperature <= 0.0 {
@@ -349,7 +347,42 @@ impl Engine {
         let input = Tensor::new(ids, &self.device)
             .and_then(|t| t.unsqueeze(0))
             .map_err(infer)?;
-        self.model.forward(&input, pos).map_err(infer)
+        self.cached.truncate(pos);
+        let out = self.model.forward(&input, pos);
+        match out {
+            Ok(l) => {
+                self.cached.extend_from_slice(ids);
+                Ok(l)
+            }
+            Err(e) => {
+                self.model.clear_cache();
+                self.cached.clear();
+                Err(infer(e))
+            }
+        }
+    }
+
+    /// Reads a whole prompt and returns the logits after its last token. The part it shares
+    /// with what the cache already holds (the previous request's system prompt and example)
+    /// is not computed again.
+    fn read_prompt(&mut self, prompt: &[u32]) -> Result<Tensor> {
+        let shared = self
+            .cached
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count()
+            // At least one token is fed, to have its logits.
+            .min(prompt.len() - 1);
+        let kept = self.model.truncate(shared);
+        self.cached.truncate(kept);
+        let mut logits = None;
+        let mut pos = kept;
+        for chunk in prompt[kept..].chunks(PREFILL_CHUNK) {
+            logits = Some(self.feed(chunk, pos)?);
+            pos += chunk.len();
+        }
+        Ok(logits.expect("at least one token is fed"))
     }
 
     /// Reads the prompt (`messages`, then `prefix` as the start of the assistant's turn) and
@@ -368,12 +401,7 @@ impl Engine {
                 context: ctx,
             });
         }
-        self.model.clear_cache();
-        let mut logits = None;
-        for (i, chunk) in ids.chunks(PREFILL_CHUNK).enumerate() {
-            logits = Some(self.feed(chunk, i * PREFILL_CHUNK)?);
-        }
-        let logits = logits.expect("non-empty prompt");
+        let logits = self.read_prompt(&ids)?;
         Ok((to_vec(&logits)?, ids.len()))
     }
 
@@ -528,6 +556,9 @@ impl Engine {
 
     /// Generates exactly `n` tokens greedily after `prompt`, ignoring end-of-turn (benchmarks).
     pub fn generate_exactly(&mut self, prompt: &[u32], n: usize) -> Result<Generation> {
+        // A benchmark measures the whole prompt, not what an earlier run left cached.
+        self.model.clear_cache();
+        self.cached.clear();
         let eos = std::mem::take(&mut self.eos);
         let mut on = |_: &str| true;
         let r = self.complete_ids(

@@ -1,6 +1,6 @@
-//! Model architectures, one file each. Adding one (qwen3, gemma3, phi3, …) is a new file that
-//! wraps candle-transformers' quantized implementation in [`CausalLm`] (for the usual
-//! `ModelWeights` shape, one [`candle_quantized!`] line), and one line in [`ARCHITECTURES`].
+//! Model architectures behind [`CausalLm`]. Llama and Qwen2 GGUF files run on our own
+//! [`decoder`] (a truncatable KV cache, so shared prompt prefixes are computed once); adding an
+//! architecture is a loader and one line in [`ARCHITECTURES`].
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
@@ -8,36 +8,7 @@ use candle_core::{Device, Tensor};
 use super::gguf::{Gguf, ReadSeek};
 use crate::{ModelError, Result};
 
-/// Defines `load` and the [`CausalLm`] impl for a candle-transformers quantized model type with
-/// `from_gguf(content, reader, device)`, `forward(tokens, pos)` and `clear_kv_cache()`.
-macro_rules! candle_quantized {
-    ($weights:ty) => {
-        pub fn load(
-            content: candle_core::quantized::gguf_file::Content,
-            reader: &mut dyn $crate::generate::gguf::ReadSeek,
-            device: &candle_core::Device,
-        ) -> candle_core::Result<Box<dyn super::CausalLm>> {
-            let model = <$weights>::from_gguf(content, &mut super::ReaderRef(reader), device)?;
-            Ok(Box::new(model))
-        }
-
-        impl super::CausalLm for $weights {
-            fn forward(
-                &mut self,
-                tokens: &candle_core::Tensor,
-                pos: usize,
-            ) -> candle_core::Result<candle_core::Tensor> {
-                <$weights>::forward(self, tokens, pos)
-            }
-            fn clear_cache(&mut self) {
-                <$weights>::clear_kv_cache(self)
-            }
-        }
-    };
-}
-
-mod llama;
-mod qwen2;
+mod decoder;
 
 /// A decoder-only language model with its own KV cache.
 pub trait CausalLm: Send {
@@ -46,6 +17,13 @@ pub trait CausalLm: Send {
     fn forward(&mut self, tokens: &Tensor, pos: usize) -> candle_core::Result<Tensor>;
     /// Forgets every cached position.
     fn clear_cache(&mut self);
+    /// Keeps only the first `len` cached positions (a shared prompt prefix); returns how many
+    /// are kept (0 for a model that cannot cut its cache).
+    fn truncate(&mut self, len: usize) -> usize {
+        let _ = len;
+        self.clear_cache();
+        0
+    }
 }
 
 /// `&mut dyn ReadSeek` as a sized reader, for candle's generic loaders.
@@ -68,9 +46,19 @@ type Loader = fn(Content, &mut dyn ReadSeek, &Device) -> candle_core::Result<Box
 /// `general.architecture` → loader, and the longest context candle's implementation supports
 /// (`None`: whatever the GGUF says).
 const ARCHITECTURES: &[(&str, Loader, Option<usize>)] = &[
-    ("llama", llama::load, Some(llama::MAX_CONTEXT)),
-    ("qwen2", qwen2::load, None),
+    ("llama", load_decoder, Some(decoder::MAX_POSITIONS)),
+    ("qwen2", load_decoder, Some(decoder::MAX_POSITIONS)),
 ];
+
+fn load_decoder(
+    content: Content,
+    reader: &mut dyn ReadSeek,
+    device: &Device,
+) -> candle_core::Result<Box<dyn CausalLm>> {
+    Ok(Box::new(decoder::Decoder::from_gguf(
+        content, reader, device,
+    )?))
+}
 
 pub fn load(gguf: Gguf, device: &Device) -> Result<(Box<dyn CausalLm>, usize)> {
     let arch = gguf.architecture()?.to_string();
