@@ -2,12 +2,14 @@
 # Sextant's benchmarks, with their peers measured in the same run on the same inputs.
 # Prints JSON lines and a summary; nothing here is a test and nothing fails on a timing.
 #
-#   bench/run.sh [embed] [ingest] [query] [query1m] [gen]     (default: embed ingest query)
+#   bench/run.sh [embed] [ingest] [query] [query1m] [gen] [ask]     (default: embed ingest query)
 #
 # embed   : MiniLM throughput, 128- and 256-token chunks: Sextant (candle) vs sentence-transformers
 #           (PyTorch CPU, venv from bench/setup-peer.sh), 2 threads each.
 # ingest  : Factbook + SOTU end to end: MB/s, chunks/s, time to BM25-searchable, time to vectors.
 # query   : p50/p99 per mode over 100k chunks; query1m: the same over 1M chunks (random vectors).
+# ask     : answer latency (p50/p90 of `ask` on the demo store) idle and while the background
+#           embedder runs, per chat model.
 # gen     : chat models: prompt-processing and generation tokens/s, time to first token and peak
 #           RSS, Sextant (candle) vs llama.cpp (llama-cpp-python built from source by
 #           bench/setup-llamacpp.sh) on the same GGUF files, 2 threads each, one model at a time;
@@ -80,6 +82,18 @@ for i in range(0, len(rows), 2):
           f"generate {a['gen_tok_s']:6.1f} vs {b['gen_tok_s']:6.1f} tok/s ({a['gen_tok_s']/b['gen_tok_s']:.2f}x)   "
           f"TTFT {a['ttft_ms']/1e3:5.2f} s vs {b['ttft_ms']/1e3:5.2f} s   peak RSS {a['peak_rss_mb']:.0f} vs {b['peak_rss_mb']:.0f} MB")
 PY
+      ;;
+    ask)
+      # Answer latency on the demo store (ingest it once: $ASK_DATA, default bench/out/demo),
+      # idle and while the background embedder catches up on its newest 4,000 chunks, per model.
+      DATA="${ASK_DATA:-$OUT/demo}"
+      if [[ ! -d "$DATA" ]]; then
+        target/release/sextant --data-dir "$DATA" ingest "$DEMO/factbook" "$DEMO/sotu" >/dev/null
+      fi
+      for model in ${ASK_MODELS:-smollm2-135m-instruct qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct}; do
+        RAYON_NUM_THREADS=$THREADS $B ask --data-dir "$DATA" --questions bench/ask-questions.txt \
+          --model "$model" --pending 4000 | tee -a "$OUT/ask.jsonl"
+      done
       ;;
     *) echo "unknown benchmark $t" >&2; exit 2 ;;
   esac

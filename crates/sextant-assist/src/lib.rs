@@ -39,6 +39,9 @@ use verify::{Source, Verified};
 /// Longest verbatim extract returned when nothing generated is supported.
 const EXTRACT_CHARS: usize = 300;
 
+/// The documents a question names are read whole up to this many chunks.
+const WHOLE_DOC_CHUNKS: usize = 160;
+
 /// Weight of a statement outside the documents a question names that does not mention the
 /// name either.
 const OTHER_ENTITY_WEIGHT: f32 = 0.6;
@@ -466,15 +469,15 @@ impl Assistant {
             )
         };
         if !entity_docs.is_empty() {
+            // Deeper inside the named documents: a long profile holds many fields, and the
+            // one asked about may share no word with the question ("How many people live in
+            // …" / "Population").
             let docs: Vec<DocId> = entity_docs.iter().map(|(_, d, _)| d.clone()).collect();
             add(
-                search(&query, k, SearchMode::Hybrid, Some(docs.clone()))?,
+                search(&query, 2 * k, SearchMode::Hybrid, Some(docs.clone()))?,
                 &mut hits,
             );
-            add(
-                search(&query, k.div_ceil(2), SearchMode::Bm25, Some(docs))?,
-                &mut hits,
-            );
+            add(search(&query, k, SearchMode::Bm25, Some(docs))?, &mut hits);
         }
         // Hybrid retrieval ranks documents well but can bury the one chunk that states a fact
         // (the "Capital" field of a long country profile); BM25's best chunks join the pool and
@@ -484,6 +487,19 @@ impl Assistant {
             search(&query, k.div_ceil(2), SearchMode::Bm25, None)?,
             &mut hits,
         );
+        // The named documents whole, when they are short enough to read through: a profile's
+        // field ("Population: 23,415,126") may sit in a chunk that neither BM25 nor the
+        // embedding ranks high for the question, but its statement, under its own heading,
+        // scores well. Inside an area, only what lies there.
+        if !entity_docs.is_empty() && area.is_none() {
+            let docs: Vec<DocId> = entity_docs.iter().map(|(_, d, _)| d.clone()).collect();
+            if let Some(all) = self
+                .retriever
+                .chunks_of_docs(&docs, &scope, WHOLE_DOC_CHUNKS)?
+            {
+                add(all, &mut hits);
+            }
+        }
         // A comparison: each side's value, from that side's own document.
         let mut sides = Vec::new();
         if let Some(c) = &analysed.comparison {

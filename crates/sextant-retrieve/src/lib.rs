@@ -187,6 +187,24 @@ impl Retriever {
         Ok(hits)
     }
 
+    /// Every chunk of `docs` that `scope` admits, in chunk-id order (reading order), or `None`
+    /// when there are more than `limit` (a caller then searches inside them instead).
+    pub fn chunks_of_docs(
+        &self,
+        docs: &[DocId],
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Option<Vec<Hit>>> {
+        let keys = self.store.doc_chunks(docs, scope)?;
+        if keys.len() > limit {
+            return Ok(None);
+        }
+        Ok(Some(self.hydrate(
+            keys.into_iter().map(|k| (k, 0.0)).collect(),
+            scope,
+        )?))
+    }
+
     /// What lies in an area, for an empty query: nearest first around a point (score: minus the
     /// distance in km), otherwise the most recently ingested first (score 0).
     fn list(&self, area: &Area, keys: &[u64], k: usize, scope: &Scope) -> Vec<(u64, f32)> {
