@@ -67,6 +67,11 @@ def main(argv: list[str]) -> int:
     with open(out / "sotu.corpus.jsonl", "w") as f:
         for p in sorted((demo / "sotu").glob("*.txt")):
             f.write(json.dumps({"_id": p.name, "title": p.stem, "text": p.read_text(encoding="utf-8")}) + "\n")
+    # The demo's documents together (what `eval retrieval` without --corpus sees in a demo
+    # store), for the baselines.
+    with open(out / "demo.corpus.jsonl", "w") as f:
+        for name in ("factbook", "sotu"):
+            f.write(open(out / f"{name}.corpus.jsonl").read())
     for split in ("dev", "holdout"):
         src = HERE / f"rc.{split}.jsonl"
         if src.exists():
