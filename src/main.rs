@@ -1053,6 +1053,7 @@ fn assistant_with(
         min_evidence: a.min_evidence,
         none_threshold: a.none_threshold,
         judge_threshold: a.judge_threshold,
+        min_statement_coverage: a.min_statement_coverage,
         ..Default::default()
     };
     let models = sextant_assist::load_models(&s.models_dir, ids, a.queue, weights);

@@ -293,7 +293,8 @@ fn models_list_reports_verified_models() {
         [
             "all-minilm-l6-v2",
             "smollm2-135m-instruct",
-            "qwen2.5-coder-0.5b-instruct"
+            "qwen2.5-coder-0.5b-instruct",
+            "qwen2.5-coder-1.5b-instruct"
         ]
     );
     for m in models {

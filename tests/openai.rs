@@ -67,7 +67,7 @@ fn openai_client_and_chat_endpoints_work_against_a_running_server() {
         .env("SEXTANT_API_KEY", &server.token)
         .arg(repo().join("tests/py/openai_client.py"))
         .args(["--base-url", &format!("http://{}/v1", server.addr)])
-        .args(["--model", "smollm2-135m-instruct"])
+        .args(["--model", "qwen2.5-coder-0.5b-instruct"])
         .args(["--question", "What is the capital of Mongolia?"])
         .args(["--expect", "Ulaanbaatar"])
         .output()

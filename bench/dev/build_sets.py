@@ -113,6 +113,10 @@ def main(argv: list[str]) -> int:
     subset("factbook.dev", "factbook.dev-quick", per_kind(4))
     subset("sotu.dev", "sotu.dev-quick", per_kind(3))
     subset("rc.dev", "rc.dev-40", lambda ans: [a for a in ans if a["answers"]][::3][:20] + [a for a in ans if not a["answers"]][::3][:20])
+    # Held-out subsets of the same shape, run once per decision (never tuned on).
+    subset("factbook.holdout", "factbook.holdout-quick", per_kind(3))
+    subset("sotu.holdout", "sotu.holdout-quick", per_kind(4))
+    subset("rc.holdout", "rc.holdout-40", lambda ans: [a for a in ans if a["answers"]][::2][:20] + [a for a in ans if not a["answers"]][::2][:20])
 
     # Retrieval judgements: answerable questions only (an unanswerable one has no relevant
     # document).

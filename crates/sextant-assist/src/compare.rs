@@ -66,7 +66,19 @@ pub fn parse_value(text: &str) -> Option<(f64, String)> {
     }
     // The unit: what follows, up to a parenthesis, semicolon or end.
     let tail = &text[shown_end..];
-    let unit_len = tail.find(['(', ';', ',', '\n']).unwrap_or(tail.len());
+    let mut unit_len = tail.find(['(', ';', ',', '\n']).unwrap_or(tail.len());
+    // Units are lowercase words ("sq km", "years"); the next label ("Land: …") is not one.
+    if let Some((at, _)) = tail[..unit_len]
+        .match_indices(char::is_whitespace)
+        .find(|(at, _)| {
+            tail[at + 1..unit_len]
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| w.contains(':') || w.starts_with(char::is_uppercase))
+        })
+    {
+        unit_len = at;
+    }
     let shown = text[start..shown_end + unit_len].trim_end().to_string();
     // A leading currency sign belongs to the value.
     let shown = if start > 0 && bytes[start - 1] == b'$' {
@@ -214,6 +226,11 @@ mod tests {
             "1.284 million sq km",
         );
         check("Total: 1,267,000 sq km", 1_267_000.0, "1,267,000 sq km");
+        check(
+            "Total: 1.284 million sq km Land: 1,259,200 sq km",
+            1_284_000.0,
+            "1.284 million sq km",
+        );
         check("45,925,301 (July 2015 est.)", 45_925_301.0, "45,925,301");
         check("$3,100 (2014 est.)", 3100.0, "$3,100");
         assert!(parse_value("UTC+3").is_none() || parse_value("UTC+3").unwrap().0 == 3.0);

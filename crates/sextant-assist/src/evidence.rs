@@ -190,6 +190,8 @@ pub struct Statement<'a> {
     pub text: &'a str,
     /// The nearest heading line before it inside the chunk's text, if any.
     pub local_heading: Option<&'a str>,
+    /// That line's markdown level ("### X": 3; 0 for a plain short line).
+    pub local_level: usize,
 }
 
 /// Phrases of text written to steer a model rather than to inform a reader ("Ignore all
@@ -249,9 +251,11 @@ pub fn is_instruction(text: &str) -> bool {
 pub fn statements(hit: &Hit) -> Vec<Statement<'_>> {
     let mut out = Vec::new();
     let mut local = None;
+    let mut local_level = 0;
     for (s, e, text) in sentences(&hit.text) {
         if is_heading_line(text) {
             local = Some(heading_text(text));
+            local_level = text.len() - text.trim_start_matches('#').len();
             continue;
         }
         // A question in a source states nothing; an instruction aimed at a model is never
@@ -264,18 +268,38 @@ pub fn statements(hit: &Hit) -> Vec<Statement<'_>> {
             end: e,
             text,
             local_heading: local,
+            local_level,
         });
     }
     out
 }
 
-/// The full context of a statement: title, heading path and in-chunk heading.
+/// The full context of a statement: title, heading path and in-chunk heading. A markdown
+/// heading inside the chunk at the level of the one the chunk opened with closes it: under
+/// "### Exports - partners … ### Imports - commodities" a statement is about imports only.
 pub fn statement_context(hit: &Hit, st: &Statement<'_>) -> String {
-    let mut c = context_of(hit);
-    if let Some(h) = st.local_heading {
-        c.push_str(" > ");
-        c.push_str(h);
-    }
+    let level = |line: &str| line.len() - line.trim_start_matches('#').len();
+    let Some(h) = st.local_heading else {
+        return context_of(hit);
+    };
+    let opened = hit.text.lines().next().unwrap_or("");
+    // Without markdown levels (text from HTML, DOCX, PDF) a heading line later in a chunk
+    // that opened with its own heading is taken for a sibling.
+    let closes = level(opened) >= st.local_level
+        && is_heading_line(opened)
+        && hit
+            .heading
+            .last()
+            .is_some_and(|last| heading_text(opened) == last);
+    let mut c = if closes && hit.heading.len() > 1 {
+        let mut shorter = hit.clone();
+        shorter.heading.pop();
+        context_of(&shorter)
+    } else {
+        context_of(hit)
+    };
+    c.push_str(" > ");
+    c.push_str(h);
     c
 }
 
@@ -700,6 +724,22 @@ mod tests {
         assert_eq!(
             statement_context(&hit, &st[0]),
             "Kenya > Government > Capital"
+        );
+        // A chunk opened under "### Exports - partners": a later "### Imports - commodities"
+        // is its sibling, not its child.
+        let hit = Hit {
+            heading: vec!["Economy".into(), "Exports - partners".into()],
+            text: "### Exports - partners\n\nChina 40%\n\n### Imports - commodities\n\nmachinery, food".into(),
+            ..hit
+        };
+        let st = statements(&hit);
+        assert_eq!(
+            statement_context(&hit, &st[0]),
+            "Kenya > Economy > Exports - partners"
+        );
+        assert_eq!(
+            statement_context(&hit, &st[1]),
+            "Kenya > Economy > Imports - commodities"
         );
     }
 

@@ -582,7 +582,11 @@ pub fn reversal(claim: &str, context: &str, quote: &str) -> Option<Reversal> {
     }
     // Nearly all of the claim's content must be in the source (a demonym meets its country):
     // a claim that adds what the source does not say ("largest", "main") is not supported.
-    let claim_words = content_words(claim);
+    // The attribution verb was judged above ("Lincoln said ..." against the speech itself).
+    let claim_words: Vec<String> = content_words(claim)
+        .into_iter()
+        .filter(|w| !CLAIM_VIEW_VERBS.contains(&w.as_str()))
+        .collect();
     if !claim_words.is_empty() {
         let inside = claim_words.iter().filter(|w| known(w)).count();
         if (inside as f32) / (claim_words.len() as f32) < MIN_CLAIM_COVERAGE {
@@ -705,7 +709,7 @@ mod tests {
             Some(Reversal::Attribution),
         );
         check(
-            "Lincoln said one section of the country believes slavery is right and ought to be extended.",
+            "Lincoln said one section of our country believes slavery is right and ought to be extended.",
             "1862 Abraham Lincoln State of the Union",
             "One section of our country believes slavery is right and ought to be extended, while the other believes it is wrong and ought not to be extended.",
             None,
@@ -727,14 +731,16 @@ mod tests {
     #[test]
     fn numbers_keep_their_units_and_their_places() {
         let fuji = "Japan > Geography > Elevation extremes";
+        // Rules accept a claim only when nearly all its words are in the quote or its heading
+        // path (a paraphrase is left to the model judge).
         check(
-            "Mount Fuji rises to 3,776 m.",
+            "The highest point, Mount Fuji, is 3,776 m.",
             fuji,
             "Highest point: Mount Fuji 3,776 m",
             None,
         );
         check(
-            "Mount Fuji rises to 3,776 feet.",
+            "The highest point, Mount Fuji, is 3,776 feet.",
             fuji,
             "Highest point: Mount Fuji 3,776 m",
             Some(Reversal::Number),
@@ -742,13 +748,13 @@ mod tests {
         let bond = "Kenya > Economy > Economy - overview";
         let quote = "Kenya issued its first sovereign bond offering in mid-2014, generating $2 billion at 6% interest.";
         check(
-            "Kenya's first sovereign bond raised $6 billion at 2% interest.",
+            "Kenya's first sovereign bond offering was generating $6 billion at 2% interest.",
             bond,
             quote,
             Some(Reversal::Number),
         );
         check(
-            "Kenya's first sovereign bond raised $2 billion at 6% interest.",
+            "Kenya's first sovereign bond offering was generating $2 billion at 6% interest.",
             bond,
             quote,
             None,
@@ -782,11 +788,26 @@ mod tests {
     fn items_of_an_annotated_list_are_not_joined() {
         let ctx = "Egypt > People and Society > Languages";
         let quote = "Arabic (official), English and French widely understood by educated classes";
-        check("English is an official language of Egypt.", ctx, quote, Some(Reversal::Name));
-        check("Arabic is the official language of Egypt.", ctx, quote, None);
+        check(
+            "English is an official language of Egypt.",
+            ctx,
+            quote,
+            Some(Reversal::Name),
+        );
+        check(
+            "Arabic is the official language of Egypt.",
+            ctx,
+            quote,
+            None,
+        );
         let ctx = "Brazil > People and Society > Major urban areas - population";
         let quote = "Sao Paulo 21.066 million; Rio de Janeiro 12.902 million; BRASILIA (capital) 4.155 million";
-        check("The capital of Brazil is Sao Paulo.", ctx, quote, Some(Reversal::Name));
+        check(
+            "The capital of Brazil is Sao Paulo.",
+            ctx,
+            quote,
+            Some(Reversal::Name),
+        );
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Default for Options {
             reader_candidates: 6,
             judge_threshold: 0.0,
             none_threshold: 0.5,
-            min_statement_coverage: 0.0,
+            min_statement_coverage: 0.6,
         }
     }
 }
@@ -586,8 +586,14 @@ impl Assistant {
             if want.is_empty() {
                 continue;
             }
+            // With the question's years, so that among a person's many documents the one of
+            // that year is among the hits (titles weigh most: "1862-abraham-lincoln").
+            let query = std::iter::once(name.as_str())
+                .chain(years.iter().map(|y| y.as_str()))
+                .collect::<Vec<_>>()
+                .join(" ");
             let hits = self.retriever.search_in(
-                &SearchRequest::new(name.clone(), 40, SearchMode::Bm25).in_area(area.cloned()),
+                &SearchRequest::new(query, 60, SearchMode::Bm25).in_area(area.cloned()),
                 scope,
             )?;
             for h in hits {
@@ -775,28 +781,79 @@ impl Assistant {
 
         let chosen = candidates[i];
         let hit = &g.hits[chosen.sentence.hit];
-        // The span's type.
-        if t.is_factoid() && !question::fits_question(&g.question, &read.span) {
+        // The answer: the span for a factoid, the whole statement for a description; cited to
+        // the statement it was copied from.
+        let quote_start = chosen.sentence.start;
+        let quote_end = chosen.sentence.end;
+        let text = if t.is_factoid() {
+            // The whole value the span belongs to ("4 February 1948", not "1948"), a whole
+            // list when the question asks for several things.
+            let st = &chosen.sentence.text;
+            let char_start = read.start - chosen.sentence.start;
+            let b0 = st
+                .char_indices()
+                .nth(char_start)
+                .map_or(st.len(), |(b, _)| b);
+            let b1 = (b0 + read.span.len()).min(st.len());
+            let (mut a, mut b) = reader::value_around(st, b0, b1, 60);
+            if g.question.plural {
+                // A whole list, when the span is an item of one ("tea, coffee, fish").
+                let (la, lb) = reader::value_around(st, b0, b1, 200);
+                if reader::is_list(&st[la..lb]) {
+                    (a, b) = (la, lb);
+                }
+            }
+            st[a..b].to_string()
+        } else {
+            chosen.sentence.text.clone()
+        };
+        // The span's type, and the type of the value it grew into ("1,000" is a number;
+        // "14.46 births/1,000 population" is a rate).
+        if t.is_factoid()
+            && !(question::fits_question(&g.question, &read.span)
+                && question::fits_question(&g.question, &text))
+        {
             trace
                 .checks
                 .push(format!("type: {:?} does not fit {:?}", read.span, t));
             return Ok(());
+        }
+        if t.is_factoid() && question::echoes(question, &read.span) {
+            trace
+                .checks
+                .push(format!("type: {:?} only repeats the question", read.span));
+            return Ok(());
+        }
+        // A year an estimate is dated by ("2.18% (2015 est.)") is no event's date.
+        if t == question::AnswerType::Date {
+            let text = chosen.sentence.text.to_lowercase();
+            let span = read.span.trim().to_lowercase();
+            if text.contains(&format!("{span} est")) || span.ends_with("est.)") {
+                trace
+                    .checks
+                    .push(format!("type: {:?} dates an estimate", read.span));
+                return Ok(());
+            }
         }
         trace.checks.push("type: fits".into());
         // The statement must say what the question asks about, not just hold a value of the
         // right type: every distinctive term of the question (weighted by rarity) is in it or
         // its headings. Questions that look answerable but are not (another person, another
         // year, "last" for "first") fail here.
-        let coverage = {
-            let bag: std::collections::HashSet<String> = words::content_words(&format!(
-                "{} {}",
-                chosen.sentence.context, chosen.sentence.text
-            ))
-            .into_iter()
-            .collect();
-            g.terms.coverage(&bag)
-        };
+        let bag: std::collections::HashSet<String> = words::content_words(&format!(
+            "{} {}",
+            chosen.sentence.context, chosen.sentence.text
+        ))
+        .into_iter()
+        .collect();
+        let coverage = g.terms.coverage(&bag);
         trace.statement_coverage = Some(coverage);
+        if !g.question.names_counted(&bag) {
+            trace
+                .checks
+                .push("coverage: the statement does not name what is counted".into());
+            return Ok(());
+        }
         if coverage < self.options.min_statement_coverage {
             trace.checks.push(format!(
                 "coverage: {coverage:.2} of the question in the statement"
@@ -854,32 +911,6 @@ impl Assistant {
         if !supported {
             return Ok(());
         }
-        // The answer: the span for a factoid, the whole statement for a description; cited to
-        // the statement it was copied from.
-        let quote_start = chosen.sentence.start;
-        let quote_end = chosen.sentence.end;
-        let text = if t.is_factoid() {
-            // The whole value the span belongs to ("4 February 1948", not "1948"), a whole
-            // list when the question asks for several things.
-            let st = &chosen.sentence.text;
-            let char_start = read.start - chosen.sentence.start;
-            let b0 = st
-                .char_indices()
-                .nth(char_start)
-                .map_or(st.len(), |(b, _)| b);
-            let b1 = (b0 + read.span.len()).min(st.len());
-            let (mut a, mut b) = reader::value_around(st, b0, b1, 60);
-            if g.question.plural {
-                // A whole list, when the span is an item of one ("tea, coffee, fish").
-                let (la, lb) = reader::value_around(st, b0, b1, 200);
-                if reader::is_list(&st[la..lb]) {
-                    (a, b) = (la, lb);
-                }
-            }
-            st[a..b].to_string()
-        } else {
-            chosen.sentence.text.clone()
-        };
         let v = Verified {
             text: format!(
                 "{} [1]",

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::words::words;
+use crate::words::{fold, words};
 
 /// The kind of answer a question expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,7 +69,88 @@ pub struct Question {
     pub comparison: Option<Comparison>,
     /// The question asks for several things ("What are the main exports …").
     pub plural: bool,
+    /// The question asks for a rate or a share ("birth rate", "what percentage"): only then
+    /// may a number answer be one ("14.46 births/1,000 population" is no population).
+    pub asks_rate: bool,
+    /// What "how many …" counts ("hospital" in "How many hospitals are there in Ghana?"):
+    /// the statement must name it ("Airports: 10" counts no hospitals).
+    pub counted: Option<String>,
 }
+
+/// Counted nouns a population figure answers.
+const PEOPLE: &[&str] = &["citizen", "inhabitant", "people", "person", "resident"];
+
+impl Question {
+    /// Whether a statement (its folded content words, with its headings) names what the
+    /// question counts.
+    pub fn names_counted(&self, bag: &std::collections::HashSet<String>) -> bool {
+        match &self.counted {
+            None => true,
+            Some(n) if PEOPLE.contains(&n.as_str()) => {
+                bag.contains(n) || bag.contains("population") || bag.contains("people")
+            }
+            Some(n) => bag.contains(n),
+        }
+    }
+}
+
+/// Words that make a question ask for a rate, share or density rather than a count.
+const RATE_WORDS: &[&str] = &[
+    "average",
+    "density",
+    "fraction",
+    "growth",
+    "per",
+    "percent",
+    "percentage",
+    "proportion",
+    "rate",
+    "ratio",
+    "share",
+];
+
+/// Lowercase words a person's or a place's name may carry outside parentheses: titles, name
+/// particles and the Factbook's "represented by" (anything else lowercase is a phrase, not a name:
+/// "France's separation of Church and State").
+const NAME_WORDS: &[&str] = &[
+    "al",
+    "and",
+    "bin",
+    "by",
+    "chairman",
+    "chief",
+    "city",
+    "co",
+    "da",
+    "de",
+    "del",
+    "deputy",
+    "di",
+    "du",
+    "el",
+    "emir",
+    "general",
+    "governor",
+    "ibn",
+    "king",
+    "la",
+    "le",
+    "minister",
+    "of",
+    "premier",
+    "president",
+    "prime",
+    "prince",
+    "queen",
+    "represented",
+    "s",
+    "secretary",
+    "sultan",
+    "the",
+    "van",
+    "vice",
+    "von",
+];
 
 const MONTHS: &[&str] = &[
     "january",
@@ -289,12 +370,20 @@ impl Question {
         } else {
             DateDetail::Any
         };
+        let asks_rate =
+            text.contains('%') || w.iter().any(|x| RATE_WORDS.contains(&fold(x).as_str()));
+        let counted = w
+            .windows(3)
+            .find(|p| p[0] == "how" && p[1] == "many")
+            .map(|p| fold(&p[2]));
         Question {
             answer_type,
             date_detail,
             entities,
             comparison,
             plural,
+            asks_rate,
+            counted,
         }
     }
 }
@@ -552,6 +641,9 @@ pub fn fits_question(q: &Question, span: &str) -> bool {
     if !fits(q.answer_type, span) {
         return false;
     }
+    if q.answer_type == AnswerType::Number && !q.asks_rate && is_rate(span) {
+        return false;
+    }
     if q.answer_type != AnswerType::Date {
         return true;
     }
@@ -560,11 +652,7 @@ pub fn fits_question(q: &Question, span: &str) -> bool {
     match q.date_detail {
         DateDetail::Any => true,
         DateDetail::Month => month,
-        DateDetail::Day => {
-            month
-                && w.iter()
-                    .any(|x| x.len() <= 2 && x.chars().all(|c| c.is_ascii_digit()))
-        }
+        DateDetail::Day => month && w.iter().any(|x| is_day(x)),
     }
 }
 
@@ -588,11 +676,84 @@ pub fn fits(t: AnswerType, span: &str) -> bool {
                     || w.iter().any(|x| MONTHS.contains(&x.as_str())))
         }
         AnswerType::Number => has_digit || crate::evidence::states_quantity(span),
-        AnswerType::Person => capitalised && w.len() <= 12,
-        AnswerType::Place => capitalised && w.len() <= 12,
-        AnswerType::Entity => w.len() <= 16,
+        AnswerType::Person | AnswerType::Place => capitalised && w.len() <= 12 && is_name(span),
+        // A thing, not an amount: "$76.68 billion (2013 est.)" names no export.
+        AnswerType::Entity => w.len() <= 16 && !is_amount(span),
         AnswerType::Description | AnswerType::Comparison => true,
     }
+}
+
+/// A day of the month: "9", "30", "1st", "15th".
+fn is_day(w: &str) -> bool {
+    let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &w[digits.len()..];
+    (1..=2).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && ["", "st", "nd", "rd", "th"].contains(&suffix)
+}
+
+/// Whether `span` only repeats the question ("a constitutional amendment" for "Grant
+/// recommended a constitutional amendment making it the duty … to establish what?").
+pub fn echoes(question: &str, span: &str) -> bool {
+    let q: std::collections::HashSet<String> =
+        crate::words::content_words(question).into_iter().collect();
+    let s = crate::words::content_words(span);
+    !s.is_empty() && s.iter().all(|w| q.contains(w))
+}
+
+/// A rate, share or density: "2.18%", "14.46 births/1,000 population", "5 per 100".
+fn is_rate(span: &str) -> bool {
+    span.contains('%')
+        || span.contains('/')
+        || words(span)
+            .iter()
+            .any(|w| w == "per" || w == "percent" || w == "rate")
+}
+
+/// Outside parentheses, every lowercase word is a title or a name particle.
+fn is_name(span: &str) -> bool {
+    let mut depth = 0i32;
+    let mut outside = String::new();
+    for c in span.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth <= 0 => outside.push(c),
+            _ => {}
+        }
+    }
+    outside
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
+        .all(|w| NAME_WORDS.contains(&w))
+}
+
+/// Only a quantity: digits with at most unit, scale and estimate words.
+fn is_amount(span: &str) -> bool {
+    const AMOUNT_WORDS: &[&str] = &[
+        "est",
+        "billion",
+        "million",
+        "trillion",
+        "thousand",
+        "hundred",
+        "about",
+        "approximately",
+        "nearly",
+        "over",
+        "under",
+        "sq",
+        "km",
+        "mi",
+        "us",
+        "usd",
+    ];
+    span.chars().any(|c| c.is_ascii_digit())
+        && words(span).iter().all(|w| {
+            w.chars().all(|c| c.is_ascii_digit())
+                || AMOUNT_WORDS.contains(&w.as_str())
+                || MONTHS.contains(&w.as_str())
+        })
 }
 
 #[cfg(test)]
@@ -718,5 +879,53 @@ mod tests {
         assert!(!fits(AnswerType::Number, "Nairobi"));
         assert!(fits(AnswerType::Place, "Nairobi"));
         assert!(!fits(AnswerType::Person, "sharp currency depreciation"));
+        assert!(fits(AnswerType::Person, "President Francois HOLLANDE"));
+        assert!(fits(
+            AnswerType::Person,
+            "Queen ELIZABETH II (since 1952); represented by Governor General Peter COSGROVE"
+        ));
+        assert!(fits(AnswerType::Person, "Co-prince Francois HOLLANDE"));
+        assert!(!fits(
+            AnswerType::Person,
+            "France's separation of Church and State (2015 est.)"
+        ));
+        assert!(fits(AnswerType::Place, "Buenos Aires"));
+        assert!(fits(AnswerType::Entity, "copper, fruit, fish products"));
+        assert!(!fits(AnswerType::Entity, "$76.68 billion (2013 est.)"));
+    }
+
+    #[test]
+    fn days_may_be_ordinals_and_echoes_are_not_answers() {
+        let q = Question::analyse("On what date was the battleship Maine destroyed?");
+        assert!(fits_question(&q, "the 15th of February last"));
+        assert!(!fits_question(&q, "February 1898"));
+        assert!(echoes(
+            "Grant recommended a constitutional amendment making it the duty of each State to establish what?",
+            "a constitutional amendment"
+        ));
+        assert!(!echoes("What is the capital of Kenya?", "Nairobi"));
+    }
+
+    #[test]
+    fn a_count_names_what_it_counts() {
+        let bag = |s: &str| crate::words::content_words(s).into_iter().collect();
+        let q = Question::analyse("How many hospitals are there in Ghana?");
+        assert!(!q.names_counted(&bag("Ghana > Transportation > Airports: 10 (2013)")));
+        assert!(q.names_counted(&bag("Ghana has 12 hospitals")));
+        let q = Question::analyse("How many people live in Peru?");
+        assert!(q.names_counted(&bag("Peru > People and Society > Population: 30,444,999")));
+    }
+
+    #[test]
+    fn a_count_is_not_a_rate() {
+        let q = Question::analyse("What is the population of Brazil?");
+        assert!(fits_question(&q, "204,259,812"));
+        assert!(!fits_question(&q, "14.46 births/1,000 population"));
+        let q = Question::analyse("What is the birth rate of Brazil?");
+        assert!(fits_question(&q, "14.46 births/1,000 population"));
+        let q = Question::analyse("What percentage of Indians are Hindu?");
+        assert!(fits_question(&q, "79.8%"));
+        let q = Question::analyse("How many hospitals are there in Ghana?");
+        assert!(!fits_question(&q, "0.9 beds/1,000 population"));
     }
 }

@@ -152,15 +152,18 @@ pub struct AssistSettings {
     pub none_threshold: f32,
     /// Least P(yes) the judge must give an answer's statement (0: the judge is not asked).
     pub judge_threshold: f32,
+    /// Abstain when the statement an answer was copied from (with its headings) covers less
+    /// than this IDF-weighted share of the question.
+    pub min_statement_coverage: f32,
 }
 
 impl Default for AssistSettings {
     fn default() -> Self {
         AssistSettings {
-            default_model: "smollm2-135m-instruct".into(),
+            default_model: "qwen2.5-coder-0.5b-instruct".into(),
             models: vec![
-                "smollm2-135m-instruct".into(),
                 "qwen2.5-coder-0.5b-instruct".into(),
+                "smollm2-135m-instruct".into(),
             ],
             k: 8,
             max_sources: 4,
@@ -170,6 +173,7 @@ impl Default for AssistSettings {
             min_evidence: 0.45,
             none_threshold: 0.5,
             judge_threshold: 0.0,
+            min_statement_coverage: 0.6,
         }
     }
 }

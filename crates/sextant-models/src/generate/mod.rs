@@ -280,6 +280,13 @@ impl Engine {
         let max_tokens = params.max_tokens.min(ctx - prompt.len());
         let infer = |e: candle_core::Error| ModelError::Inference(e.to_string());
         let t0 = Instant::now();
+        // A reused prefix is exact up to float rounding (a token computed alone or inside a
+        // batch sums in another order); greedy decoding does not notice, but a seeded sample is
+        // promised to repeat bit for bit, so it reads its prompt from scratch.
+        if params.temperature > 0.0 {
+            self.model.clear_cache();
+            self.cached.clear();
+        }
         let mut logits = self.read_prompt(prompt)?;
         let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
 
