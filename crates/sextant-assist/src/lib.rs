@@ -779,13 +779,22 @@ impl Assistant {
             return Ok(());
         };
 
+        if let Some(n) = model.info().reader_agreement {
+            if i >= n {
+                trace.checks.push(format!(
+                    "reader: statement {} is outside the best {n} this model may answer from",
+                    i + 1
+                ));
+                return Ok(());
+            }
+        }
         let chosen = candidates[i];
         let hit = &g.hits[chosen.sentence.hit];
         // The answer: the span for a factoid, the whole statement for a description; cited to
         // the statement it was copied from.
         let quote_start = chosen.sentence.start;
         let quote_end = chosen.sentence.end;
-        let text = if t.is_factoid() {
+        let mut text = if t.is_factoid() {
             // The whole value the span belongs to ("4 February 1948", not "1948"), a whole
             // list when the question asks for several things.
             let st = &chosen.sentence.text;
@@ -807,12 +816,19 @@ impl Assistant {
         } else {
             chosen.sentence.text.clone()
         };
-        // The span's type, and the type of the value it grew into ("1,000" is a number;
-        // "14.46 births/1,000 population" is a rate).
-        if t.is_factoid()
-            && !(question::fits_question(&g.question, &read.span)
-                && question::fits_question(&g.question, &text))
-        {
+        // The span's type, and what the value it grew into is: "1,000" is a number, but
+        // "14.46 births/1,000 population" a rate. A value that grew past its type ("The
+        // capital is Ulaanbaatar") is shown as the span itself.
+        if t == question::AnswerType::Number && !g.question.asks_rate && question::is_rate(&text) {
+            trace
+                .checks
+                .push(format!("type: {text:?} is a rate, not a count"));
+            return Ok(());
+        }
+        if t.is_factoid() && !question::fits_question(&g.question, &text) {
+            text = read.span.clone();
+        }
+        if t.is_factoid() && !question::fits_question(&g.question, &read.span) {
             trace
                 .checks
                 .push(format!("type: {:?} does not fit {:?}", read.span, t));

@@ -702,7 +702,7 @@ pub fn echoes(question: &str, span: &str) -> bool {
 }
 
 /// A rate, share or density: "2.18%", "14.46 births/1,000 population", "5 per 100".
-fn is_rate(span: &str) -> bool {
+pub fn is_rate(span: &str) -> bool {
     span.contains('%')
         || span.contains('/')
         || words(span)

@@ -101,7 +101,7 @@ pub fn load_chat_engine(
         .find(|f| f.name.ends_with(".gguf"))
         .ok_or_else(|| ModelError::Manifest(format!("model {id} has no .gguf file")))?;
     let tokenizer = spec.tokenizer.as_ref().map(|t| dir.join(t));
-    generate::Engine::load(
+    Ok(generate::Engine::load(
         id,
         &dir.join(&weights.name),
         tokenizer.as_deref(),
@@ -109,5 +109,6 @@ pub fn load_chat_engine(
             .or(spec.weights)
             .unwrap_or(generate::WeightFormat::Native),
         &embed::device(),
-    )
+    )?
+    .with_reader_agreement(spec.reader_agreement))
 }

@@ -75,6 +75,11 @@ pub struct ModelSpec {
     /// tokenizer from the GGUF metadata.
     #[serde(default)]
     pub tokenizer: Option<String>,
+    /// Chat models too small to choose an answer among distractors: an answer stands only
+    /// when it comes from one of the best `n` statements by the evidence ranking (the model
+    /// and the ranking agree). Absent: any statement the model was shown.
+    #[serde(default)]
+    pub reader_agreement: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -121,6 +121,9 @@ pub struct ModelInfo {
     /// Tensor count per type after load-time conversion.
     pub tensor_types: std::collections::BTreeMap<String, usize>,
     pub load_ms: f64,
+    /// From the manifest: see [`crate::manifest::ModelSpec::reader_agreement`].
+    #[serde(skip)]
+    pub reader_agreement: Option<usize>,
 }
 
 /// One loaded model, used from one thread.
@@ -214,6 +217,7 @@ impl Engine {
             format,
             tensor_types,
             load_ms: start.elapsed().as_secs_f64() * 1e3,
+            reader_agreement: None,
         };
         tracing::info!(model = id, arch = %info.architecture, context, %format, types = ?info.tensor_types, load_ms = info.load_ms, "chat model loaded");
         Ok(Engine {
@@ -232,6 +236,12 @@ impl Engine {
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// Sets what the manifest says about how far the model's answers may be trusted.
+    pub fn with_reader_agreement(mut self, n: Option<usize>) -> Engine {
+        self.info.reader_agreement = n;
+        self
     }
 
     pub fn prompter(&self) -> &Arc<Prompter> {
