@@ -582,11 +582,9 @@ pub fn reversal(claim: &str, context: &str, quote: &str) -> Option<Reversal> {
     }
     // Nearly all of the claim's content must be in the source (a demonym meets its country):
     // a claim that adds what the source does not say ("largest", "main") is not supported.
-    // The attribution verb was judged above ("Lincoln said ..." against the speech itself).
-    let claim_words: Vec<String> = content_words(claim)
-        .into_iter()
-        .filter(|w| !CLAIM_VIEW_VERBS.contains(&w.as_str()))
-        .collect();
+    // The attribution verb counts too: "Bush said X" must find nearly all of it in the quote
+    // and its title (excluding "said" let misbound claims through on the held-out pairs).
+    let claim_words = content_words(claim);
     if !claim_words.is_empty() {
         let inside = claim_words.iter().filter(|w| known(w)).count();
         if (inside as f32) / (claim_words.len() as f32) < MIN_CLAIM_COVERAGE {
@@ -709,7 +707,7 @@ mod tests {
             Some(Reversal::Attribution),
         );
         check(
-            "Lincoln said one section of our country believes slavery is right and ought to be extended.",
+            "One section of our country believes slavery is right and ought to be extended.",
             "1862 Abraham Lincoln State of the Union",
             "One section of our country believes slavery is right and ought to be extended, while the other believes it is wrong and ought not to be extended.",
             None,
