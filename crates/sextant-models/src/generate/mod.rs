@@ -294,8 +294,7 @@ impl Engine {
         // batch sums in another order); greedy decoding does not notice, but a seeded sample is
         // promised to repeat bit for bit, so it reads its prompt from scratch.
         if params.temperature > 0.0 {
-            self.model.clear_cache();
-            self.cached.clear();
+            self.forget_prefix();
         }
         let mut logits = self.read_prompt(prompt)?;
         let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -382,6 +381,12 @@ impl Engine {
     /// Reads a whole prompt and returns the logits after its last token. The part it shares
     /// with what the cache already holds (the previous request's system prompt and example)
     /// is not computed again.
+    /// Drops the cached prefix: the next prompt is read from its first token.
+    fn forget_prefix(&mut self) {
+        self.model.clear_cache();
+        self.cached.clear();
+    }
+
     fn read_prompt(&mut self, prompt: &[u32]) -> Result<Tensor> {
         let shared = self
             .cached
@@ -574,8 +579,7 @@ impl Engine {
     /// Generates exactly `n` tokens greedily after `prompt`, ignoring end-of-turn (benchmarks).
     pub fn generate_exactly(&mut self, prompt: &[u32], n: usize) -> Result<Generation> {
         // A benchmark measures the whole prompt, not what an earlier run left cached.
-        self.model.clear_cache();
-        self.cached.clear();
+        self.forget_prefix();
         let eos = std::mem::take(&mut self.eos);
         let mut on = |_: &str| true;
         let r = self.complete_ids(

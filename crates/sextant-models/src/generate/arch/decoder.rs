@@ -407,6 +407,24 @@ mod tests {
         );
     }
 
+    /// Last-position logits from a candle-transformers reference model's `forward`.
+    fn reference_logits(
+        ids: &[u32],
+        pos: usize,
+        mut forward: impl FnMut(&Tensor, usize) -> candle_core::Result<Tensor>,
+    ) -> Vec<f32> {
+        let t = Tensor::new(ids, &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        forward(&t, pos)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
     #[test]
     fn llama_matches_the_reference_and_reuses_prefixes() {
         let path = model_file("smollm2-135m-instruct");
@@ -423,16 +441,7 @@ mod tests {
         )
         .unwrap();
         check_against_reference("smollm2-135m-instruct", &mut |ids, pos| {
-            let t = Tensor::new(ids, &Device::Cpu)
-                .unwrap()
-                .unsqueeze(0)
-                .unwrap();
-            r.forward(&t, pos)
-                .unwrap()
-                .squeeze(0)
-                .unwrap()
-                .to_vec1()
-                .unwrap()
+            reference_logits(ids, pos, |t, pos| r.forward(t, pos))
         });
     }
 
@@ -452,16 +461,7 @@ mod tests {
         )
         .unwrap();
         check_against_reference("qwen2.5-coder-0.5b-instruct", &mut |ids, pos| {
-            let t = Tensor::new(ids, &Device::Cpu)
-                .unwrap()
-                .unsqueeze(0)
-                .unwrap();
-            r.forward(&t, pos)
-                .unwrap()
-                .squeeze(0)
-                .unwrap()
-                .to_vec1()
-                .unwrap()
+            reference_logits(ids, pos, |t, pos| r.forward(t, pos))
         });
     }
 }
