@@ -940,3 +940,41 @@ async fn authentication_roles_limits_and_marked_output() {
         StatusCode::OK
     );
 }
+
+/// A push of a feature identical to a record above the pusher's access answers exactly as a push
+/// into a store without that record: the record's existence, id and state stay hidden.
+#[test]
+fn feed_push_above_access_is_not_an_existence_oracle() {
+    use sextant_geo::feed::{CsvColumns, FeedFormat};
+    let feature = br#"{"type":"Feature","id":"sub-7","geometry":{"type":"Point","coordinates":[12.5,41.9]},"properties":{"name":"Hidden boat","classification":"SECRET"}}"#;
+    let features = || {
+        sextant_ingest::feeds::parse_feed(FeedFormat::GeoJson, feature, &CsvColumns::default())
+            .unwrap()
+    };
+    let low = Viewer::Cleared(Access::new(Level::Confidential, Vec::<String>::new(), "USA").unwrap());
+    let opts = IngestOptions::default();
+    let push = |store: &Store, viewer: &Viewer| {
+        let r = sextant_ingest::feeds::ingest_features(
+            store,
+            "boats",
+            "push",
+            FeedFormat::GeoJson,
+            features(),
+            &opts,
+            viewer,
+        )
+        .unwrap();
+        serde_json::to_string(&r).unwrap()
+    };
+    let with = tempfile::tempdir().unwrap();
+    let with = Store::open(with.path(), "none", 4).unwrap();
+    let admin = push(&with, &Viewer::Unrestricted);
+    assert!(admin.contains(r#""new":1"#), "{admin}");
+    let without = tempfile::tempdir().unwrap();
+    let without = Store::open(without.path(), "none", 4).unwrap();
+    let seen_with = push(&with, &low);
+    let seen_without = push(&without, &low);
+    assert_eq!(seen_with, seen_without);
+    assert!(seen_with.contains(r#""doc_ids":[]"#), "{seen_with}");
+    assert_eq!(without.status(&Viewer::Unrestricted).unwrap().documents, 0);
+}

@@ -95,6 +95,12 @@ pub(crate) fn prepare_features(
                 continue;
             }
         };
+        // Access first, before anything is looked up: a record above the pusher's access gets
+        // exactly the answer it would get if no such record existed (no "unchanged", no id).
+        if !viewer.may_see(&marking.banner()) {
+            out.push(Err((i, IngestError::AboveAccess(marking.banner()))));
+            continue;
+        }
         // A uid names the same real-world thing for everyone who reports it, so tracked records
         // are shared by all ingesters — at one marking: whoever may push a record at that
         // marking may see it, so "replaced" never tells anyone about a record above them.
@@ -124,13 +130,7 @@ pub(crate) fn prepare_features(
             },
         };
         let record = record(&doc_id, feed, source, format, f, previous, hash, marking)
-            .and_then(|(doc, chunks)| {
-                if viewer.may_see(&doc.meta.marking) {
-                    Ok(Record::Ready(Box::new((doc, chunks))))
-                } else {
-                    Err(IngestError::AboveAccess(doc.meta.marking))
-                }
-            })
+            .map(|r| Record::Ready(Box::new(r)))
             .map_err(|e| (i, e));
         match pending.get(&doc_id) {
             Some(&at) if record.is_ok() => out[at] = record,
