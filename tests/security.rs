@@ -780,14 +780,21 @@ async fn authentication_roles_limits_and_marked_output() {
         get("/no/such/route"),
     ];
     let mut first = None;
-    for req in routes {
+    for (i, req) in routes.into_iter().enumerate() {
         let path = req.uri().path().to_string();
         for token in [None, Some("sxt_000000000000_bad"), Some("garbage")] {
             let mut r = Request::builder().method(req.method()).uri(req.uri());
             for (k, v) in req.headers() {
                 r = r.header(k, v);
             }
-            let (s, body) = api.call(token, r.body(Body::empty()).unwrap()).await;
+            // One address per route: failures are budgeted per address.
+            let mut r = r.body(Body::empty()).unwrap();
+            r.extensions_mut()
+                .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                    [10, 0, 0, i as u8],
+                    40000,
+                ))));
+            let (s, body) = api.call(token, r).await;
             assert_eq!(s, StatusCode::UNAUTHORIZED, "{path} with {token:?}");
             assert_eq!(
                 body,
@@ -951,7 +958,8 @@ fn feed_push_above_access_is_not_an_existence_oracle() {
         sextant_ingest::feeds::parse_feed(FeedFormat::GeoJson, feature, &CsvColumns::default())
             .unwrap()
     };
-    let low = Viewer::Cleared(Access::new(Level::Confidential, Vec::<String>::new(), "USA").unwrap());
+    let low =
+        Viewer::Cleared(Access::new(Level::Confidential, Vec::<String>::new(), "USA").unwrap());
     let opts = IngestOptions::default();
     let push = |store: &Store, viewer: &Viewer| {
         let r = sextant_ingest::feeds::ingest_features(
@@ -977,4 +985,86 @@ fn feed_push_above_access_is_not_an_existence_oracle() {
     assert_eq!(seen_with, seen_without);
     assert!(seen_with.contains(r#""doc_ids":[]"#), "{seen_with}");
     assert_eq!(without.status(&Viewer::Unrestricted).unwrap().documents, 0);
+}
+
+/// Failed authentications: the scheme is case-insensitive, failures from one address are audited
+/// once per window (with the count they stand for), and an address past its budget gets 429
+/// before any credential is tried. Successes are remembered per user and address, not port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentication_is_coalesced_and_limited_per_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audit_path = tmp.path().join("audit.jsonl");
+    let log = Arc::new(AuditLog::open(&audit_path).unwrap());
+    let reader = add(tmp.path(), "reader", "SECRET", "USA", &[Role::Reader]);
+    let (api, _store) = small_api(tmp.path(), 0, log.clone());
+    let from = |ip: [u8; 4], port: u16, auth: Option<String>| {
+        let mut r = get("/readyz");
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, port,
+            ))));
+        if let Some(a) = auth {
+            r.headers_mut().insert("authorization", a.parse().unwrap());
+        }
+        r
+    };
+    // Any case of the scheme, any port of one address: one audited authentication.
+    for (port, scheme) in [(1000, "bearer"), (1001, "BEARER"), (1002, "Bearer")] {
+        let (s, body) = api
+            .call(
+                None,
+                from([10, 1, 1, 1], port, Some(format!("{scheme}  {reader}"))),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{scheme}: {body}");
+    }
+    // 40 bad tokens from one address: 30 answered 401, then 429; a good token from there is
+    // refused too until the window ends, while another address is unaffected.
+    let mut statuses = Vec::new();
+    for i in 0..40u16 {
+        let (s, _) = api
+            .call(
+                None,
+                from([10, 2, 2, 2], 5000 + i, Some("Bearer sxt_bad".into())),
+            )
+            .await;
+        statuses.push(s.as_u16());
+    }
+    assert_eq!(statuses[..30], [401; 30]);
+    assert_eq!(statuses[30..], [429; 10]);
+    let (s, _) = api
+        .call(
+            None,
+            from([10, 2, 2, 2], 6000, Some(format!("Bearer {reader}"))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    let (s, _) = api
+        .call(
+            None,
+            from([10, 3, 3, 3], 6000, Some(format!("Bearer {reader}"))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let records: Vec<Value> = std::fs::read_to_string(&audit_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let auth = |outcome: &str, ip: &str| {
+        records
+            .iter()
+            .filter(|r| {
+                r["action"] == "auth"
+                    && r["outcome"] == outcome
+                    && r["client"].as_str().unwrap_or("").starts_with(ip)
+            })
+            .count()
+    };
+    assert_eq!(auth("failure", "10.2.2.2"), 1, "failures coalesced");
+    assert_eq!(
+        auth("success", "10.1.1.1"),
+        1,
+        "one success per user and address"
+    );
 }

@@ -5,7 +5,9 @@
 //! Every route but `/healthz` and `/openapi.json` needs a caller: without valid credentials the
 //! answer is 401, always with the same body. Authentication successes are audited once per
 //! user and client address per [`AUTH_AUDIT_WINDOW`] (every request is audited anyway under its
-//! own action, with the user); failures always.
+//! own action, with the user). Failures are coalesced per client address: the first of each
+//! [`AUTH_FAILURE_WINDOW`] is audited with the count of those it stands for, and an address past
+//! [`AUTH_FAILURES_PER_WINDOW`] is answered 429 before any credential is tried.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -78,13 +80,55 @@ impl Caller {
 
 /// Authentication successes are logged once per user and client address per this window.
 pub const AUTH_AUDIT_WINDOW: Duration = Duration::from_secs(600);
+/// Failed authentications are coalesced per client address over this window: the first is
+/// audited at once, the rest are counted into the next record from that address.
+pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Failed authentications one client address may make per [`AUTH_FAILURE_WINDOW`]; past it,
+/// every request from that address is answered 429 until the window ends (no credential is
+/// even tried, so guessing tokens is bounded).
+pub const AUTH_FAILURES_PER_WINDOW: u32 = 30;
+/// Entries the per-user and per-address memories keep at most; past it they are cleared
+/// (which only means more audit records, never fewer checks).
+const MEMO_CAP: usize = 10_000;
 
-/// Per-user token buckets and the last audited authentication per (user, client).
+/// Failed authentications from one address in the current window.
+struct Failures {
+    since: Instant,
+    count: u32,
+    /// Failures of earlier windows not yet reported in an audit record.
+    unreported: u64,
+}
+
+/// Per-user token buckets, the last audited authentication per (user, client address), and
+/// failed authentications per client address.
 #[derive(Default)]
 pub struct Limiter {
     per_minute: u32,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     seen: Mutex<HashMap<(String, String), Instant>>,
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+/// The address part of a client (`ip:port` -> `ip`): one person's new connections do not
+/// count as new clients.
+fn address_of(client: &str) -> &str {
+    match client.parse::<SocketAddr>() {
+        Ok(_) => client
+            .rsplit_once(':')
+            .map(|(ip, _)| ip.trim_start_matches('[').trim_end_matches(']'))
+            .unwrap_or(client),
+        Err(_) => client,
+    }
+}
+
+/// What to do with a failed authentication.
+enum FailureVerdict {
+    /// Audit it; the number says how many earlier failures from the address were coalesced.
+    Audit(u64),
+    /// Counted, not audited on its own; answer 401.
+    Coalesced,
+    /// The address is over its failure budget: answer 429.
+    Limited,
 }
 
 impl Limiter {
@@ -119,10 +163,13 @@ impl Limiter {
     fn first_in_window(&self, user: &str, client: &str) -> bool {
         let now = Instant::now();
         let mut seen = self.seen.lock();
-        if seen.len() > 10_000 {
+        if seen.len() > MEMO_CAP {
             seen.retain(|_, t| now.duration_since(*t) < AUTH_AUDIT_WINDOW);
+            if seen.len() > MEMO_CAP {
+                seen.clear();
+            }
         }
-        let key = (user.to_string(), client.to_string());
+        let key = (user.to_string(), address_of(client).to_string());
         match seen.get(&key) {
             Some(t) if now.duration_since(*t) < AUTH_AUDIT_WINDOW => false,
             _ => {
@@ -131,6 +178,59 @@ impl Limiter {
             }
         }
     }
+
+    /// Whether `client`'s address is over its failure budget (checked before any credential).
+    fn over_failure_budget(&self, client: &str) -> bool {
+        let now = Instant::now();
+        self.failures
+            .lock()
+            .get(address_of(client))
+            .is_some_and(|f| {
+                now.duration_since(f.since) < AUTH_FAILURE_WINDOW
+                    && f.count >= AUTH_FAILURES_PER_WINDOW
+            })
+    }
+
+    /// Counts one failed authentication from `client`.
+    fn failure(&self, client: &str) -> FailureVerdict {
+        let now = Instant::now();
+        let mut failures = self.failures.lock();
+        if failures.len() > MEMO_CAP {
+            failures.retain(|_, f| now.duration_since(f.since) < AUTH_FAILURE_WINDOW);
+            if failures.len() > MEMO_CAP {
+                failures.clear();
+            }
+        }
+        let f = failures
+            .entry(address_of(client).to_string())
+            .or_insert(Failures {
+                since: now,
+                count: 0,
+                unreported: 0,
+            });
+        if now.duration_since(f.since) >= AUTH_FAILURE_WINDOW {
+            f.unreported += u64::from(f.count.saturating_sub(1));
+            f.since = now;
+            f.count = 0;
+        }
+        f.count += 1;
+        if f.count == 1 {
+            FailureVerdict::Audit(std::mem::take(&mut f.unreported))
+        } else if f.count > AUTH_FAILURES_PER_WINDOW {
+            FailureVerdict::Limited
+        } else {
+            FailureVerdict::Coalesced
+        }
+    }
+}
+
+/// The token of an `Authorization` header: the scheme is case-insensitive (RFC 7235).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Writes an audit record off the async runtime. A record that cannot be written fails the
@@ -161,6 +261,19 @@ fn unauthorized() -> Response {
     resp
 }
 
+fn too_many(wait: Duration) -> Response {
+    let mut resp = ApiError::new(
+        ErrorCode::TooManyRequests,
+        "rate limit exceeded; retry later",
+    )
+    .into_response();
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 /// Routes anyone may call: liveness and the API description carry no data.
 /// Routes served without credentials: liveness, the API description, and the map page's
 /// static assets (public code and Natural Earth polygons; every API call the page makes carries
@@ -176,6 +289,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     }
     let client = client_of(&req);
+    if state.auth.limiter.over_failure_budget(&client) {
+        return too_many(AUTH_FAILURE_WINDOW);
+    }
     let principal = match &state.auth.mode {
         AuthMode::InsecureDev => {
             let caller = Caller {
@@ -193,8 +309,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
+                .and_then(bearer_token);
             match bearer {
                 Some(token) => users.authenticate(token).ok_or("invalid bearer token"),
                 None => match req.extensions().get::<ClientCert>() {
@@ -209,10 +324,21 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let caller = match principal {
         Ok(p) => Caller::from_principal(p, client),
         Err(why) => {
+            let earlier = match state.auth.limiter.failure(&client) {
+                FailureVerdict::Audit(earlier) => earlier,
+                FailureVerdict::Coalesced => return unauthorized(),
+                FailureVerdict::Limited => return too_many(AUTH_FAILURE_WINDOW),
+            };
+            let mut detail = format!("{why} ({} {})", req.method(), req.uri().path());
+            if earlier > 0 {
+                detail.push_str(&format!(
+                    "; {earlier} earlier failures from this address coalesced"
+                ));
+            }
             let ev = Event::new("-", "auth")
                 .client(client)
                 .outcome(Outcome::Failure)
-                .detail(format!("{why} ({} {})", req.method(), req.uri().path()));
+                .detail(detail);
             if let Err(e) = audit(&state.audit, ev).await {
                 return e.into_response();
             }
@@ -229,16 +355,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
     }
     if let Err(wait) = state.auth.limiter.take(&caller.name) {
-        let mut resp = ApiError::new(
-            ErrorCode::TooManyRequests,
-            "rate limit exceeded; retry later",
-        )
-        .into_response();
-        let secs = wait.as_secs().max(1).to_string();
-        if let Ok(v) = HeaderValue::from_str(&secs) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
+        return too_many(wait);
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
