@@ -82,26 +82,83 @@ pub struct Generation {
 }
 
 /// Tokenizer and chat template: what callers need to budget a prompt without the weights.
+///
+/// Invariant: text that did not come from the chat template (documents, questions, API
+/// responses, anything a message holds) is tokenized without special-token parsing, so
+/// `<|im_start|>` in a document is six ordinary tokens of text, never a control token.
 pub struct Prompter {
-    pub tokenizer: Tokenizer,
+    /// Parses special tokens: only for the chat template's own text.
+    tokenizer: Tokenizer,
+    /// The same tokenizer with special tokens read as plain text: for everything else.
+    plain: Tokenizer,
     pub template: ChatTemplate,
 }
 
+/// Marks where message `i` goes in a rendered template (private-use characters, so no template
+/// text contains them).
+fn hole(i: usize) -> String {
+    format!("\u{E000}{i}\u{E001}")
+}
+
 impl Prompter {
+    pub fn new(tokenizer: Tokenizer, template: ChatTemplate) -> Prompter {
+        let mut plain = tokenizer.clone();
+        plain.set_encode_special_tokens(true);
+        Prompter {
+            tokenizer,
+            plain,
+            template,
+        }
+    }
+
+    /// Tokens of untrusted text.
     pub fn count_tokens(&self, text: &str) -> usize {
-        self.tokenizer
+        self.plain
             .encode_fast(text, false)
             .map(|e| e.len())
             .unwrap_or(text.len() / 3)
     }
 
+    /// Tokenizes untrusted text: special-token strings in it stay text.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        Ok(self
-            .tokenizer
-            .encode_fast(text, false)
-            .map_err(|e| ModelError::Inference(format!("tokenizing: {e}")))?
-            .get_ids()
-            .to_vec())
+        encode_with(&self.plain, text)
+    }
+
+    /// The prompt for `messages` with `prefix` opening the assistant's turn: the template's
+    /// own text with its control tokens, every message's content and the prefix as plain text.
+    pub fn encode_chat(&self, messages: &[ChatMessage], prefix: &str) -> Result<Vec<u32>> {
+        let holes: Vec<ChatMessage> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| ChatMessage::new(&m.role, hole(i)))
+            .collect();
+        let rendered = self.template.render(&holes)?;
+        // Templates that strip content (`content.strip()`, `| trim`) get stripped content.
+        let probe = self
+            .template
+            .render(&[ChatMessage::user(format!(" {} ", hole(0)))])?;
+        let strips = !probe.contains(&format!(" {} ", hole(0)));
+        let mut ids = Vec::new();
+        let mut rest = rendered.as_str();
+        while let Some(at) = rest.find('\u{E000}') {
+            ids.extend(encode_with(&self.tokenizer, &rest[..at])?);
+            let tail = &rest[at + '\u{E000}'.len_utf8()..];
+            let end = tail
+                .find('\u{E001}')
+                .ok_or_else(|| ModelError::Inference("chat template: broken message".into()))?;
+            let i: usize = tail[..end]
+                .parse()
+                .map_err(|_| ModelError::Inference("chat template: broken message".into()))?;
+            let content = &messages
+                .get(i)
+                .ok_or_else(|| ModelError::Inference("chat template: broken message".into()))?
+                .content;
+            ids.extend(self.encode(if strips { content.trim() } else { content })?);
+            rest = &tail[end + '\u{E001}'.len_utf8()..];
+        }
+        ids.extend(encode_with(&self.tokenizer, rest)?);
+        ids.extend(self.encode(prefix)?);
+        Ok(ids)
     }
 
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
@@ -162,6 +219,14 @@ pub struct Constrained {
 }
 
 /// Log-softmax of one logit.
+fn encode_with(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>> {
+    Ok(tokenizer
+        .encode_fast(text, false)
+        .map_err(|e| ModelError::Inference(format!("tokenizing: {e}")))?
+        .get_ids()
+        .to_vec())
+}
+
 fn log_softmax_at(logits: &[f32], i: usize) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
@@ -223,10 +288,7 @@ impl Engine {
         Ok(Engine {
             info,
             model,
-            prompter: Arc::new(Prompter {
-                tokenizer,
-                template,
-            }),
+            prompter: Arc::new(Prompter::new(tokenizer, template)),
             eos,
             device: device.clone(),
             vocab: None,
@@ -256,18 +318,7 @@ impl Engine {
         params: &GenParams,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation> {
-        let prompt = self.prompter.template.render(messages)?;
-        self.complete(&prompt, params, on_text)
-    }
-
-    /// Continues a raw prompt (already templated).
-    pub fn complete(
-        &mut self,
-        prompt: &str,
-        params: &GenParams,
-        on_text: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Generation> {
-        let ids = self.prompter.encode(prompt)?;
+        let ids = self.prompter.encode_chat(messages, "")?;
         self.complete_ids(&ids, params, on_text)
     }
 
@@ -410,9 +461,7 @@ impl Engine {
     /// Reads the prompt (`messages`, then `prefix` as the start of the assistant's turn) and
     /// returns the logits for the next token.
     fn prefill(&mut self, messages: &[ChatMessage], prefix: &str) -> Result<(Vec<f32>, usize)> {
-        let mut prompt = self.prompter.template.render(messages)?;
-        prompt.push_str(prefix);
-        let ids = self.prompter.encode(&prompt)?;
+        let ids = self.prompter.encode_chat(messages, prefix)?;
         let ctx = self.info.context;
         if ids.is_empty() {
             return Err(ModelError::Inference("empty prompt".into()));
