@@ -183,8 +183,10 @@ fn generate(store: &Store, rng: &mut StdRng, n_docs: usize) -> Corpus {
     let mut chunk_doc = BTreeMap::new();
     for meta in store.text().documents().unwrap() {
         for c in store.text().chunks_of(&meta.doc_id).unwrap() {
-            chunks.insert(c.chunk_id.0, c.marking.clone());
-            chunk_doc.insert(c.chunk_id.0, meta.doc_id.to_string());
+            // Readers see chunks under their public ids only.
+            let id = store.public_chunk_id(c.chunk_id.0);
+            chunks.insert(id, c.marking.clone());
+            chunk_doc.insert(id, meta.doc_id.to_string());
         }
         doc_markings.insert(meta.doc_id.to_string(), meta.marking);
     }
@@ -519,7 +521,7 @@ async fn nothing_leaks_to_anyone_through_any_endpoint() {
                 .search(c, 5, None, &sextant_store::sextant_text::Visible::All)
                 .unwrap()
                 .iter()
-                .any(|(id, _)| oracle.visible_chunks.contains(id));
+                .any(|(id, _)| oracle.visible_chunks.contains(&store.public_chunk_id(*id)));
             assert_eq!(
                 !v["hits"].as_array().unwrap().is_empty(),
                 in_visible_chunk,
@@ -1067,4 +1069,74 @@ async fn failed_authentication_is_coalesced_and_limited_per_address() {
         1,
         "one success per user and address"
     );
+}
+
+/// Chunk ids shown to readers say nothing about hidden chunks: they are not the store's
+/// counter (whose gaps would count the hidden chunks committed between two visible ones) but
+/// keyed hashes of it, stable for the directory and exact as JSON numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shown_chunk_ids_do_not_count_hidden_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let low = add(tmp.path(), "low", "UNCLASSIFIED", "USA", &[Role::Reader]);
+    let (api, store) = small_api(tmp.path(), 0, Arc::new(AuditLog::disabled()));
+    for (name, text, marking) in [
+        (
+            "a.txt",
+            "The quarry road convoy left at dawn.",
+            "UNCLASSIFIED",
+        ),
+        (
+            "b.txt",
+            "The quarry road convoy carried munitions.\n\nSecond hidden part about the quarry.",
+            "SECRET",
+        ),
+        (
+            "c.txt",
+            "The quarry road convoy arrived at noon.",
+            "UNCLASSIFIED",
+        ),
+    ] {
+        let opts = IngestOptions {
+            marking: MarkingPolicy {
+                explicit: Some(Marking::parse(marking).unwrap()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        sextant_ingest::ingest_upload(&store, name, text.as_bytes(), &opts, &Viewer::Unrestricted)
+            .unwrap();
+    }
+    let internal: BTreeSet<u64> = store.text().live_chunk_ids().unwrap().into_iter().collect();
+    let (s, body) = api
+        .call(
+            Some(&low),
+            post(
+                "/v1/search",
+                json!({"query": "quarry road convoy", "mode": "bm25"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let mut shown = Vec::new();
+    chunk_ids(&v, &mut shown);
+    assert_eq!(shown.len(), 2, "{body}");
+    for id in &shown {
+        assert!(
+            !internal.contains(id),
+            "{id} is an internal chunk id: {body}"
+        );
+        assert!(*id < 1 << 53);
+    }
+    // Stable: the same search shows the same ids.
+    let (_, again) = api
+        .call(
+            Some(&low),
+            post(
+                "/v1/search",
+                json!({"query": "quarry road convoy", "mode": "bm25"}),
+            ),
+        )
+        .await;
+    assert_eq!(body, again);
 }

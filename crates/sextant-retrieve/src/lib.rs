@@ -258,7 +258,10 @@ impl Retriever {
             })
             .map(|c| {
                 let s = score[&c.chunk_id.0];
-                Hit::from_chunk(c, s)
+                let mut hit = Hit::from_chunk(c, s);
+                // Past this point only the public id exists (see `Store::public_chunk_id`).
+                hit.chunk_id = ChunkId(self.store.public_chunk_id(hit.chunk_id.0));
+                hit
             })
             .collect())
     }

@@ -203,6 +203,27 @@ pub struct Store {
     write: Mutex<()>,
     markings: RwLock<MarkingTable>,
     spatial: RwLock<SpatialIndex>,
+    /// Key of the chunk ids shown to readers (see [`Store::public_chunk_id`]).
+    id_key: [u8; 32],
+}
+
+/// The key of public chunk ids: `<dir>/id.key`, made once with random bytes. A directory that
+/// cannot be written (an old format opened read-only) gets a key for this process only.
+fn id_key(dir: &Path) -> [u8; 32] {
+    let path = dir.join("id.key");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return key;
+        }
+    }
+    let key: [u8; 32] = rand::random();
+    if let Err(e) = write_atomic(&path, &key) {
+        tracing::warn!(
+            "cannot keep {}: {e}; chunk ids shown to readers change on restart",
+            path.display()
+        );
+    }
+    key
 }
 
 /// Builds the spatial index over every live chunk's geotags.
@@ -294,6 +315,7 @@ impl Store {
             write: Mutex::new(()),
             markings: RwLock::new(table),
             spatial: RwLock::new(spatial),
+            id_key: id_key(dir),
         };
         Ok(store)
     }
@@ -418,6 +440,19 @@ impl Store {
             "dropping vectors of chunks that are gone"
         );
         Ok(self.vectors.remove(&stale)?)
+    }
+
+    /// The id chunk `id` is shown under, everywhere outside the store: a keyed hash of it, 53
+    /// bits (exact as a JSON number in every client). Internal ids come from one counter, so
+    /// showing them would tell a reader how many chunks, hidden ones included, were committed
+    /// between two they see; a keyed hash tells nothing, and is stable for the directory.
+    pub fn public_chunk_id(&self, id: u64) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.id_key);
+        h.update(id.to_le_bytes());
+        let d = h.finalize();
+        u64::from_le_bytes(d[..8].try_into().expect("8 bytes")) & ((1 << 53) - 1)
     }
 
     pub fn dir(&self) -> &Path {
