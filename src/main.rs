@@ -7,6 +7,7 @@ mod qa;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use sextant_access::Marking;
 use sextant_audit::{AuditLog, Event, Outcome};
 use sextant_auth::Role;
 use sextant_config::{FusionKind, Settings};
@@ -14,9 +15,8 @@ use sextant_ingest::{ChunkConfig, CsvColumns, GeoData, IngestOptions, MarkingPol
 use sextant_models::{fetch, Manifest};
 use sextant_retrieve::{Fusion, Retriever, SearchRequest};
 use sextant_server::wire::{SearchResponse, WireHit};
-use sextant_store::sextant_access::Marking;
-use sextant_store::sextant_geo;
-use sextant_store::sextant_geo::index::Area;
+
+use sextant_geo::index::Area;
 use sextant_store::{Store, Viewer};
 use sextant_types::{DocId, SearchMode};
 use std::io::IsTerminal;
@@ -546,7 +546,7 @@ fn users(s: &Settings, cmd: UsersCommand) -> Result<i32> {
             )?;
             record(
                 &log,
-                admin.event("user.add").detail(format!(
+                admin.event("user.add").marking("UNCLASSIFIED").detail(format!(
                     "{name}: clearance {clearance}, sci [{}], citizenship {citizenship}, roles [{}]",
                     sci.join(","),
                     roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
@@ -592,7 +592,13 @@ fn users(s: &Settings, cmd: UsersCommand) -> Result<i32> {
         }
         UsersCommand::Remove { name } => {
             if sextant_auth::remove_user(&path, &name)? {
-                record(&log, admin.event("user.remove").detail(name.clone()))?;
+                record(
+                    &log,
+                    admin
+                        .event("user.remove")
+                        .marking("UNCLASSIFIED")
+                        .detail(name.clone()),
+                )?;
                 println!("removed user {name}");
                 Ok(0)
             } else {
@@ -824,10 +830,22 @@ fn ingest(
         b.finish_and_clear();
     }
     let report = report.context("ingest failed")?;
+    let marks: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter_map(|(_, o)| {
+            store
+                .document_meta(o.doc_id(), &Viewer::Unrestricted)
+                .ok()
+                .flatten()
+        })
+        .map(|m| m.marking)
+        .collect();
     record(
         &log,
         actor
             .event("ingest")
+            .marking(sextant_assist::rollup(marks.iter().map(String::as_str))?.banner())
             .outcome(if report.failed.is_empty() {
                 Outcome::Success
             } else {
@@ -884,7 +902,13 @@ fn ingest(
 }
 
 fn delete(s: &Settings, actor: &Actor, target: &str) -> Result<i32> {
-    actor.require(Role::Ingester)?;
+    let admin = actor
+        .roles
+        .as_ref()
+        .is_none_or(|r| r.contains(&Role::Admin));
+    if !admin {
+        actor.require(Role::Ingester)?;
+    }
     let store = open_existing(s)?;
     let log = audit_log(s)?;
     let id = match DocId::parse(target) {
@@ -898,16 +922,29 @@ fn delete(s: &Settings, actor: &Actor, target: &str) -> Result<i32> {
             ))
         }
     };
-    let deleted = store.delete_document(&id, &actor.viewer)?;
     let ev = actor.event("delete").docs([id.to_string()]);
-    if deleted {
-        record(&log, ev)?;
-        println!("deleted {id}");
-        Ok(0)
-    } else {
-        record(&log, ev.outcome(Outcome::Failure))?;
-        eprintln!("error: no document {target:?} in {}", s.data_dir.display());
-        Ok(1)
+    match sextant_ingest::delete_document(
+        &store,
+        &id,
+        &actor.viewer,
+        actor.namespace().as_deref(),
+        admin,
+    )? {
+        sextant_ingest::Deleted::Deleted { marking } => {
+            record(&log, ev.marking(marking))?;
+            println!("deleted {id}");
+            Ok(0)
+        }
+        sextant_ingest::Deleted::NotOwner { marking } => {
+            record(&log, ev.marking(marking).outcome(Outcome::Denied))?;
+            eprintln!("error: {id} was ingested by someone else; only they or an administrator may delete it");
+            Ok(1)
+        }
+        sextant_ingest::Deleted::NotFound => {
+            record(&log, ev.outcome(Outcome::Failure))?;
+            eprintln!("error: no document {target:?} in {}", s.data_dir.display());
+            Ok(1)
+        }
     }
 }
 
@@ -935,15 +972,16 @@ fn search(
     let mut req = SearchRequest::new(query, k, mode).in_area(area);
     req.fusion = fusion(s);
     let hits = retriever.search(&req, &actor.viewer)?;
+    let marking = sextant_assist::rollup(hits.iter().map(|h| h.marking.as_str()))?.banner();
     record(
         &log,
         actor
             .event("search")
+            .marking(&marking)
             .query(query)
             .docs(hits.iter().map(|h| h.doc_id.to_string()))
             .chunks(hits.iter().map(|h| h.chunk_id.0)),
     )?;
-    let marking = sextant_assist::rollup(hits.iter().map(|h| h.marking.as_str()))?.banner();
     if json {
         let resp = SearchResponse {
             marking,
@@ -1151,12 +1189,16 @@ fn compare(
     let c = assistant
         .compare(question, models, k, &actor.viewer)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut ev = actor.event("compare").query(question);
-    for a in c.answers.iter().filter_map(|a| a.answer.as_ref()) {
-        ev = ev
-            .docs(a.citations.iter().map(|c| c.doc_id.clone()))
-            .cited(a.citations.iter().map(|c| c.chunk_id));
-    }
+    let answers: Vec<&sextant_assist::Answer> =
+        c.answers.iter().filter_map(|a| a.answer.as_ref()).collect();
+    let cited: Vec<&sextant_assist::Citation> =
+        answers.iter().flat_map(|a| a.citations.iter()).collect();
+    let ev = actor
+        .event("compare")
+        .marking(sextant_assist::rollup(answers.iter().map(|a| a.marking.as_str()))?.banner())
+        .query(question)
+        .docs(cited.iter().map(|c| c.doc_id.clone()))
+        .cited(cited.iter().map(|c| c.chunk_id));
     record(&log, ev)?;
     let failed: Vec<String> = c
         .answers
@@ -1226,15 +1268,18 @@ fn serve(
     };
     record(
         &log,
-        actor(s, None)?.event("config").detail(format!(
-            "serve on {addr}; auth {}; tls {}; config {config_digest}",
-            if insecure_dev {
-                "DISABLED (--insecure-dev)"
-            } else {
-                "tokens"
-            },
-            if tls.is_some() { "on" } else { "off" }
-        )),
+        actor(s, None)?
+            .event("config")
+            .marking("UNCLASSIFIED")
+            .detail(format!(
+                "serve on {addr}; auth {}; tls {}; config {config_digest}",
+                if insecure_dev {
+                    "DISABLED (--insecure-dev)"
+                } else {
+                    "tokens"
+                },
+                if tls.is_some() { "on" } else { "off" }
+            )),
     )?;
     let retriever = Arc::new(Retriever::new(store, Some(embedder)));
     let assistant = Arc::new(assistant(s, retriever, &s.assist.models)?);

@@ -1,7 +1,7 @@
 //! Keeps the crate layering of ARCHITECTURE.md true: a crate depends only on crates of lower
 //! levels, and crates of one level never depend on each other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const LEVELS: &[(&str, u8)] = &[
     ("sextant-types", 0),
@@ -64,4 +64,126 @@ fn crates_depend_only_downwards() {
         }
     }
     assert!(checked > 10);
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Workspace crates a source text names (`sextant_x` followed by `::`, in `use` or in a path;
+/// comment lines do not count).
+fn named_crates(src: &str, workspace: &BTreeMap<String, String>) -> Vec<String> {
+    let code: String = src
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let src = code.as_str();
+    let mut out = Vec::new();
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    while let Some(at) = src[i..].find("sextant_") {
+        let start = i + at;
+        let before = start.checked_sub(1).map(|b| bytes[b]);
+        let mut end = start;
+        while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+            end += 1;
+        }
+        let word = &src[start..end];
+        let ident_start = !before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if ident_start && src[end..].starts_with("::") {
+            if let Some(name) = workspace.get(word) {
+                out.push(name.clone());
+            }
+        }
+        i = end.max(start + 1);
+    }
+    out
+}
+
+/// A crate names (in `use` or a path) only the workspace crates it declares: no arrow hides
+/// behind another crate's re-export. Library and binary code is checked against the normal
+/// dependencies; tests, benches and examples may also use the dev-dependencies.
+#[test]
+fn crates_use_only_what_they_declare() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = meta["packages"].as_array().unwrap();
+    // `sextant_x` -> `sextant-x` for every workspace library.
+    let workspace: BTreeMap<String, String> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .filter(|n| *n != "sextant")
+        .map(|n| (n.replace('-', "_"), n.to_string()))
+        .collect();
+    let mut files_checked = 0;
+    let mut wrong = Vec::new();
+    for pkg in packages {
+        let name = pkg["name"].as_str().unwrap();
+        let root = std::path::Path::new(pkg["manifest_path"].as_str().unwrap())
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let deps = |dev: bool| -> BTreeSet<String> {
+            pkg["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| dev || d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (normal, with_dev) = (deps(false), deps(true));
+        for (dir, allowed) in [
+            ("src", &normal),
+            ("tests", &with_dev),
+            ("benches", &with_dev),
+            ("examples", &with_dev),
+        ] {
+            let mut files = Vec::new();
+            rust_files(&root.join(dir), &mut files);
+            for f in files {
+                let src = std::fs::read_to_string(&f).unwrap();
+                // Unit tests inside src/ may use dev-dependencies.
+                let (body, tests) = match src.find("#[cfg(test)]") {
+                    Some(at) if dir == "src" => src.split_at(at),
+                    _ => (src.as_str(), ""),
+                };
+                for (text, allowed) in [(body, allowed), (tests, &with_dev)] {
+                    for used in named_crates(text, &workspace) {
+                        if used != name && !allowed.contains(&used) {
+                            wrong.push(format!("{} uses {used} without declaring it", f.display()));
+                        }
+                    }
+                }
+                files_checked += 1;
+            }
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(wrong.is_empty(), "undeclared arrows:\n{}", wrong.join("\n"));
+    assert!(files_checked > 100, "{files_checked}");
 }

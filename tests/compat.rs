@@ -58,8 +58,8 @@ fn version_1_records_read_as_unclassified_and_the_store_is_read_only() {
     copy_dir(&common::repo().join("tests/data/compat/v1"), &data);
     let store = Store::open_existing(&data).unwrap();
     let low = sextant_store::Viewer::Cleared(
-        sextant_store::sextant_access::Access::new(
-            sextant_store::sextant_access::Level::Unclassified,
+        sextant_access::Access::new(
+            sextant_access::Level::Unclassified,
             Vec::<String>::new(),
             "FRA",
         )
@@ -123,11 +123,10 @@ fn version_2_store_opens_with_its_markings() {
     assert_eq!(store.geotagged_chunks(), 0);
     let cleared = |level, citizenship: &str| {
         sextant_store::Viewer::Cleared(
-            sextant_store::sextant_access::Access::new(level, Vec::<String>::new(), citizenship)
-                .unwrap(),
+            sextant_access::Access::new(level, Vec::<String>::new(), citizenship).unwrap(),
         )
     };
-    use sextant_store::sextant_access::Level;
+    use sextant_access::Level;
     let all = store.status(&sextant_store::Viewer::Unrestricted).unwrap();
     assert_eq!((all.documents, all.chunks, all.vectors_pending), (2, 8, 0));
     let low = cleared(Level::Confidential, "USA");

@@ -12,13 +12,13 @@ use axum::http::{Request, StatusCode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+use sextant_access::{Access, Level, Marking};
 use sextant_audit::AuditLog;
 use sextant_auth::{NewUser, Role, Users};
 use sextant_ingest::{IngestOptions, MarkingPolicy};
 use sextant_retrieve::Retriever;
 use sextant_server::auth::AuthMode;
 use sextant_server::{router, AppState, ServerOptions};
-use sextant_store::sextant_access::{Access, Level, Marking};
 use sextant_store::{Store, Viewer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -518,7 +518,7 @@ async fn nothing_leaks_to_anyone_through_any_endpoint() {
             let v: Value = serde_json::from_str(&body).unwrap();
             let in_visible_chunk = store
                 .text()
-                .search(c, 5, None, &sextant_store::sextant_text::Visible::All)
+                .search(c, 5, None, &sextant_text::Visible::All)
                 .unwrap()
                 .iter()
                 .any(|(id, _)| oracle.visible_chunks.contains(&store.public_chunk_id(*id)));
@@ -1139,4 +1139,138 @@ async fn shown_chunk_ids_do_not_count_hidden_chunks() {
         )
         .await;
     assert_eq!(body, again);
+}
+
+/// Roles never widen what a person sees: an administrator reads the audit log and the metrics
+/// only to the extent of their own access. An ingester deletes only what they ingested; shared
+/// feed records (by uid) and others' documents are for administrators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_see_audit_and_metrics_within_their_access_and_ingesters_delete_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audit_path = tmp.path().join("audit.jsonl");
+    let log = Arc::new(AuditLog::open(&audit_path).unwrap());
+    let both = [Role::Reader, Role::Ingester];
+    let hi = add(tmp.path(), "hi", "TOP SECRET", "USA", &both);
+    let other = add(tmp.path(), "other", "TOP SECRET", "USA", &both);
+    let low_admin = add(
+        tmp.path(),
+        "lowadmin",
+        "UNCLASSIFIED",
+        "USA",
+        &[Role::Admin],
+    );
+    let hi_admin = add(tmp.path(), "hiadmin", "TOP SECRET", "USA", &[Role::Admin]);
+    let (api, store) = small_api(tmp.path(), 0, log.clone());
+
+    let (s, body) = api
+        .call(
+            Some(&hi),
+            upload(
+                &[(
+                    "zebrafinch-plan.txt",
+                    "The zebrafinch plan moves the battery north.",
+                )],
+                Some("SECRET"),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let doc = v["documents"][0]["doc_id"].as_str().unwrap().to_string();
+    let (s, _) = api
+        .call(
+            Some(&hi),
+            post(
+                "/v1/search",
+                json!({"query": "zebrafinch battery", "mode": "bm25"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // The audit log, as each administrator reads it.
+    let read = |token: String| {
+        let api = &api;
+        async move {
+            let (s, body) = api.call(Some(&token), get("/v1/audit?n=1000")).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let low_view = read(low_admin.clone()).await;
+    for secret in [doc.as_str(), "zebrafinch", "SECRET"] {
+        assert!(!low_view.contains(secret), "{secret} in {low_view}");
+    }
+    let v: Value = serde_json::from_str(&low_view).unwrap();
+    let records = v["records"].as_array().unwrap();
+    let redacted = |action: &str| {
+        records
+            .iter()
+            .any(|r| r["action"] == action && r["redacted"] == true && r["user"] == "hi")
+    };
+    assert!(redacted("ingest") && redacted("search"), "{low_view}");
+    let hi_view = read(hi_admin.clone()).await;
+    assert!(
+        hi_view.contains(&doc) && hi_view.contains("zebrafinch"),
+        "{hi_view}"
+    );
+
+    // Metrics: counts of what each may see.
+    let metric = |body: &str, name: &str| -> i64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (_, m) = api.call(Some(&low_admin), get("/metrics")).await;
+    assert_eq!(metric(&m, "sextant_store_documents"), 0, "{m}");
+    let (_, m) = api.call(Some(&hi_admin), get("/metrics")).await;
+    assert_eq!(metric(&m, "sextant_store_documents"), 1, "{m}");
+
+    // Deletion: not another ingester's document, yes one's own.
+    let del = |token: String, id: String| {
+        let api = &api;
+        async move {
+            api.call(
+                Some(&token),
+                Request::delete(format!("/v1/documents/{id}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(del(other.clone(), doc.clone()).await, StatusCode::FORBIDDEN);
+    assert!(store
+        .document_meta(
+            &sextant_types::DocId::parse(&doc).unwrap(),
+            &Viewer::Unrestricted
+        )
+        .unwrap()
+        .is_some());
+    assert_eq!(del(hi.clone(), doc.clone()).await, StatusCode::NO_CONTENT);
+
+    // A shared feed record (it has a uid): any ingester with access updates it; only an
+    // administrator deletes it.
+    let (s, body) = api
+        .call(
+            Some(&hi),
+            Request::post("/v1/feeds/boats")
+                .header("content-type", "application/geo+json")
+                .body(Body::from(r#"{"type":"Feature","id":"b1","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"name":"Boat"}}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["marking"], "UNCLASSIFIED", "{body}");
+    let rec = v["doc_ids"][0].as_str().unwrap().to_string();
+    assert_eq!(del(hi.clone(), rec.clone()).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        del(hi_admin.clone(), rec.clone()).await,
+        StatusCode::NO_CONTENT
+    );
 }

@@ -30,6 +30,9 @@ struct Unhashed<'a> {
     cited: &'a [u64],
     query: &'a Option<String>,
     detail: &'a Option<String>,
+    /// Absent in records written before markings were recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marking: &'a Option<String>,
     prev: &'a str,
 }
 
@@ -50,6 +53,8 @@ pub(crate) struct Stored {
     pub cited: Vec<u64>,
     pub query: Option<String>,
     pub detail: Option<String>,
+    #[serde(default)]
+    pub marking: Option<String>,
     pub prev: String,
     pub hash: String,
 }
@@ -73,6 +78,7 @@ pub(crate) fn encode(
         cited: &ev.cited,
         query: &ev.query,
         detail: &ev.detail,
+        marking: &ev.marking,
         prev,
     };
     // serde_json escapes control characters, so the line holds no newline but its last.

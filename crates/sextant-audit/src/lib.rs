@@ -138,6 +138,12 @@ pub struct Event {
     pub query: Option<String>,
     /// Free text: the reason for a failure, and the like.
     pub detail: Option<String>,
+    /// Roll-up marking of everything the record names (documents, chunks, query, detail):
+    /// an administrator reads those fields only when they may see it ([`redact`]). `None`
+    /// (a record that names something whose marking is unknown) is read redacted by anyone
+    /// but an unrestricted reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marking: Option<String>,
 }
 
 impl Event {
@@ -188,6 +194,50 @@ impl Event {
         self.detail = Some(detail.into());
         self
     }
+
+    /// The roll-up marking of what the record names (see [`Event::marking`]).
+    pub fn marking(mut self, marking: impl Into<String>) -> Event {
+        self.marking = Some(marking.into());
+        self
+    }
+}
+
+/// Fields of a record that name objects (and so carry the record's marking).
+const NAMING_FIELDS: [&str; 5] = ["docs", "chunks", "cited", "query", "detail"];
+
+/// A record as a reader with access `may_see` reads it: when the record names anything and its
+/// marking is unknown or above the reader's access, the naming fields are emptied, the marking
+/// dropped, and `"redacted": true` set; who did what, when and how it ended stay. A role
+/// never widens what a person sees: an administrator's view of the log is bounded by their own
+/// clearance like everything else.
+pub fn redact(record: &mut serde_json::Value, may_see: impl Fn(&str) -> bool) {
+    use serde_json::Value;
+    let Some(obj) = record.as_object_mut() else {
+        return;
+    };
+    let names_something = NAMING_FIELDS.iter().any(|f| match obj.get(*f) {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    });
+    if !names_something && !obj.contains_key("unparseable") {
+        return;
+    }
+    let visible = obj
+        .get("marking")
+        .and_then(Value::as_str)
+        .is_some_and(&may_see);
+    if visible {
+        return;
+    }
+    for f in ["docs", "chunks", "cited"] {
+        obj.insert(f.into(), Value::Array(Vec::new()));
+    }
+    for f in ["query", "detail", "marking", "unparseable"] {
+        obj.remove(f);
+    }
+    obj.insert("redacted".into(), Value::Bool(true));
 }
 
 /// Handle on an audit log file. Cheap to share behind an `Arc`; all methods take `&self`.

@@ -273,8 +273,18 @@ pub fn list_users(path: &Path) -> Result<Vec<UserRecord>> {
     Ok(file.users)
 }
 
+/// What identifies one version of the users file on disk: modification time and length (a
+/// rewrite within the clock's resolution still changes the length, or the time).
+type Version = Option<(SystemTime, u64)>;
+
+fn version_of(path: &Path) -> Version {
+    std::fs::metadata(path)
+        .and_then(|m| Ok((m.modified()?, m.len())))
+        .ok()
+}
+
 struct Loaded {
-    modified: Option<SystemTime>,
+    modified: Version,
     users: Arc<Vec<(UserRecord, Principal)>>,
 }
 
@@ -285,10 +295,14 @@ pub struct Users {
 }
 
 impl Users {
-    /// Loads the users file (a missing file means no users). A malformed file is an error here;
-    /// after a later change that breaks it, the last good version stays in force (logged).
+    /// Loads the users file (a missing file means no users). A malformed file is an error here.
+    ///
+    /// The file's version is checked on every authentication, so a change (a revocation)
+    /// takes effect from the first request after it is written. A change that breaks the file
+    /// fails closed: nobody authenticates until it loads again (logged as an error each time
+    /// it is re-read), because keeping the previous users would keep a revoked one in.
     pub fn open(path: &Path) -> Result<Users> {
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let modified = version_of(path);
         let users = Self::load(path)?;
         Ok(Users {
             path: path.to_path_buf(),
@@ -312,9 +326,7 @@ impl Users {
     }
 
     fn current(&self) -> Arc<Vec<(UserRecord, Principal)>> {
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
+        let modified = version_of(&self.path);
         {
             let l = self.loaded.read();
             if l.modified == modified {
@@ -329,7 +341,8 @@ impl Users {
                     l.users = Arc::new(users);
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "users file changed but does not load; keeping the previous users")
+                    tracing::error!(error = %e, path = %self.path.display(), "USERS FILE DOES NOT LOAD: every request is refused until it is fixed");
+                    l.users = Arc::new(Vec::new());
                 }
             }
             l.modified = modified;
@@ -455,6 +468,24 @@ mod tests {
             users.authenticate(&token).is_none(),
             "removed users lose access"
         );
+    }
+
+    /// A users file broken by an edit locks everyone out (instead of keeping the old users,
+    /// a revoked one among them); fixing it lets them back in. No mtime games: the length of
+    /// the file changes with each edit.
+    #[test]
+    fn a_broken_users_file_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        let token = add_user(&path, new_user("alice", "SECRET", &[Role::Reader])).unwrap();
+        let users = Users::open(&path).unwrap();
+        assert!(users.authenticate(&token).is_some());
+        let good = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{good}\n[[users]\nbroken")).unwrap();
+        assert!(users.authenticate(&token).is_none(), "broken file: nobody");
+        assert!(users.get("alice").is_none());
+        std::fs::write(&path, &good).unwrap();
+        assert!(users.authenticate(&token).is_some(), "fixed file: back in");
     }
 
     #[test]

@@ -372,6 +372,7 @@ fn query(
                     marking,
                     feed: None,
                     track: Vec::new(),
+                    owner: None,
                 };
                 batch.push((
                     Document {
@@ -405,8 +406,8 @@ fn query(
     let st = store.status(&Viewer::Unrestricted)?;
     let retriever = Retriever::new(store.clone(), Some(embedder));
     // An analyst cleared SECRET (no SCI, US) sees the UNCLASSIFIED and SECRET//NOFORN thirds.
-    let analyst = Viewer::Cleared(sextant_store::sextant_access::Access::new(
-        sextant_store::sextant_access::Level::Secret,
+    let analyst = Viewer::Cleared(sextant_access::Access::new(
+        sextant_access::Level::Secret,
         Vec::<String>::new(),
         "USA",
     )?);

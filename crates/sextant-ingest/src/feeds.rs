@@ -60,7 +60,7 @@ pub fn parse_feed(format: FeedFormat, bytes: &[u8], csv: &CsvColumns) -> Result<
 
 /// One prepared record, ready to commit (or unchanged).
 pub(crate) enum Record {
-    Unchanged(DocId),
+    Unchanged(DocId, Marking),
     Ready(Box<(Document, Vec<Chunk>)>),
 }
 
@@ -104,9 +104,12 @@ pub(crate) fn prepare_features(
         // A uid names the same real-world thing for everyone who reports it, so tracked records
         // are shared by all ingesters — at one marking: whoever may push a record at that
         // marking may see it, so "replaced" never tells anyone about a record above them.
-        let origin = match &f.uid {
-            Some(uid) => format!("feed:{feed}/{uid}@{}", marking.banner()),
-            None => opts.origin(&format!("feed:{feed}/{identity}#{i}")),
+        let (origin, owner) = match &f.uid {
+            Some(uid) => (format!("feed:{feed}/{uid}@{}", marking.banner()), None),
+            None => (
+                opts.origin(&format!("feed:{feed}/{identity}#{i}")),
+                opts.namespace.clone(),
+            ),
         };
         let doc_id = doc_id_for(&origin);
         let hash = feature_hash(&f, opts);
@@ -119,7 +122,7 @@ pub(crate) fn prepare_features(
             },
             None => match store.document_meta(&doc_id, &Viewer::Unrestricted) {
                 Ok(Some(meta)) if meta.content_hash == hash => {
-                    out.push(Ok(Record::Unchanged(doc_id)));
+                    out.push(Ok(Record::Unchanged(doc_id, marking)));
                     continue;
                 }
                 Ok(m) => m.map(|m| m.track),
@@ -130,7 +133,10 @@ pub(crate) fn prepare_features(
             },
         };
         let record = record(&doc_id, feed, source, format, f, previous, hash, marking)
-            .map(|r| Record::Ready(Box::new(r)))
+            .map(|(mut doc, chunks)| {
+                doc.meta.owner = owner;
+                Record::Ready(Box::new((doc, chunks)))
+            })
             .map_err(|e| (i, e));
         match pending.get(&doc_id) {
             Some(&at) if record.is_ok() => out[at] = record,
@@ -257,6 +263,7 @@ fn record(
         marking: banner.clone(),
         feed: Some(feed.to_string()),
         track,
+        owner: None,
     };
     let chunk = Chunk {
         chunk_id: ChunkId(0),
@@ -295,6 +302,8 @@ pub struct FeedReport {
     pub failed: Vec<(usize, String)>,
     /// Ids of the records written or found unchanged.
     pub doc_ids: Vec<String>,
+    /// Roll-up marking of those records: the banner of this report.
+    pub marking: String,
 }
 
 /// Ingests features pushed live (`POST /v1/feeds/{feed}`, a CoT stream) in one atomic commit.
@@ -313,13 +322,18 @@ pub fn ingest_features(
         ..Default::default()
     };
     let mut ready = Vec::new();
+    let mut marks = Vec::new();
     for r in prepare_features(store, feed, source, source, format, features, opts, viewer) {
         match r {
-            Ok(Record::Unchanged(id)) => {
+            Ok(Record::Unchanged(id, m)) => {
                 report.unchanged += 1;
                 report.doc_ids.push(id.to_string());
+                marks.push(m);
             }
-            Ok(Record::Ready(b)) => ready.push(*b),
+            Ok(Record::Ready(b)) => {
+                marks.extend(Marking::parse(&b.0.meta.marking));
+                ready.push(*b)
+            }
             Err((i, e)) => report.failed.push((i, e.to_string())),
         }
     }
@@ -334,13 +348,14 @@ pub fn ingest_features(
         }
     }
     report.doc_ids.extend(ids);
+    report.marking = Marking::rollup(&marks).banner();
     Ok(report)
 }
 
 impl Record {
     pub(crate) fn outcome(&self) -> Option<Outcome> {
         match self {
-            Record::Unchanged(id) => Some(Outcome::Unchanged { doc_id: id.clone() }),
+            Record::Unchanged(id, _) => Some(Outcome::Unchanged { doc_id: id.clone() }),
             Record::Ready(_) => None,
         }
     }

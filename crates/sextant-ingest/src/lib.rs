@@ -48,6 +48,62 @@ pub enum IngestError {
 
 pub type Result<T> = std::result::Result<T, IngestError>;
 
+/// What a delete did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    /// Gone; the document's marking (for the audit record).
+    Deleted { marking: String },
+    /// No such document, or one the caller may not see: the same answer for both.
+    NotFound,
+    /// The caller sees it but did not ingest it (and is no administrator).
+    NotOwner { marking: String },
+}
+
+/// Deletes a document for a caller: an administrator deletes anything they may see; anyone
+/// else only what they ingested (`namespace` equals the document's owner). Shared feed
+/// records and the local administrator's documents have no owner: administrators only.
+pub fn delete_document(
+    store: &Store,
+    id: &DocId,
+    viewer: &Viewer,
+    namespace: Option<&str>,
+    admin: bool,
+) -> Result<Deleted> {
+    let Some(meta) = store.document_meta(id, viewer)? else {
+        return Ok(Deleted::NotFound);
+    };
+    if !admin && (meta.owner.is_none() || meta.owner.as_deref() != namespace) {
+        return Ok(Deleted::NotOwner {
+            marking: meta.marking,
+        });
+    }
+    Ok(if store.delete_document(id, viewer)? {
+        Deleted::Deleted {
+            marking: meta.marking,
+        }
+    } else {
+        Deleted::NotFound
+    })
+}
+
+impl IngestError {
+    /// What a remote uploader is told: the reason when it is about their file, else a
+    /// generic line (store, model and I/O errors name paths and internals; they are logged).
+    pub fn for_user(&self) -> String {
+        match self {
+            IngestError::Parse(_)
+            | IngestError::Unsupported(_)
+            | IngestError::Feed(_)
+            | IngestError::Empty
+            | IngestError::Marking(_)
+            | IngestError::AboveAccess(_) => self.to_string(),
+            IngestError::Store(_) | IngestError::Model(_) | IngestError::Io(_) => {
+                "the server could not store this file (the error is in its log)".into()
+            }
+        }
+    }
+}
+
 /// Tuning of the ingest pipeline.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -110,6 +166,7 @@ impl IngestOptions {
     ) -> Result<(Document, Vec<Chunk>)> {
         let (mut doc, mut chunks) =
             prepare(origin, source, format, bytes, self.chunking, &self.marking)?;
+        doc.meta.owner = self.namespace.clone();
         if let Some(geo) = &self.geo {
             geotag(geo, &doc, &mut chunks);
             doc.meta.content_hash = self.hash(bytes);
@@ -214,6 +271,7 @@ pub fn prepare(
         marking: marks.document.banner(),
         feed: None,
         track: Vec::new(),
+        owner: None,
     };
     let chunks = chunked
         .chunks

@@ -8,10 +8,10 @@
 
 pub mod metrics;
 
+use sextant_geo::index::Area;
 use sextant_models::Embedder;
-use sextant_store::sextant_geo::index::Area;
-use sextant_store::sextant_text::Visible;
 use sextant_store::{Scope, Store, Viewer};
+use sextant_text::Visible;
 use sextant_types::{ChunkId, DocId, Hit, SearchMode};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,9 +21,9 @@ pub enum RetrieveError {
     #[error(transparent)]
     Store(#[from] sextant_store::StoreError),
     #[error(transparent)]
-    Text(#[from] sextant_store::sextant_text::TextError),
+    Text(#[from] sextant_text::TextError),
     #[error(transparent)]
-    Vector(#[from] sextant_store::sextant_vector::VectorError),
+    Vector(#[from] sextant_vector::VectorError),
     #[error(transparent)]
     Model(#[from] sextant_models::ModelError),
     #[error("dense search needs the embedding model, which is not loaded")]

@@ -72,6 +72,12 @@ impl Caller {
         }
     }
 
+    /// Where the caller's documents live: `user:<name>` for every named user (see
+    /// `IngestOptions::namespace`); `None` for the insecure-dev administrator.
+    pub fn namespace(&self) -> Option<String> {
+        self.namespaced.then(|| format!("user:{}", self.name))
+    }
+
     /// An audit event by this caller.
     pub fn event(&self, action: &str) -> Event {
         Event::new(self.name.clone(), action).client(self.client.clone())
@@ -335,7 +341,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     "; {earlier} earlier failures from this address coalesced"
                 ));
             }
+            // Names nothing but what the unauthenticated caller sent.
             let ev = Event::new("-", "auth")
+                .marking("UNCLASSIFIED")
                 .client(client)
                 .outcome(Outcome::Failure)
                 .detail(detail);
@@ -350,7 +358,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .limiter
         .first_in_window(&caller.name, &caller.client)
     {
-        if let Err(e) = audit(&state.audit, caller.event("auth")).await {
+        if let Err(e) = audit(&state.audit, caller.event("auth").marking("UNCLASSIFIED")).await {
             return e.into_response();
         }
     }

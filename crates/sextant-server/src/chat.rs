@@ -101,6 +101,7 @@ pub(crate) fn check_question(q: &str) -> Result<(), ApiError> {
 /// The audit record of an answer: the documents and chunks it cites.
 pub fn answered(ev: AuditEvent, question: &str, a: &Answer) -> AuditEvent {
     ev.query(question)
+        .marking(&a.marking)
         .docs(a.citations.iter().map(|c| c.doc_id.clone()))
         .chunks(a.citations.iter().map(|c| c.chunk_id))
         .cited(a.citations.iter().map(|c| c.chunk_id))
@@ -190,8 +191,17 @@ pub async fn compare(
         .filter_map(|a| a.answer.as_ref())
         .flat_map(|a| a.citations.iter())
         .collect();
+    let marking = sextant_assist::rollup(
+        c.answers
+            .iter()
+            .filter_map(|a| a.answer.as_ref())
+            .map(|a| a.marking.as_str()),
+    )
+    .map_err(ApiError::internal)?
+    .banner();
     let ev = caller
         .event("compare")
+        .marking(marking)
         .query(question)
         .docs(cited.iter().map(|c| c.doc_id.clone()))
         .chunks(cited.iter().map(|c| c.chunk_id))
@@ -393,7 +403,7 @@ pub async fn chat_completions(
         )
     };
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
-    let unmarked = sextant_store::sextant_access::Marking::unclassified().banner();
+    let unmarked = sextant_access::Marking::unclassified().banner();
     let _ = events_tx.send(chunk(
         serde_json::json!({"role": "assistant", "content": ""}),
         None,

@@ -10,15 +10,15 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use sextant_access::Marking;
 use sextant_assist::AskRequest;
 use sextant_audit::{Event, Outcome as Audited};
 use sextant_auth::Role;
+use sextant_geo::area::AreaSpec;
+use sextant_geo::feed::CotStream;
+use sextant_geo::index::Area;
 use sextant_ingest::{FeedFormat, FeedReport, GeoData, IngestOptions, MarkingPolicy};
 use sextant_retrieve::SearchRequest;
-use sextant_store::sextant_access::Marking;
-use sextant_store::sextant_geo::area::AreaSpec;
-use sextant_store::sextant_geo::feed::CotStream;
-use sextant_store::sextant_geo::index::Area;
 use sextant_store::Viewer;
 use sextant_types::Geometry;
 use std::sync::Arc;
@@ -115,6 +115,7 @@ pub async fn geo_search(
         .banner();
     let ev = caller
         .event("geo_search")
+        .marking(&marking)
         .query(query)
         .docs(hits.iter().map(|h| h.doc_id.to_string()))
         .chunks(hits.iter().map(|h| h.chunk_id.0));
@@ -240,7 +241,7 @@ pub async fn push_feed(
             explicit,
             default: state.options.default_marking.clone(),
         },
-        namespace: caller.namespaced.then(|| format!("user:{}", caller.name)),
+        namespace: caller.namespace(),
         ..Default::default()
     };
     let features = sextant_ingest::parse_feed(format, &body, &Default::default())
@@ -273,6 +274,7 @@ fn feed_event(ev: Event, r: &FeedReport) -> Event {
         Audited::Failure
     })
     .docs(r.doc_ids.iter().cloned())
+    .marking(&r.marking)
     .detail(format!(
         "feed {}: {} features, {} new, {} replaced, {} unchanged, {} failed",
         r.feed,

@@ -23,12 +23,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use error::{ApiError, ErrorCode};
+use sextant_access::Marking;
 use sextant_audit::{AuditLog, Outcome as Audited};
 use sextant_auth::Role;
 use sextant_ingest::{ChunkConfig, IngestOptions, MarkingPolicy, Outcome};
 use sextant_retrieve::{Fusion, Retriever, SearchRequest};
-use sextant_store::sextant_access::Marking;
-use sextant_store::Store;
+use sextant_store::{Store, Viewer};
 use sextant_types::DocId;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -266,7 +266,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = metrics::method_label(req.method()).to_string();
     let resp = match tokio::time::timeout(state.options.request_timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => ApiError::new(ErrorCode::Timeout, "request timed out").into_response(),
@@ -322,7 +322,7 @@ async fn upload_documents(
             explicit,
             default: state.options.default_marking.clone(),
         },
-        namespace: caller.namespaced.then(|| format!("user:{}", caller.name)),
+        namespace: caller.namespace(),
         geo: state.options.geo.0.clone(),
         ..Default::default()
     };
@@ -335,6 +335,11 @@ async fn upload_documents(
             .map(|(name, bytes)| {
                 match sextant_ingest::ingest_upload(&store, &name, &bytes, &opts, &who.viewer) {
                     Ok(o) => {
+                        let marking = store
+                            .document_meta(o.doc_id(), &Viewer::Unrestricted)
+                            .ok()
+                            .flatten()
+                            .map(|m| m.marking);
                         let (status, chunks) = match &o {
                             Outcome::New { chunks, .. } => (UploadStatus::New, Some(*chunks)),
                             Outcome::Replaced { chunks, .. } => {
@@ -342,36 +347,44 @@ async fn upload_documents(
                             }
                             Outcome::Unchanged { .. } => (UploadStatus::Unchanged, None),
                         };
-                        UploadResult {
+                        let r = UploadResult {
                             name,
                             status,
                             doc_id: Some(o.doc_id().to_string()),
                             chunks,
                             error: None,
-                        }
+                        };
+                        (r, marking)
                     }
                     Err(e) => {
                         tracing::info!(file = %name, error = %e, "upload rejected");
-                        UploadResult {
+                        let r = UploadResult {
                             name,
                             status: UploadStatus::Failed,
                             doc_id: None,
                             chunks: None,
-                            error: Some(e.to_string()),
-                        }
+                            error: Some(e.for_user()),
+                        };
+                        (r, None)
                     }
                 }
             })
             .collect::<Vec<_>>())
     })
     .await?;
+    let (results, marks): (Vec<UploadResult>, Vec<Option<String>>) = results.into_iter().unzip();
     let ok = results
         .iter()
         .filter(|r| r.status != UploadStatus::Failed)
         .count();
-    state.metrics.documents_ingested.inc_by(ok as u64);
+    // Every document named here is one the uploader may see; a failed file names nothing
+    // beyond its own name, which the uploader sent.
+    let marking = sextant_assist::rollup(marks.iter().flatten().map(String::as_str))
+        .map_err(ApiError::internal)?
+        .banner();
     let ev = caller
         .event("ingest")
+        .marking(marking)
         .outcome(if ok == 0 {
             Audited::Failure
         } else {
@@ -431,7 +444,7 @@ async fn get_document(
         audit(&state.audit, ev.outcome(Audited::Failure)).await?;
         return Err(ApiError::not_found());
     };
-    audit(&state.audit, ev).await?;
+    audit(&state.audit, ev.marking(&doc.meta.marking)).await?;
     Ok(Json(DocumentBody::new(doc.meta, doc.text)))
 }
 
@@ -443,31 +456,45 @@ async fn delete_document(
     Extension(caller): Extension<Caller>,
     UrlPath(raw): UrlPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Ingester)?;
+    // Administrators delete anything within their access; ingesters what they ingested.
+    if !caller.roles.contains(&Role::Admin) {
+        caller.require(Role::Ingester)?;
+    }
     let ev = caller.event("delete").docs([raw.clone()]);
-    let deleted = match parse_doc_id(&raw) {
+    let done = match parse_doc_id(&raw) {
         Ok(id) => {
             let store = state.store().clone();
-            let viewer = caller.viewer.clone();
+            let who = caller.clone();
             blocking(move || {
-                store
-                    .delete_document(&id, &viewer)
-                    .map_err(ApiError::internal)
+                sextant_ingest::delete_document(
+                    &store,
+                    &id,
+                    &who.viewer,
+                    who.namespace().as_deref(),
+                    who.roles.contains(&Role::Admin),
+                )
+                .map_err(ApiError::internal)
             })
             .await?
         }
-        Err(_) => false,
+        Err(_) => sextant_ingest::Deleted::NotFound,
     };
-    let outcome = if deleted {
-        Audited::Success
-    } else {
-        Audited::Failure
-    };
-    audit(&state.audit, ev.outcome(outcome)).await?;
-    if deleted {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found())
+    match done {
+        sextant_ingest::Deleted::Deleted { marking } => {
+            audit(&state.audit, ev.marking(marking)).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        sextant_ingest::Deleted::NotOwner { marking } => {
+            audit(&state.audit, ev.marking(marking).outcome(Audited::Denied)).await?;
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only whoever ingested this document, or an administrator, may delete it",
+            ))
+        }
+        sextant_ingest::Deleted::NotFound => {
+            audit(&state.audit, ev.outcome(Audited::Failure)).await?;
+            Err(ApiError::not_found())
+        }
     }
 }
 
@@ -512,6 +539,7 @@ async fn search(
         .banner();
     let ev = caller
         .event("search")
+        .marking(&marking)
         .query(query)
         .docs(hits.iter().map(|h| h.doc_id.to_string()))
         .chunks(hits.iter().map(|h| h.chunk_id.0));
@@ -562,24 +590,16 @@ async fn metrics_text(
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
+    // Counts are the admin's own: a role never widens what a person sees.
     let st = state.clone();
-    let status = blocking(move || {
-        st.store()
-            .status(&sextant_store::Viewer::Unrestricted)
-            .map_err(ApiError::internal)
-    })
-    .await?;
-    let m = &state.metrics;
-    m.documents.set(status.documents as i64);
-    m.chunks.set(status.chunks as i64);
-    m.vectors.set(status.vectors as i64);
-    m.vectors_pending.set(status.vectors_pending as i64);
+    let viewer = caller.viewer.clone();
+    let status = blocking(move || st.store().status(&viewer).map_err(ApiError::internal)).await?;
     Ok((
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        m.encode(),
+        state.metrics.encode_with(&status),
     )
         .into_response())
 }
@@ -599,13 +619,26 @@ async fn audit_tail(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    audit(&state.audit, caller.event("audit.read")).await?;
+    audit(
+        &state.audit,
+        caller
+            .event("audit.read")
+            .marking(Marking::unclassified().banner()),
+    )
+    .await?;
     let Some(path) = state.audit.path().map(|p| p.to_path_buf()) else {
         return Ok(Json(serde_json::json!({ "records": [] })).into_response());
     };
     let n = q.n.unwrap_or(100).min(10_000);
-    let records =
-        blocking(move || sextant_audit::tail(&path, n).map_err(ApiError::internal)).await?;
+    let viewer = caller.viewer.clone();
+    let records = blocking(move || {
+        let mut records = sextant_audit::tail(&path, n).map_err(ApiError::internal)?;
+        for r in &mut records {
+            sextant_audit::redact(r, |m| viewer.may_see(m));
+        }
+        Ok(records)
+    })
+    .await?;
     Ok(Json(serde_json::json!({ "records": records })).into_response())
 }
 

@@ -23,11 +23,13 @@ pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub search_seconds: Family<ModeLabels, Histogram>,
-    pub documents_ingested: Counter,
     pub documents: Gauge,
     pub chunks: Gauge,
     pub vectors: Gauge,
     pub vectors_pending: Gauge,
+    /// Held from setting the store gauges to encoding them: two admins of different access
+    /// never read each other's counts.
+    encoding: parking_lot::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -37,7 +39,6 @@ impl Default for Metrics {
         let search_seconds = Family::<ModeLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
-        let documents_ingested = Counter::default();
         let (documents, chunks, vectors, vectors_pending) = (
             Gauge::default(),
             Gauge::default(),
@@ -55,11 +56,6 @@ impl Default for Metrics {
             search_seconds.clone(),
         );
         registry.register(
-            "documents_ingested",
-            "Documents ingested through the API",
-            documents_ingested.clone(),
-        );
-        registry.register(
             "store_documents",
             "Documents in the store",
             documents.clone(),
@@ -75,17 +71,42 @@ impl Default for Metrics {
             registry,
             requests,
             search_seconds,
-            documents_ingested,
             documents,
             chunks,
             vectors,
             vectors_pending,
+            encoding: parking_lot::Mutex::new(()),
         }
     }
 }
 
+/// Request methods are labels from a fixed set; anything else counts as `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
 impl Metrics {
-    pub fn encode(&self) -> String {
+    /// The metrics with the store's counts as `status` gives them (the reader's own view).
+    pub fn encode_with(&self, status: &sextant_store::StoreStatus) -> String {
+        let _one_at_a_time = self.encoding.lock();
+        self.documents.set(status.documents as i64);
+        self.chunks.set(status.chunks as i64);
+        self.vectors.set(status.vectors as i64);
+        self.vectors_pending.set(status.vectors_pending as i64);
+        self.encode()
+    }
+
+    fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");

@@ -32,11 +32,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use sextant_access;
-pub use sextant_geo;
-pub use sextant_text;
-pub use sextant_vector;
-
 /// Version of the on-disk layout. Bump on any incompatible change, and keep a frozen copy of the
 /// old layout under `tests/data/compat/` with a test that it still opens (or is refused clearly).
 /// Format 2 added classification markings; format 1 directories open read-only, every record

@@ -911,6 +911,7 @@ mod tests {
             marking: marking.into(),
             feed: None,
             track: Vec::new(),
+            owner: None,
         };
         let mut pos = 0;
         let chunks = texts

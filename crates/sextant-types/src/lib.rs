@@ -237,6 +237,11 @@ pub struct DocumentMeta {
     /// its position (the record itself shows the latest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track: Vec<TrackPoint>,
+    /// The namespace (`user:<name>`) of whoever ingested it; `None` for the local
+    /// administrator's documents and for shared feed records (a uid names one real-world
+    /// thing, reported by anyone). Only the owner, or an administrator, may delete it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// One position of a tracked feed record.
