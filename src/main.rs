@@ -16,7 +16,7 @@ use sextant_models::{fetch, Manifest};
 use sextant_retrieve::{Fusion, Retriever, SearchRequest};
 use sextant_server::wire::{SearchResponse, WireHit};
 
-use sextant_geo::index::Area;
+use sextant_spatial::Area;
 use sextant_store::{Store, Viewer};
 use sextant_types::{DocId, SearchMode};
 use std::io::IsTerminal;
@@ -257,13 +257,13 @@ impl AreaArgs {
         } else if let Some(path) = &self.within {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("--within {}", path.display()))?;
-            sextant_geo::area::area_from_geojson(&text)
+            sextant_geodata::area::area_from_geojson(&text)
                 .map_err(|e| anyhow::anyhow!("--within {}: {e}", path.display()))?
         } else if let Some(c) = &self.country {
             let geo = GeoData::load(&s.geo_dir()).map_err(|e| {
                 anyhow::anyhow!("--country needs the Natural Earth polygons ({e}); run `scripts/fetch-data.sh geo`")
             })?;
-            sextant_geo::area::country_area(c, Some(&geo))
+            sextant_geodata::area::country_area(c, Some(&geo))
                 .map_err(|e| anyhow::anyhow!("--country {c:?}: {e}"))?
         } else {
             return Ok(None);

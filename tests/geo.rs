@@ -1,6 +1,6 @@
 //! Coordinates in text, measured on the Factbook: every country's "Geographic coordinates"
 //! (the country's centre, and its capital's) is a labelled example, read from the document's
-//! structure; `sextant_geo::find_coordinates` runs over the whole text and is scored for
+//! structure; `sextant_geodata::find_coordinates` runs over the whole text and is scored for
 //! recall (labelled coordinates found, exactly) and precision. The labels miss coordinates the
 //! Factbook writes inline ("French Guiana: 4 00 N, 53 00 W"), so precision against the labels is
 //! a lower bound; a found coordinate whose text is a well-formed Factbook coordinate with the
@@ -49,7 +49,7 @@ fn factbook_coordinates_precision_and_recall() {
                 gold.push(p);
             }
         }
-        let got = sextant_geo::find_coordinates(&text);
+        let got = sextant_geodata::find_coordinates(&text);
         let close =
             |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6;
         labelled += gold.len();

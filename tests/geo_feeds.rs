@@ -6,7 +6,7 @@
 mod common;
 
 use geo::Intersects;
-use sextant_geo::gazetteer::GeoData;
+use sextant_geodata::gazetteer::GeoData;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 

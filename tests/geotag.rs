@@ -32,7 +32,7 @@
 
 mod common;
 
-use sextant_geo::{GeoData, Place, PlaceKind};
+use sextant_geodata::{GeoData, Place, PlaceKind};
 use std::time::Instant;
 
 /// The capital's name and (lat, lon) from a profile, if it has both.

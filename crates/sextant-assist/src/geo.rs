@@ -9,7 +9,7 @@
 
 use crate::{quote_marking, rollup, Answer, Result};
 use serde::Serialize;
-use sextant_geo::index::Area;
+use sextant_spatial::Area;
 use sextant_types::{GeoTag, Geometry, Hit};
 
 /// An answer with its pins.

@@ -24,10 +24,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 use sextant_access::Marking;
-use sextant_geo::index::Area;
 use sextant_models::generate::{ChatMessage, ChatModel, GenParams, Generation};
 use sextant_models::ModelError;
 use sextant_retrieve::{Retriever, SearchRequest};
+use sextant_spatial::Area;
 use sextant_store::Viewer;
 use sextant_types::{Hit, SearchMode};
 

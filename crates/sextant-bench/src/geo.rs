@@ -1,4 +1,4 @@
-//! `sextant-bench geo`: the spatial index (`sextant_geo::index`) against PostGIS on the same
+//! `sextant-bench geo`: the spatial index (`sextant_spatial`) against PostGIS on the same
 //! points and the same queries — latency per query kind on both sides and an exact agreement
 //! check (same sorted ids for every query). `scripts/bench-geo.sh` starts a throwaway PostGIS;
 //! `docs/geo-bench.md` has the method and the figures.
@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::{Rng, SeedableRng};
-use sextant_geo::index::{Area, SpatialIndex};
+use sextant_spatial::{Area, SpatialIndex};
 use sextant_types::Geometry;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -386,12 +386,12 @@ fn load_countries(path: &Path, n: usize) -> Result<Countries> {
     let v: serde_json::Value = serde_json::from_slice(&bytes)?;
     let mut shapes: Vec<(String, geo::MultiPolygon<f64>)> = Vec::new();
     if v.get("type").and_then(|t| t.as_str()) == Some("Topology") {
-        let features = sextant_geo::topo::decode(&bytes, "countries")
+        let features = sextant_geodata::topo::decode(&bytes, "countries")
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for f in features {
             // As the gazetteer does: rings that run across ±180 are cut there (a planar ring
             // joining 180 to -180 would span the globe).
-            let shape = sextant_geo::topo::split_antimeridian(f.shape);
+            let shape = sextant_geodata::topo::split_antimeridian(f.shape);
             shapes.push((f.name.unwrap_or_else(|| "?".into()), shape));
         }
     } else {

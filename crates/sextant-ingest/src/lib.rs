@@ -11,8 +11,8 @@ pub mod marks;
 pub use chunk::{chunk, ChunkConfig, Chunked, DraftChunk};
 pub use feeds::{feed_format, ingest_features, parse_feed, FeedReport};
 pub use marks::MarkingPolicy;
-pub use sextant_geo::feed::{CsvColumns, FeedFormat};
-pub use sextant_geo::gazetteer::GeoData;
+pub use sextant_geodata::feed::{CsvColumns, FeedFormat};
+pub use sextant_geodata::gazetteer::GeoData;
 pub use sextant_parse::{Format, ParseError};
 
 use sextant_models::Embedder;
@@ -189,7 +189,7 @@ pub fn geotag(geo: &GeoData, doc: &Document, chunks: &mut [Chunk]) {
                 end: p.end,
                 name: p.name.clone(),
                 source: match p.kind {
-                    sextant_geo::gazetteer::PlaceKind::Coordinates => {
+                    sextant_geodata::gazetteer::PlaceKind::Coordinates => {
                         sextant_types::GeoSource::Coordinates
                     }
                     _ => sextant_types::GeoSource::Gazetteer,

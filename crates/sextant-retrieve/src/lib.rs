@@ -8,8 +8,8 @@
 
 pub mod metrics;
 
-use sextant_geo::index::Area;
 use sextant_models::Embedder;
+use sextant_spatial::Area;
 use sextant_store::{Scope, Store, Viewer};
 use sextant_text::Visible;
 use sextant_types::{ChunkId, DocId, Hit, SearchMode};

@@ -23,7 +23,7 @@
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use sextant_access::{Access, Marking};
-use sextant_geo::index::{Area, SpatialIndex};
+use sextant_spatial::{Area, SpatialIndex};
 use sextant_text::{TextIndex, Visible};
 use sextant_types::{Chunk, ChunkId, DocId, Document, DocumentMeta};
 use sextant_vector::{Filter, VectorIndex};

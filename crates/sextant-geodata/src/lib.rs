@@ -1,17 +1,17 @@
-//! Geospatial building blocks for Sextant (level 2: no store, no IO beyond reading the files it
-//! is given):
-//! - [`area`]: areas as users write them (bbox, GeoJSON, near, country), resolved;
+//! Geographic data for ingest (level 3: reads the files it is given, no store):
+//! - [`area`]: areas as users write them (bbox, GeoJSON, near, country), resolved into
+//!   `sextant_spatial::Area`s;
 //! - [`coords`]: coordinates written in text (decimal, DMS, the Factbook's form, MGRS);
 //! - [`gazetteer`]: GeoNames places and Natural Earth country polygons, and geotagging of text;
 //! - [`topo`]: TopoJSON decoded into polygons (the Natural Earth country files);
-//! - [`feed`]: GeoJSON, KML, GPX, CSV and Cursor-on-Target records;
-//! - [`index`]: the spatial index (rstar) and the areas it is queried with.
+//! - [`feed`]: GeoJSON, KML, GPX, CSV and Cursor-on-Target records.
+//!
+//! The spatial index itself (what the store needs) is `sextant-spatial`.
 
 pub mod area;
 pub mod coords;
 pub mod feed;
 pub mod gazetteer;
-pub mod index;
 pub mod topo;
 
 pub use coords::{find_coordinates, Found};

@@ -3,8 +3,8 @@
 //! `{"country": "FR"}`) — resolved to an [`Area`] the spatial index can answer.
 
 use crate::gazetteer::GeoData;
-use crate::index::Area;
 use serde::Deserialize;
+use sextant_spatial::Area;
 use sextant_types::Geometry;
 
 /// An area in a JSON request.
