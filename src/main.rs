@@ -1137,7 +1137,7 @@ fn ask(
     if area.is_some() {
         req.area = area;
         let geo = assistant
-            .ask_geo(&req, |_| true)
+            .ask_geo(&req, |_, _| true)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         record(
             &log,
@@ -1159,7 +1159,7 @@ fn ask(
         return Ok(0);
     }
     let answer = assistant
-        .ask(&req, |_| true)
+        .ask(&req, |_, _| true)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     record(
         &log,

@@ -163,7 +163,7 @@ pub fn qa(
         req.trace = true;
         let t0 = Instant::now();
         let a = assistant
-            .ask(&req, |_| true)
+            .ask(&req, |_, _| true)
             .map_err(|e| anyhow::anyhow!("query {}: {e}", q.id))?;
         latencies.push(t0.elapsed().as_secs_f64());
         let cited_docs: Vec<String> = a

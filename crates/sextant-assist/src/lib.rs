@@ -234,7 +234,10 @@ pub struct Answer {
     pub retrieval_query: String,
     /// Share of the generated sentences that their citations support (before dropping).
     pub supported_share: f32,
-    /// The model's raw text, before verification.
+    /// The model's raw text, before verification. Never sent to clients: it may come from any
+    /// source in the prompt, so it would need the roll-up of all of them, which the answer's
+    /// banner (the roll-up of what it cites) does not promise. For `eval qa` diagnostics.
+    #[serde(skip_serializing, default)]
     pub generated: String,
     /// What kind of answer the question expects.
     pub answer_type: AnswerType,
@@ -641,9 +644,9 @@ impl Assistant {
         }
     }
 
-    /// Answers a question. `on_text` sees the model's raw text as it is generated (returning
-    /// false cancels); the returned [`Answer`] is the verified result and is what to show.
-    pub fn ask(&self, req: &AskRequest, on_text: impl FnMut(&str) -> bool) -> Result<Answer> {
+    /// Answers a question. `on_text` gets the answer's text and its marking once it has passed
+    /// every check (returning false cancels); the returned [`Answer`] is what to show.
+    pub fn ask(&self, req: &AskRequest, on_text: impl FnMut(&str, &str) -> bool) -> Result<Answer> {
         Ok(self.ask_grounded(req, on_text)?.0)
     }
 
@@ -651,7 +654,7 @@ impl Assistant {
     pub fn ask_geo(
         &self,
         req: &AskRequest,
-        on_text: impl FnMut(&str) -> bool,
+        on_text: impl FnMut(&str, &str) -> bool,
     ) -> Result<geo::GeoAnswer> {
         let (answer, g) = self.ask_grounded(req, on_text)?;
         let pins = geo::pins(&answer, &g.hits, req.area.as_ref())?;
@@ -662,7 +665,7 @@ impl Assistant {
     fn ask_grounded(
         &self,
         req: &AskRequest,
-        on_text: impl FnMut(&str) -> bool,
+        on_text: impl FnMut(&str, &str) -> bool,
     ) -> Result<(Answer, Grounding)> {
         let model = self.model(req.model.as_deref())?;
         let g = self.ground(
@@ -687,7 +690,7 @@ impl Assistant {
         question: &str,
         history: &[ChatMessage],
         g: &Grounding,
-        mut on_text: impl FnMut(&str) -> bool,
+        mut on_text: impl FnMut(&str, &str) -> bool,
     ) -> Result<Answer> {
         let _priority = sextant_models::priority::interactive();
         let mut answer = Answer {
@@ -735,7 +738,7 @@ impl Assistant {
             }
         }
         answer.trace = Some(trace);
-        on_text(&answer.answer);
+        on_text(&answer.answer, &answer.marking);
         Ok(answer)
     }
 
@@ -1143,7 +1146,7 @@ impl Assistant {
             let t = Instant::now();
             let r = self
                 .model(Some(id))
-                .and_then(|m| self.answer(m, question, &[], &g, |_| true))
+                .and_then(|m| self.answer(m, question, &[], &g, |_, _| true))
                 .map(|mut a| {
                     a.trace = None;
                     a

@@ -559,7 +559,7 @@ fn ask_bench(
             let mut req = sextant_assist::AskRequest::new(q.clone(), Viewer::Unrestricted);
             req.model = Some(model.to_string());
             let a = assistant
-                .ask(&req, |_| true)
+                .ask(&req, |_, _| true)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let s = start.elapsed().as_secs_f64();
             eprintln!("{label} {s:6.2}s {q} -> {}", a.answer);

@@ -155,7 +155,7 @@ pub async fn ask(
     let mut req = AskRequest::new(body.question, caller.viewer.clone());
     req.model = body.model;
     req.k = body.k;
-    let answer = blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
+    let answer = blocking(move || assistant.ask(&req, |_, _| true).map_err(ApiError::from)).await?;
     audit(
         &state.audit,
         answered(caller.event("ask"), &question, &answer),
@@ -210,18 +210,18 @@ pub async fn compare(
     Ok(Json(c).into_response())
 }
 
-/// Runs `req` on a blocking thread, sending `token` events as text is generated and then the
-/// result through `done`.
+/// Runs `req` on a blocking thread, sending the verified text with its marking (a `token`
+/// event) and then the result through the join handle.
 fn spawn_answer(
     state: &AppState,
     req: AskRequest,
-    tokens: mpsc::UnboundedSender<String>,
+    tokens: mpsc::UnboundedSender<(String, String)>,
 ) -> tokio::task::JoinHandle<Result<Answer, ApiError>> {
     let assistant = state.assistant.clone();
     tokio::task::spawn_blocking(move || {
         // A closed receiver (client gone) cancels the generation.
         assistant
-            .ask(&req, |t| tokens.send(t.to_string()).is_ok())
+            .ask(&req, |t, m| tokens.send((t.to_string(), m.to_string())).is_ok())
             .map_err(ApiError::from)
     })
 }
@@ -245,7 +245,7 @@ pub async fn chat(
     req.history = history;
     req.model = body.model;
     req.k = body.k;
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
     let job = spawn_answer(&state, req, tx);
     let event = caller.event("chat");
     if !body.stream {
@@ -257,10 +257,11 @@ pub async fn chat(
     let log = state.audit.clone();
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
-        while let Some(t) = rx.recv().await {
+        while let Some((text, marking)) = rx.recv().await {
+            // Every event carries the marking of the text it shows.
             let ev = Event::default()
                 .event("token")
-                .json_data(serde_json::json!({ "text": t }));
+                .json_data(serde_json::json!({ "text": text, "marking": marking }));
             if events_tx.send(ev.expect("serialisable")).is_err() {
                 return;
             }
@@ -374,7 +375,7 @@ pub async fn chat_completions(
     if !body.stream {
         let assistant = state.assistant.clone();
         let answer =
-            blocking(move || assistant.ask(&req, |_| true).map_err(ApiError::from)).await?;
+            blocking(move || assistant.ask(&req, |_, _| true).map_err(ApiError::from)).await?;
         audit(
             &state.audit,
             answered(caller.event("chat"), &question, &answer),
@@ -409,7 +410,7 @@ pub async fn chat_completions(
         None,
         &unmarked,
     ));
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
     let job = spawn_answer(&state, req, tx);
     let log = state.audit.clone();
     let event = caller.event("chat");

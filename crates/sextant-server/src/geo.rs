@@ -168,7 +168,7 @@ pub async fn geo_ask(
     req.model = body.model;
     req.k = body.k;
     req.area = Some(area);
-    let geo = blocking(move || assistant.ask_geo(&req, |_| true).map_err(ApiError::from)).await?;
+    let geo = blocking(move || assistant.ask_geo(&req, |_, _| true).map_err(ApiError::from)).await?;
     audit(
         &state.audit,
         answered(caller.event("geo_ask"), &question, &geo.answer),
