@@ -19,9 +19,10 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant-ingest", 4),
     ("sextant-retrieve", 4),
     ("sextant-assist", 5),
-    ("sextant-server", 6),
-    ("sextant-bench", 7),
-    ("sextant", 7),
+    ("sextant-app", 6),
+    ("sextant-server", 7),
+    ("sextant-bench", 8),
+    ("sextant", 8),
 ];
 
 #[test]

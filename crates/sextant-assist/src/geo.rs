@@ -115,3 +115,16 @@ pub fn pins(answer: &Answer, hits: &[Hit], area: Option<&Area>) -> Result<Featur
         features,
     })
 }
+
+impl crate::Assistant {
+    /// Answers a question about an area: the answer, and its citations' places as map pins.
+    pub fn ask_geo(
+        &self,
+        req: &crate::AskRequest,
+        on_text: impl FnMut(&str, &str) -> bool,
+    ) -> crate::Result<GeoAnswer> {
+        let (answer, g) = self.ask_grounded(req, on_text)?;
+        let pins = pins(&answer, &g.hits, req.area.as_ref())?;
+        Ok(GeoAnswer { answer, pins })
+    }
+}

@@ -1,4 +1,4 @@
-//! Who is asking: bearer tokens and client certificates become a [`Caller`] (name, what they
+//! Who is asking: bearer tokens and client certificates become a [`Session`] (name, what they
 //! may see, what they may do) before any handler runs; per-user rate limits; and the audit
 //! records the server writes.
 //!
@@ -9,7 +9,7 @@
 //! [`AUTH_FAILURE_WINDOW`] is audited with the count of those it stands for, and an address past
 //! [`AUTH_FAILURES_PER_WINDOW`] is answered 429 before any credential is tried.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,9 +19,9 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
+use sextant_app::Session;
 use sextant_audit::{AuditLog, Event, Outcome};
-use sextant_auth::{Principal, Role, Users};
-use sextant_store::Viewer;
+use sextant_auth::Users;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::tls::ClientCert;
@@ -34,54 +34,6 @@ pub enum AuthMode {
     /// No authentication: every caller is the unrestricted local administrator. Only with
     /// `sextant serve --insecure-dev`, which says so loudly.
     InsecureDev,
-}
-
-/// The authenticated caller of one request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub name: String,
-    pub viewer: Viewer,
-    pub roles: BTreeSet<Role>,
-    /// Client address, for the audit log.
-    pub client: String,
-    /// Whether uploads go into the caller's own namespace (every named user).
-    pub namespaced: bool,
-}
-
-impl Caller {
-    fn from_principal(p: Principal, client: String) -> Caller {
-        Caller {
-            name: p.name,
-            viewer: Viewer::Cleared(p.access),
-            roles: p.roles,
-            client,
-            namespaced: true,
-        }
-    }
-
-    /// 403 unless the caller holds `role`. Roles are not secret, so saying which is missing
-    /// leaks nothing.
-    pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.roles.contains(&role) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("this needs the {} role", role.as_str()),
-            ))
-        }
-    }
-
-    /// Where the caller's documents live: `user:<name>` for every named user (see
-    /// `IngestOptions::namespace`); `None` for the insecure-dev administrator.
-    pub fn namespace(&self) -> Option<String> {
-        self.namespaced.then(|| format!("user:{}", self.name))
-    }
-
-    /// An audit event by this caller.
-    pub fn event(&self, action: &str) -> Event {
-        Event::new(self.name.clone(), action).client(self.client.clone())
-    }
 }
 
 /// Authentication successes are logged once per user and client address per this window.
@@ -288,7 +240,7 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/openapi.json" | "/map") || path.starts_with("/map/")
 }
 
-/// Resolves the caller, applies the rate limit, and hands the request on with a [`Caller`]
+/// Resolves the caller, applies the rate limit, and hands the request on with a [`Session`]
 /// extension.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if is_public(req.uri().path()) {
@@ -300,13 +252,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     }
     let principal = match &state.auth.mode {
         AuthMode::InsecureDev => {
-            let caller = Caller {
-                name: "insecure-dev".into(),
-                viewer: Viewer::Unrestricted,
-                roles: [Role::Reader, Role::Ingester, Role::Admin].into(),
-                client,
-                namespaced: false,
-            };
+            let caller = Session::administrator("insecure-dev", client);
             req.extensions_mut().insert(caller);
             return next.run(req).await;
         }
@@ -328,7 +274,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
     };
     let caller = match principal {
-        Ok(p) => Caller::from_principal(p, client),
+        Ok(p) => Session::user(p, client),
         Err(why) => {
             let earlier = match state.auth.limiter.failure(&client) {
                 FailureVerdict::Audit(earlier) => earlier,

@@ -12,18 +12,15 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use sextant_assist::{Answer, AskRequest, AssistError};
+use sextant_assist::{Answer, AssistError};
 use sextant_models::generate::ChatMessage;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
-use crate::auth::{audit, Caller};
 use crate::error::{ApiError, ErrorCode};
-use crate::{blocking, AppState};
-use sextant_audit::Event as AuditEvent;
+use crate::{call, AppState};
+use sextant_app::{AskInput, CompareInput, Session};
 use sextant_auth::Role;
-
-const MAX_QUESTION_BYTES: usize = 4096;
 
 impl From<AssistError> for ApiError {
     fn from(e: AssistError) -> Self {
@@ -86,31 +83,7 @@ pub struct CompareBody {
     pub k: Option<usize>,
 }
 
-pub(crate) fn check_question(q: &str) -> Result<(), ApiError> {
-    if q.trim().is_empty() {
-        return Err(ApiError::bad_request("the question is empty"));
-    }
-    if q.len() > MAX_QUESTION_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "the question is longer than {MAX_QUESTION_BYTES} bytes"
-        )));
-    }
-    Ok(())
-}
-
 /// The audit record of an answer: the documents and chunks it cites.
-pub fn answered(ev: AuditEvent, question: &str, a: &Answer) -> AuditEvent {
-    ev.query(question)
-        .marking(&a.marking)
-        .docs(a.citations.iter().map(|c| c.doc_id.clone()))
-        .chunks(a.citations.iter().map(|c| c.chunk_id))
-        .cited(a.citations.iter().map(|c| c.chunk_id))
-        .detail(format!(
-            "model {}; {}",
-            a.model,
-            if a.abstained { "abstained" } else { "answered" }
-        ))
-}
 
 /// Splits a conversation into history and the final user question.
 fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMessage>), ApiError> {
@@ -128,10 +101,7 @@ fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMes
         }
     }
     match turns.pop() {
-        Some(last) if last.role == "user" => {
-            check_question(&last.content)?;
-            Ok((last.content, turns))
-        }
+        Some(last) if last.role == "user" => Ok((last.content, turns)),
         _ => Err(ApiError::bad_request(
             "the last message must be the user's question",
         )),
@@ -144,22 +114,16 @@ fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMes
               (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn ask(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     body: Result<Json<AskBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Answer>, ApiError> {
-    caller.require(Role::Reader)?;
     let Json(body) = body?;
-    check_question(&body.question)?;
-    let assistant = state.assistant.clone();
-    let question = body.question.clone();
-    let mut req = AskRequest::new(body.question, caller.viewer.clone());
-    req.model = body.model;
-    req.k = body.k;
-    let answer = blocking(move || assistant.ask(&req, |_, _| true).map_err(ApiError::from)).await?;
-    audit(
-        &state.audit,
-        answered(caller.event("ask"), &question, &answer),
-    )
+    let mut input = AskInput::new(body.question);
+    input.model = body.model;
+    input.k = body.k;
+    let answer = call(&state, move |app| {
+        app.ask(&session, "ask", input, |_, _| true)
+    })
     .await?;
     Ok(Json(answer))
 }
@@ -170,43 +134,16 @@ pub async fn ask(
               (status = 400, body = crate::error::ErrorBody)))]
 pub async fn compare(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     body: Result<Json<CompareBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Reader)?;
     let Json(body) = body?;
-    check_question(&body.question)?;
-    let assistant = state.assistant.clone();
-    let question = body.question.clone();
-    let viewer = caller.viewer.clone();
-    let c = blocking(move || {
-        assistant
-            .compare(&body.question, &body.models, body.k, &viewer)
-            .map_err(ApiError::from)
-    })
-    .await?;
-    let cited: Vec<&sextant_assist::Citation> = c
-        .answers
-        .iter()
-        .filter_map(|a| a.answer.as_ref())
-        .flat_map(|a| a.citations.iter())
-        .collect();
-    let marking = sextant_assist::rollup(
-        c.answers
-            .iter()
-            .filter_map(|a| a.answer.as_ref())
-            .map(|a| a.marking.as_str()),
-    )
-    .map_err(ApiError::internal)?
-    .banner();
-    let ev = caller
-        .event("compare")
-        .marking(marking)
-        .query(question)
-        .docs(cited.iter().map(|c| c.doc_id.clone()))
-        .chunks(cited.iter().map(|c| c.chunk_id))
-        .cited(cited.iter().map(|c| c.chunk_id));
-    audit(&state.audit, ev).await?;
+    let input = CompareInput {
+        question: body.question,
+        models: body.models,
+        k: body.k,
+    };
+    let c = call(&state, move |app| app.compare(&session, input)).await?;
     Ok(Json(c).into_response())
 }
 
@@ -214,15 +151,17 @@ pub async fn compare(
 /// event) and then the result through the join handle.
 fn spawn_answer(
     state: &AppState,
-    req: AskRequest,
+    session: Session,
+    input: AskInput,
     tokens: mpsc::UnboundedSender<(String, String)>,
 ) -> tokio::task::JoinHandle<Result<Answer, ApiError>> {
-    let assistant = state.assistant.clone();
+    let app = state.app.clone();
     tokio::task::spawn_blocking(move || {
         // A closed receiver (client gone) cancels the generation.
-        assistant
-            .ask(&req, |t, m| tokens.send((t.to_string(), m.to_string())).is_ok())
-            .map_err(ApiError::from)
+        app.ask(&session, "chat", input, |t, m| {
+            tokens.send((t.to_string(), m.to_string())).is_ok()
+        })
+        .map_err(ApiError::from)
     })
 }
 
@@ -234,27 +173,24 @@ fn spawn_answer(
               (status = 400, body = crate::error::ErrorBody)))]
 pub async fn chat(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     body: Result<Json<ChatBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Reader)?;
+    session.require(Role::Reader)?;
     let Json(body) = body?;
     let (question, history) = split_conversation(body.messages)?;
     state.assistant.model(body.model.as_deref())?;
-    let mut req = AskRequest::new(question.clone(), caller.viewer.clone());
-    req.history = history;
-    req.model = body.model;
-    req.k = body.k;
+    let mut input = AskInput::new(question);
+    input.history = history;
+    input.model = body.model;
+    input.k = body.k;
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
-    let job = spawn_answer(&state, req, tx);
-    let event = caller.event("chat");
+    let job = spawn_answer(&state, session, input, tx);
     if !body.stream {
         while rx.recv().await.is_some() {}
         let answer = job.await.map_err(ApiError::internal)??;
-        audit(&state.audit, answered(event, &question, &answer)).await?;
         return Ok(Json(answer).into_response());
     }
-    let log = state.audit.clone();
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
         while let Some((text, marking)) = rx.recv().await {
@@ -267,10 +203,7 @@ pub async fn chat(
             }
         }
         let last = match job.await {
-            Ok(Ok(answer)) => match audit(&log, answered(event, &question, &answer)).await {
-                Ok(()) => Event::default().event("answer").json_data(&answer),
-                Err(e) => Event::default().event("error").json_data(e.body()),
-            },
+            Ok(Ok(answer)) => Event::default().event("answer").json_data(&answer),
             Ok(Err(e)) => Event::default().event("error").json_data(e.body()),
             Err(e) => Event::default()
                 .event("error")
@@ -347,10 +280,10 @@ fn completion_id() -> String {
               (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn chat_completions(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     body: Result<Json<CompletionBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Reader)?;
+    session.require(Role::Reader)?;
     let Json(body) = body?;
     if body.n.is_some_and(|n| n != 1) {
         return Err(ApiError::bad_request("only n = 1 is supported"));
@@ -361,9 +294,9 @@ pub async fn chat_completions(
         .model(body.model.as_deref())?
         .id()
         .to_string();
-    let mut req = AskRequest::new(question.clone(), caller.viewer.clone());
-    req.history = history;
-    req.model = Some(model.clone());
+    let mut input = AskInput::new(question);
+    input.history = history;
+    input.model = Some(model.clone());
     let (id, created) = (completion_id(), unix_now());
     let usage_of = |a: &Answer| {
         serde_json::json!({
@@ -373,13 +306,9 @@ pub async fn chat_completions(
         })
     };
     if !body.stream {
-        let assistant = state.assistant.clone();
-        let answer =
-            blocking(move || assistant.ask(&req, |_, _| true).map_err(ApiError::from)).await?;
-        audit(
-            &state.audit,
-            answered(caller.event("chat"), &question, &answer),
-        )
+        let answer = call(&state, move |app| {
+            app.ask(&session, "chat", input, |_, _| true)
+        })
         .await?;
         return Ok(Json(serde_json::json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
@@ -411,9 +340,7 @@ pub async fn chat_completions(
         &unmarked,
     ));
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
-    let job = spawn_answer(&state, req, tx);
-    let log = state.audit.clone();
-    let event = caller.event("chat");
+    let job = spawn_answer(&state, session, input, tx);
     tokio::spawn(async move {
         // Verified text is re-sent from the final answer with its marking; the pieces only
         // tell that the answer is ready.
@@ -429,10 +356,6 @@ pub async fn chat_completions(
                 return;
             }
         };
-        if let Err(e) = audit(&log, answered(event, &question, &answer)).await {
-            let _ = events_tx.send(error_event(e.body()));
-            return;
-        }
         for piece in completion_text(&answer).split_inclusive(' ') {
             if events_tx
                 .send(chunk(
@@ -457,7 +380,7 @@ pub async fn chat_completions(
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, description = "an OpenAI model list")))]
 pub async fn models(
     State(state): State<AppState>,
-    Extension(_caller): Extension<Caller>,
+    Extension(_session): Extension<Session>,
 ) -> Json<serde_json::Value> {
     let data: Vec<serde_json::Value> = state
         .assistant

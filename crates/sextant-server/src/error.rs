@@ -134,3 +134,16 @@ impl From<axum::extract::multipart::MultipartRejection> for ApiError {
         ApiError::new(ErrorCode::UnsupportedMediaType, e.body_text())
     }
 }
+
+impl From<sextant_app::AppError> for ApiError {
+    fn from(e: sextant_app::AppError) -> Self {
+        use sextant_app::AppError;
+        match e {
+            AppError::BadRequest(m) => ApiError::bad_request(m),
+            AppError::Forbidden(m) => ApiError::new(ErrorCode::Forbidden, m),
+            AppError::NotFound => ApiError::not_found(),
+            AppError::Assist(e) => ApiError::from(e),
+            AppError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}

@@ -1,9 +1,7 @@
 //! Geospatial routes: search and ask in an area (`/v1/geo/search`, `/v1/geo/ask`), live feed
 //! pushes (`/v1/feeds/{feed}`) and the Cursor-on-Target TCP listener (`serve --cot-listen`).
 
-use crate::auth::{audit, Caller};
-use crate::chat::{answered, check_question};
-use crate::{blocking, ApiError, AppState};
+use crate::{call, ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap};
@@ -11,15 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sextant_access::Marking;
-use sextant_assist::AskRequest;
-use sextant_audit::{Event, Outcome as Audited};
+use sextant_app::{App, AskInput, FeedInput, Session};
 use sextant_auth::Role;
 use sextant_geodata::area::AreaSpec;
 use sextant_geodata::feed::CotStream;
-use sextant_ingest::{FeedFormat, FeedReport, GeoData, IngestOptions, MarkingPolicy};
-use sextant_retrieve::SearchRequest;
+use sextant_ingest::{FeedFormat, GeoData};
 use sextant_spatial::Area;
-use sextant_store::Viewer;
 use sextant_types::Geometry;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
@@ -38,10 +33,11 @@ impl std::fmt::Debug for Geo {
     }
 }
 
-fn resolve_area(state: &AppState, area: &serde_json::Value) -> Result<Area, ApiError> {
-    let spec = AreaSpec::from_json(area).map_err(ApiError::bad_request)?;
-    spec.resolve(state.options.geo.0.as_deref())
-        .map_err(|e| ApiError::bad_request(format!("area: {e}")))
+/// An area as a JSON body gives it, resolved (country names need the gazetteer).
+fn resolve_area(app: &App, area: &serde_json::Value) -> sextant_app::Result<Area> {
+    let spec = AreaSpec::from_json(area).map_err(sextant_app::AppError::BadRequest)?;
+    spec.resolve(app.options.geo.as_deref())
+        .map_err(|e| sextant_app::AppError::BadRequest(format!("area: {e}")))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -81,49 +77,28 @@ pub struct HitFeature {
     responses((status = 200, body = GeoSearchResponse), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn geo_search(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     body: Result<Json<GeoSearchBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<GeoSearchResponse>, ApiError> {
-    caller.require(Role::Reader)?;
     let Json(body) = body?;
-    if body.query.len() > 4096 {
-        return Err(ApiError::bad_request("query is longer than 4096 bytes"));
-    }
-    let k = body.k.unwrap_or(state.options.default_k);
-    let max = if body.query.trim().is_empty() {
-        sextant_retrieve::MAX_LIST
-    } else {
-        sextant_retrieve::MAX_K
-    };
-    if k == 0 || k > max {
-        return Err(ApiError::bad_request(format!(
-            "k must be between 1 and {max} (listing an area: empty query) or {} (a search)",
-            sextant_retrieve::MAX_K
-        )));
-    }
-    let area = resolve_area(&state, &body.area)?;
-    let query = body.query.clone();
-    let mut req =
-        SearchRequest::new(body.query, k, body.mode.unwrap_or_default().into()).in_area(Some(area));
-    req.fusion = state.options.fusion;
-    let retriever = state.retriever().clone();
-    let viewer = caller.viewer.clone();
-    let hits =
-        blocking(move || retriever.search(&req, &viewer).map_err(ApiError::internal)).await?;
-    let marking = sextant_assist::rollup(hits.iter().map(|h| h.marking.as_str()))
-        .map_err(ApiError::internal)?
-        .banner();
-    let ev = caller
-        .event("geo_search")
-        .marking(&marking)
-        .query(query)
-        .docs(hits.iter().map(|h| h.doc_id.to_string()))
-        .chunks(hits.iter().map(|h| h.chunk_id.0));
-    audit(&state.audit, ev).await?;
+    let found = call(&state, move |app| {
+        let area = resolve_area(app, &body.area)?;
+        app.search(
+            &session,
+            sextant_app::SearchInput {
+                query: body.query,
+                k: body.k,
+                mode: body.mode.unwrap_or_default().into(),
+                area: Some(area),
+            },
+        )
+    })
+    .await?;
     Ok(Json(GeoSearchResponse {
         kind: "FeatureCollection",
-        marking,
-        features: hits
+        marking: found.marking,
+        features: found
+            .hits
             .into_iter()
             .map(|h| {
                 let w = crate::wire::WireHit::from(h);
@@ -155,24 +130,17 @@ pub struct GeoAskBody {
               (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn geo_ask(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     body: Result<Json<GeoAskBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Reader)?;
     let Json(body) = body?;
-    check_question(&body.question)?;
-    let area = resolve_area(&state, &body.area)?;
-    let assistant = state.assistant.clone();
-    let question = body.question.clone();
-    let mut req = AskRequest::new(body.question, caller.viewer.clone());
-    req.model = body.model;
-    req.k = body.k;
-    req.area = Some(area);
-    let geo = blocking(move || assistant.ask_geo(&req, |_, _| true).map_err(ApiError::from)).await?;
-    audit(
-        &state.audit,
-        answered(caller.event("geo_ask"), &question, &geo.answer),
-    )
+    let geo = call(&state, move |app| {
+        let mut input = AskInput::new(body.question);
+        input.model = body.model;
+        input.k = body.k;
+        input.area = Some(resolve_area(app, &body.area)?);
+        app.geo_ask(&session, input)
+    })
     .await?;
     Ok(Json(geo).into_response())
 }
@@ -212,78 +180,30 @@ fn pushed_format(headers: &HeaderMap, body: &[u8]) -> Result<FeedFormat, ApiErro
               (status = 400, body = crate::error::ErrorBody)))]
 pub async fn push_feed(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     UrlPath(feed): UrlPath<String>,
     Query(q): Query<FeedQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Ingester)?;
-    if feed.is_empty()
-        || feed.len() > 128
-        || !feed
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(ApiError::bad_request(
-            "feed names are 1-128 characters of letters, digits, '-', '_' and '.'",
-        ));
-    }
+    session.require(Role::Ingester)?;
     let format = pushed_format(&headers, &body)?;
-    let explicit = q
+    let marking = q
         .marking
         .map(|m| {
             Marking::parse(&m).map_err(|e| ApiError::bad_request(format!("marking {m:?}: {e}")))
         })
         .transpose()?;
-    let opts = IngestOptions {
-        marking: MarkingPolicy {
-            explicit,
-            default: state.options.default_marking.clone(),
-        },
-        namespace: caller.namespace(),
-        ..Default::default()
+    let input = FeedInput {
+        feed,
+        format,
+        bytes: body.to_vec(),
+        marking,
+        source: None,
     };
-    let features = sextant_ingest::parse_feed(format, &body, &Default::default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let st = state.clone();
-    let viewer = caller.viewer.clone();
-    let name = feed.clone();
-    let report = blocking(move || {
-        sextant_ingest::ingest_features(
-            st.store(),
-            &name,
-            &format!("feed:{name}"),
-            format,
-            features,
-            &opts,
-            &viewer,
-        )
-        .map_err(ApiError::internal)
-    })
-    .await?;
-    audit(&state.audit, feed_event(caller.event("feed.push"), &report)).await?;
+    let report = call(&state, move |app| app.feed_push(&session, input)).await?;
     let _ = state.wake_embedder.try_send(());
     Ok(Json(report).into_response())
-}
-
-fn feed_event(ev: Event, r: &FeedReport) -> Event {
-    ev.outcome(if r.failed.is_empty() {
-        Audited::Success
-    } else {
-        Audited::Failure
-    })
-    .docs(r.doc_ids.iter().cloned())
-    .marking(&r.marking)
-    .detail(format!(
-        "feed {}: {} features, {} new, {} replaced, {} unchanged, {} failed",
-        r.feed,
-        r.features,
-        r.new,
-        r.replaced,
-        r.unchanged,
-        r.failed.len()
-    ))
 }
 
 /// A Cursor-on-Target TCP listener (TAK-style: a stream of `<event>` documents per
@@ -324,40 +244,29 @@ pub async fn cot_listener(
                 if features.is_empty() {
                     continue;
                 }
-                let st = state.clone();
-                let name = feed.clone();
+                // TAK streams carry no credentials: the listener's sender acts as the local
+                // administrator, named by its address (bind the listener to a trusted network).
                 let source = format!("cot:{peer}");
-                let src = source.clone();
-                let r = blocking(move || {
-                    let opts = IngestOptions {
-                        marking: MarkingPolicy {
-                            explicit: None,
-                            default: st.options.default_marking.clone(),
-                        },
-                        ..Default::default()
-                    };
-                    sextant_ingest::ingest_features(
-                        st.store(),
-                        &name,
-                        &src,
-                        FeedFormat::Cot,
-                        features,
-                        &opts,
-                        &Viewer::Unrestricted,
-                    )
-                    .map_err(ApiError::internal)
+                let session = Session::administrator(source.clone(), peer.to_string());
+                let input = FeedInput {
+                    feed: feed.clone(),
+                    format: FeedFormat::Cot,
+                    bytes: Vec::new(),
+                    marking: None,
+                    source: Some(source),
+                };
+                let r = call(&state, move |app| {
+                    app.feed_records(&session, input, features)
                 })
                 .await;
                 match r {
-                    Ok(report) => {
-                        let ev = feed_event(Event::new(&source, "feed.cot"), &report);
-                        if let Err(e) = state.audit.record(&ev) {
-                            tracing::error!(error = %e, "audit write failed; closing CoT stream");
-                            break;
-                        }
+                    Ok(_) => {
                         let _ = state.wake_embedder.try_send(());
                     }
-                    Err(e) => tracing::warn!(%peer, error = %e.message, "CoT ingest failed"),
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e.message, "CoT ingest failed; closing the stream");
+                        break;
+                    }
                 }
             }
         });

@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod tls;
 pub mod wire;
 
-use auth::{audit, Auth, AuthMode, Caller, Limiter};
+use auth::{Auth, AuthMode, Limiter};
 use axum::extract::{
     DefaultBodyLimit, Extension, MatchedPath, Multipart, Path as UrlPath, Query, Request, State,
 };
@@ -24,12 +24,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use error::{ApiError, ErrorCode};
 use sextant_access::Marking;
-use sextant_audit::{AuditLog, Outcome as Audited};
+use sextant_app::{App, Session};
+use sextant_audit::AuditLog;
 use sextant_auth::Role;
-use sextant_ingest::{ChunkConfig, IngestOptions, MarkingPolicy, Outcome};
-use sextant_retrieve::{Fusion, Retriever, SearchRequest};
-use sextant_store::{Store, Viewer};
-use sextant_types::DocId;
+use sextant_ingest::ChunkConfig;
+use sextant_retrieve::{Fusion, Retriever};
+use sextant_store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,6 +96,8 @@ pub struct AppState {
     pub wake_embedder: crossbeam_channel::Sender<()>,
     pub auth: Arc<Auth>,
     pub audit: Arc<AuditLog>,
+    /// The use cases every handler calls.
+    pub app: Arc<App>,
 }
 
 impl AppState {
@@ -108,7 +110,19 @@ impl AppState {
         wake_embedder: crossbeam_channel::Sender<()>,
     ) -> AppState {
         let limiter = Limiter::new(options.rate_limit_per_minute);
+        let app = Arc::new(App::new(
+            assistant.clone(),
+            audit.clone(),
+            sextant_app::AppOptions {
+                default_k: options.default_k,
+                fusion: options.fusion,
+                chunking: options.chunking,
+                default_marking: options.default_marking.clone(),
+                geo: options.geo.0.clone(),
+            },
+        ));
         AppState {
+            app,
             assistant,
             options: Arc::new(options),
             metrics: Arc::new(metrics::Metrics::default()),
@@ -132,13 +146,16 @@ impl AppState {
     }
 }
 
-/// Runs blocking work off the async runtime.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+/// Runs a use case off the async runtime.
+async fn call<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&App) -> sextant_app::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    let app = state.app.clone();
+    tokio::task::spawn_blocking(move || f(&app))
         .await
         .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
 }
 
 #[derive(OpenApi)]
@@ -290,12 +307,12 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
               (status = 400, body = error::ErrorBody), (status = 413, body = error::ErrorBody)))]
 async fn upload_documents(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Ingester)?;
+    session.require(Role::Ingester)?;
     let mut multipart = multipart?;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut files = Vec::new();
     let mut explicit = None;
     while let Some(field) = multipart.next_field().await? {
         let Some(name) = field.file_name().map(sanitize_name) else {
@@ -309,98 +326,20 @@ async fn upload_documents(
             continue;
         };
         let bytes = field.bytes().await?;
-        files.push((name, bytes.to_vec()));
+        files.push(sextant_app::Upload {
+            name,
+            bytes: bytes.to_vec(),
+        });
     }
     if files.is_empty() {
         return Err(ApiError::bad_request(
             "no file part in the upload (send multipart/form-data with a filename)",
         ));
     }
-    let opts = IngestOptions {
-        chunking: state.options.chunking,
-        marking: MarkingPolicy {
-            explicit,
-            default: state.options.default_marking.clone(),
-        },
-        namespace: caller.namespace(),
-        geo: state.options.geo.0.clone(),
-        ..Default::default()
-    };
-    let st = state.clone();
-    let who = caller.clone();
-    let results = blocking(move || {
-        let store = st.store().clone();
-        Ok(files
-            .into_iter()
-            .map(|(name, bytes)| {
-                match sextant_ingest::ingest_upload(&store, &name, &bytes, &opts, &who.viewer) {
-                    Ok(o) => {
-                        let marking = store
-                            .document_meta(o.doc_id(), &Viewer::Unrestricted)
-                            .ok()
-                            .flatten()
-                            .map(|m| m.marking);
-                        let (status, chunks) = match &o {
-                            Outcome::New { chunks, .. } => (UploadStatus::New, Some(*chunks)),
-                            Outcome::Replaced { chunks, .. } => {
-                                (UploadStatus::Replaced, Some(*chunks))
-                            }
-                            Outcome::Unchanged { .. } => (UploadStatus::Unchanged, None),
-                        };
-                        let r = UploadResult {
-                            name,
-                            status,
-                            doc_id: Some(o.doc_id().to_string()),
-                            chunks,
-                            error: None,
-                        };
-                        (r, marking)
-                    }
-                    Err(e) => {
-                        tracing::info!(file = %name, error = %e, "upload rejected");
-                        let r = UploadResult {
-                            name,
-                            status: UploadStatus::Failed,
-                            doc_id: None,
-                            chunks: None,
-                            error: Some(e.for_user()),
-                        };
-                        (r, None)
-                    }
-                }
-            })
-            .collect::<Vec<_>>())
-    })
-    .await?;
-    let (results, marks): (Vec<UploadResult>, Vec<Option<String>>) = results.into_iter().unzip();
-    let ok = results
-        .iter()
-        .filter(|r| r.status != UploadStatus::Failed)
-        .count();
-    // Every document named here is one the uploader may see; a failed file names nothing
-    // beyond its own name, which the uploader sent.
-    let marking = sextant_assist::rollup(marks.iter().flatten().map(String::as_str))
-        .map_err(ApiError::internal)?
-        .banner();
-    let ev = caller
-        .event("ingest")
-        .marking(marking)
-        .outcome(if ok == 0 {
-            Audited::Failure
-        } else {
-            Audited::Success
-        })
-        .docs(results.iter().filter_map(|r| r.doc_id.clone()))
-        .detail(
-            results
-                .iter()
-                .map(|r| format!("{}: {:?}", r.name, r.status))
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
-    audit(&state.audit, ev).await?;
+    let done = call(&state, move |app| app.upload(&session, files, explicit)).await?;
     let _ = state.wake_embedder.try_send(());
-    let status = if ok == 0 {
+    let results: Vec<UploadResult> = done.files.into_iter().map(UploadResult::from).collect();
+    let status = if results.iter().all(|r| r.status == UploadStatus::Failed) {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -418,33 +357,15 @@ fn sanitize_name(name: &str) -> String {
     }
 }
 
-fn parse_doc_id(id: &str) -> Result<DocId, ApiError> {
-    // A malformed id cannot name a document: answer exactly as for a missing one.
-    DocId::parse(id).ok_or_else(ApiError::not_found)
-}
-
 /// A document's metadata and extracted text.
 #[utoipa::path(get, path = "/v1/documents/{id}", params(("id" = String, Path, description = "Document id")),
     responses((status = 200, body = DocumentBody), (status = 404, body = error::ErrorBody)))]
 async fn get_document(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     UrlPath(raw): UrlPath<String>,
 ) -> Result<Json<DocumentBody>, ApiError> {
-    caller.require(Role::Reader)?;
-    let ev = caller.event("document.read").docs([raw.clone()]);
-    let Some(id) = DocId::parse(&raw) else {
-        audit(&state.audit, ev.outcome(Audited::Failure)).await?;
-        return Err(ApiError::not_found());
-    };
-    let store = state.store().clone();
-    let viewer = caller.viewer.clone();
-    let doc = blocking(move || store.document(&id, &viewer).map_err(ApiError::internal)).await?;
-    let Some(doc) = doc else {
-        audit(&state.audit, ev.outcome(Audited::Failure)).await?;
-        return Err(ApiError::not_found());
-    };
-    audit(&state.audit, ev.marking(&doc.meta.marking)).await?;
+    let doc = call(&state, move |app| app.document(&session, &raw)).await?;
     Ok(Json(DocumentBody::new(doc.meta, doc.text)))
 }
 
@@ -453,49 +374,11 @@ async fn get_document(
     responses((status = 204, description = "Deleted"), (status = 404, body = error::ErrorBody)))]
 async fn delete_document(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     UrlPath(raw): UrlPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    // Administrators delete anything within their access; ingesters what they ingested.
-    if !caller.roles.contains(&Role::Admin) {
-        caller.require(Role::Ingester)?;
-    }
-    let ev = caller.event("delete").docs([raw.clone()]);
-    let done = match parse_doc_id(&raw) {
-        Ok(id) => {
-            let store = state.store().clone();
-            let who = caller.clone();
-            blocking(move || {
-                sextant_ingest::delete_document(
-                    &store,
-                    &id,
-                    &who.viewer,
-                    who.namespace().as_deref(),
-                    who.roles.contains(&Role::Admin),
-                )
-                .map_err(ApiError::internal)
-            })
-            .await?
-        }
-        Err(_) => sextant_ingest::Deleted::NotFound,
-    };
-    match done {
-        sextant_ingest::Deleted::Deleted { marking } => {
-            audit(&state.audit, ev.marking(marking)).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        sextant_ingest::Deleted::NotOwner { marking } => {
-            audit(&state.audit, ev.marking(marking).outcome(Audited::Denied)).await?;
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "only whoever ingested this document, or an administrator, may delete it",
-            ))
-        }
-        sextant_ingest::Deleted::NotFound => {
-            audit(&state.audit, ev.outcome(Audited::Failure)).await?;
-            Err(ApiError::not_found())
-        }
-    }
+    call(&state, move |app| app.delete(&session, &raw)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Hybrid, BM25 or dense search over chunks.
@@ -503,50 +386,29 @@ async fn delete_document(
     responses((status = 200, body = SearchResponse), (status = 400, body = error::ErrorBody)))]
 async fn search(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     body: Result<Json<SearchRequestBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    caller.require(Role::Reader)?;
     let Json(body) = body?;
-    if body.query.len() > 4096 {
-        return Err(ApiError::bad_request("query is longer than 4096 bytes"));
-    }
-    let k = body.k.unwrap_or(state.options.default_k);
-    if k == 0 || k > sextant_retrieve::MAX_K {
-        return Err(ApiError::bad_request(format!(
-            "k must be between 1 and {}",
-            sextant_retrieve::MAX_K
-        )));
-    }
-    let mode = body.mode.unwrap_or_default();
-    let query = body.query.clone();
-    let mut req = SearchRequest::new(body.query, k, mode.into());
-    req.fusion = state.options.fusion;
-    let retriever = state.retriever().clone();
+    let mode: sextant_types::SearchMode = body.mode.unwrap_or_default().into();
+    let input = sextant_app::SearchInput {
+        query: body.query,
+        k: body.k,
+        mode,
+        area: None,
+    };
     let t0 = Instant::now();
-    let viewer = caller.viewer.clone();
-    let hits =
-        blocking(move || retriever.search(&req, &viewer).map_err(ApiError::internal)).await?;
+    let found = call(&state, move |app| app.search(&session, input)).await?;
     state
         .metrics
         .search_seconds
         .get_or_create(&metrics::ModeLabels {
-            mode: sextant_types::SearchMode::from(mode).to_string(),
+            mode: mode.to_string(),
         })
         .observe(t0.elapsed().as_secs_f64());
-    let marking = sextant_assist::rollup(hits.iter().map(|h| h.marking.as_str()))
-        .map_err(ApiError::internal)?
-        .banner();
-    let ev = caller
-        .event("search")
-        .marking(&marking)
-        .query(query)
-        .docs(hits.iter().map(|h| h.doc_id.to_string()))
-        .chunks(hits.iter().map(|h| h.chunk_id.0));
-    audit(&state.audit, ev).await?;
     Ok(Json(SearchResponse {
-        marking,
-        hits: hits.into_iter().map(WireHit::from).collect(),
+        marking: found.marking,
+        hits: found.hits.into_iter().map(WireHit::from).collect(),
     }))
 }
 
@@ -560,11 +422,9 @@ async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", responses((status = 200, body = ReadyResponse), (status = 503, body = ReadyResponse)))]
 async fn readyz(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
 ) -> Result<Response, ApiError> {
-    let st = state.clone();
-    let viewer = caller.viewer.clone();
-    let status = blocking(move || st.store().status(&viewer).map_err(ApiError::internal)).await?;
+    let status = call(&state, move |app| app.status(&session)).await?;
     let ready = state.retriever().embedder().is_some();
     let body = ReadyResponse {
         ready,
@@ -587,13 +447,11 @@ async fn readyz(
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 403, body = error::ErrorBody)))]
 async fn metrics_text(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
+    session.require(Role::Admin)?;
     // Counts are the admin's own: a role never widens what a person sees.
-    let st = state.clone();
-    let viewer = caller.viewer.clone();
-    let status = blocking(move || st.store().status(&viewer).map_err(ApiError::internal)).await?;
+    let status = call(&state, move |app| app.status(&session)).await?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -615,30 +473,11 @@ struct AuditQuery {
     responses((status = 200, description = "{\"records\": [...]}"), (status = 403, body = error::ErrorBody)))]
 async fn audit_tail(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    audit(
-        &state.audit,
-        caller
-            .event("audit.read")
-            .marking(Marking::unclassified().banner()),
-    )
-    .await?;
-    let Some(path) = state.audit.path().map(|p| p.to_path_buf()) else {
-        return Ok(Json(serde_json::json!({ "records": [] })).into_response());
-    };
-    let n = q.n.unwrap_or(100).min(10_000);
-    let viewer = caller.viewer.clone();
-    let records = blocking(move || {
-        let mut records = sextant_audit::tail(&path, n).map_err(ApiError::internal)?;
-        for r in &mut records {
-            sextant_audit::redact(r, |m| viewer.may_see(m));
-        }
-        Ok(records)
-    })
-    .await?;
+    let n = q.n.unwrap_or(100);
+    let records = call(&state, move |app| app.audit_read(&session, n)).await?;
     Ok(Json(serde_json::json!({ "records": records })).into_response())
 }
 

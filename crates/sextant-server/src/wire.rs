@@ -139,6 +139,29 @@ pub enum UploadStatus {
     Failed,
 }
 
+impl From<sextant_app::UploadStatus> for UploadStatus {
+    fn from(s: sextant_app::UploadStatus) -> Self {
+        match s {
+            sextant_app::UploadStatus::New => UploadStatus::New,
+            sextant_app::UploadStatus::Replaced => UploadStatus::Replaced,
+            sextant_app::UploadStatus::Unchanged => UploadStatus::Unchanged,
+            sextant_app::UploadStatus::Failed => UploadStatus::Failed,
+        }
+    }
+}
+
+impl From<sextant_app::UploadOutcome> for UploadResult {
+    fn from(o: sextant_app::UploadOutcome) -> Self {
+        UploadResult {
+            name: o.name,
+            status: o.status.into(),
+            doc_id: o.doc_id,
+            chunks: o.chunks,
+            error: o.error,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct UploadResult {
     /// The uploaded file name.

@@ -1,0 +1,9 @@
+//! One module per command family; shared setup (settings, store, session, app) is in
+//! `main.rs`.
+
+pub(crate) mod audit;
+pub(crate) mod ingest;
+pub(crate) mod models;
+pub(crate) mod query;
+pub(crate) mod serve;
+pub(crate) mod users;
