@@ -14,6 +14,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant-text", 2),
     ("sextant-vector", 2),
     ("sextant-spatial", 2),
+    ("sextant-feeds", 2),
     ("sextant-geodata", 3),
     ("sextant-store", 3),
     ("sextant-ingest", 4),
@@ -188,4 +189,48 @@ fn crates_use_only_what_they_declare() {
     wrong.dedup();
     assert!(wrong.is_empty(), "undeclared arrows:\n{}", wrong.join("\n"));
     assert!(files_checked > 100, "{files_checked}");
+}
+
+/// Non-blank lines of a crate's sources that are not tests: `src/**/*.rs` minus `tests.rs`
+/// files and everything from a file's `#[cfg(test)]` on (test modules sit at the end).
+fn non_test_lines(src: &std::path::Path) -> usize {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files
+        .iter()
+        .filter(|f| f.file_name().is_some_and(|n| n != "tests.rs"))
+        .filter(|f| !f.components().any(|c| c.as_os_str() == "tests"))
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            code.lines().filter(|l| !l.trim().is_empty()).count()
+        })
+        .sum()
+}
+
+/// No crate holds more than 15% of the workspace's non-test lines: a crate that big is doing
+/// several jobs and should be split along them.
+#[test]
+fn no_crate_holds_more_than_15_percent_of_the_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut lines: BTreeMap<String, usize> = BTreeMap::new();
+    lines.insert("sextant".into(), non_test_lines(&root.join("src")));
+    for e in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        lines.insert(name, non_test_lines(&e.path().join("src")));
+    }
+    let total: usize = lines.values().sum();
+    let mut shares: Vec<(f64, &String)> = lines
+        .iter()
+        .map(|(n, l)| (100.0 * *l as f64 / total as f64, n))
+        .collect();
+    shares.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (share, name) in &shares {
+        eprintln!("{name:20} {:6} lines {share:5.1}%", lines[*name]);
+    }
+    let (top, name) = shares[0];
+    assert!(
+        top <= 15.0,
+        "{name} holds {top:.1}% of {total} non-test lines"
+    );
 }

@@ -954,7 +954,7 @@ async fn authentication_roles_limits_and_marked_output() {
 /// into a store without that record: the record's existence, id and state stay hidden.
 #[test]
 fn feed_push_above_access_is_not_an_existence_oracle() {
-    use sextant_geodata::feed::{CsvColumns, FeedFormat};
+    use sextant_feeds::{CsvColumns, FeedFormat};
     let feature = br#"{"type":"Feature","id":"sub-7","geometry":{"type":"Point","coordinates":[12.5,41.9]},"properties":{"name":"Hidden boat","classification":"SECRET"}}"#;
     let features = || {
         sextant_ingest::feeds::parse_feed(FeedFormat::GeoJson, feature, &CsvColumns::default())

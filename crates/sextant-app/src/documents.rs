@@ -4,7 +4,7 @@ use crate::{banner, App, AppError, Result, Session};
 use sextant_access::Marking;
 use sextant_audit::Outcome as Audited;
 use sextant_auth::Role;
-use sextant_geodata::feed::{CsvColumns, FeedFormat};
+use sextant_feeds::{CsvColumns, FeedFormat};
 use sextant_ingest::{Deleted, FeedReport, IngestOptions, MarkingPolicy, Outcome};
 use sextant_store::Viewer;
 use sextant_types::{DocId, Document};
@@ -173,7 +173,7 @@ impl App {
         &self,
         s: &Session,
         input: FeedInput,
-        features: Vec<sextant_geodata::feed::Feature>,
+        features: Vec<sextant_feeds::Feature>,
     ) -> Result<FeedReport> {
         s.require(Role::Ingester)?;
         check_feed_name(&input.feed)?;

@@ -4,13 +4,12 @@
 //! - [`coords`]: coordinates written in text (decimal, DMS, the Factbook's form, MGRS);
 //! - [`gazetteer`]: GeoNames places and Natural Earth country polygons, and geotagging of text;
 //! - [`topo`]: TopoJSON decoded into polygons (the Natural Earth country files);
-//! - [`feed`]: GeoJSON, KML, GPX, CSV and Cursor-on-Target records.
 //!
-//! The spatial index itself (what the store needs) is `sextant-spatial`.
+//! The spatial index itself (what the store needs) is `sextant-spatial`; feed readers are
+//! `sextant-feeds`.
 
 pub mod area;
 pub mod coords;
-pub mod feed;
 pub mod gazetteer;
 pub mod topo;
 

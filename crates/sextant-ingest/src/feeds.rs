@@ -16,7 +16,7 @@
 
 use crate::{doc_id_for, now_secs, IngestError, IngestOptions, Outcome, Result};
 use sextant_access::Marking;
-use sextant_geodata::feed::{CsvColumns, Feature, FeedFormat};
+use sextant_feeds::{CsvColumns, Feature, FeedFormat};
 use sextant_store::{Committed, Store, Viewer};
 use sextant_types::{
     Chunk, ChunkId, DocId, Document, DocumentMeta, GeoSource, GeoTag, Geometry, Portion, Portions,
@@ -55,7 +55,7 @@ pub fn feed_name(opts: &IngestOptions, path: &Path) -> String {
 
 /// Parses a feed's bytes.
 pub fn parse_feed(format: FeedFormat, bytes: &[u8], csv: &CsvColumns) -> Result<Vec<Feature>> {
-    sextant_geodata::feed::parse(format, bytes, csv).map_err(|e| IngestError::Feed(e.to_string()))
+    sextant_feeds::parse(format, bytes, csv).map_err(|e| IngestError::Feed(e.to_string()))
 }
 
 /// One prepared record, ready to commit (or unchanged).

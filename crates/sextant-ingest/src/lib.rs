@@ -11,7 +11,7 @@ pub mod marks;
 pub use chunk::{chunk, ChunkConfig, Chunked, DraftChunk};
 pub use feeds::{feed_format, ingest_features, parse_feed, FeedReport};
 pub use marks::MarkingPolicy;
-pub use sextant_geodata::feed::{CsvColumns, FeedFormat};
+pub use sextant_feeds::{CsvColumns, FeedFormat};
 pub use sextant_geodata::gazetteer::GeoData;
 pub use sextant_parse::{Format, ParseError};
 
