@@ -1274,3 +1274,37 @@ async fn admins_see_audit_and_metrics_within_their_access_and_ingesters_delete_t
         StatusCode::NO_CONTENT
     );
 }
+
+/// Geo search and ask bodies are JSON: they get the JSON body limit (1 MiB), not the feed
+/// pushes' large one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geo_bodies_use_the_json_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reader = add(
+        tmp.path(),
+        "r",
+        "SECRET",
+        "USA",
+        &[Role::Reader, Role::Ingester],
+    );
+    let (api, _store) = small_api(tmp.path(), 0, Arc::new(AuditLog::disabled()));
+    let big = format!(
+        r#"{{"query":"x","area":{{"bbox":[0,0,1,1]}},"pad":"{}"}}"#,
+        "a".repeat(2 << 20)
+    );
+    for path in ["/v1/geo/search", "/v1/geo/ask"] {
+        let req = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(big.clone()))
+            .unwrap();
+        let (s, body) = api.call(Some(&reader), req).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {body}");
+    }
+    // A 2 MiB feed push is read (and refused for its content, not its size).
+    let req = Request::post("/v1/feeds/big")
+        .header("content-type", "application/geo+json")
+        .body(Body::from(big))
+        .unwrap();
+    let (s, body) = api.call(Some(&reader), req).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -15,8 +15,64 @@ use crate::{
     Result,
 };
 
+/// Deepest element nesting accepted. html5ever's tree builder scans the stack of open elements
+/// for every tag, so a document nested n deep costs O(n²) (200,000 nested `<div>`s kept a core
+/// busy for minutes); real documents stay far below this.
+pub const MAX_NESTING: usize = 1000;
+
+/// Elements that never hold others (void), or that the parser closes by itself when a sibling
+/// starts (so a run of them does not nest).
+const NOT_NESTING: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "!doctype",
+];
+
+/// The deepest nesting of elements in `src`, by a linear scan of its tags (an upper bound of
+/// what the parser builds: unclosed containers count as open).
+fn nesting(src: &str) -> usize {
+    let b = src.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(at) = src[i..].find('<') {
+        let start = i + at + 1;
+        i = start;
+        if src[start..].starts_with("!--") {
+            i = src[start..].find("-->").map_or(b.len(), |e| start + e + 3);
+            continue;
+        }
+        let closing = b.get(start) == Some(&b'/');
+        let name_start = start + usize::from(closing);
+        let name_end = src[name_start..]
+            .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+            .map_or(b.len(), |e| name_start + e);
+        let name = src[name_start..name_end].to_ascii_lowercase();
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let end = src[name_end..].find('>').map_or(b.len(), |e| name_end + e);
+        let self_closing = end > 0 && b.get(end - 1) == Some(&b'/');
+        if NOT_NESTING.contains(&name.as_str()) || self_closing {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
+}
+
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
     let src = decode_text(Format::Html, bytes)?;
+    let depth = nesting(&src);
+    if depth > MAX_NESTING {
+        return Err(crate::ParseError::Malformed {
+            format: Format::Html,
+            reason: format!("elements nested {depth} deep (at most {MAX_NESTING} are read)"),
+        });
+    }
     let doc = Html::parse_document(&src);
 
     let mut blocks = Vec::new();
@@ -262,6 +318,36 @@ fn collect_rows(node: NodeRef<'_, Node>, rows: &mut Vec<Vec<String>>, caption: &
 
 #[cfg(test)]
 mod tests {
+
+    /// 200,000 nested `<div>`s are refused at once (the tree builder would take minutes), and
+    /// nothing overflows the stack; ordinary nesting and unclosed paragraphs are read.
+    #[test]
+    fn deep_nesting_is_refused_quickly() {
+        let deep = format!(
+            "<html><body>{}x{}</body></html>",
+            "<div>".repeat(200_000),
+            "</div>".repeat(200_000)
+        );
+        let t0 = std::time::Instant::now();
+        let err = parse(deep.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("nested"), "{err}");
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t0.elapsed()
+        );
+        let flat = format!(
+            "<body>{}<div><div><p>kept</p></div></div></body>",
+            "<p>para".repeat(50_000)
+        );
+        let p = parse(flat.as_bytes()).unwrap();
+        assert!(p.blocks.iter().any(|b| b.text == "kept"));
+        assert_eq!(
+            nesting("<div><br><img src=x/><!-- <div> --><div></div></div>"),
+            2
+        );
+    }
+
     use super::*;
     use BlockKind::*;
 

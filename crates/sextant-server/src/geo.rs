@@ -206,15 +206,21 @@ pub async fn push_feed(
     Ok(Json(report).into_response())
 }
 
+/// Cursor-on-Target connections served at once; more are closed at accept.
+pub const MAX_COT_CONNECTIONS: usize = 64;
+
 /// A Cursor-on-Target TCP listener (TAK-style: a stream of `<event>` documents per
 /// connection). Events go into `feed` with the server's default marking, as the local
-/// administrator would ingest them; each committed batch is audited as user `cot:<peer>`.
+/// administrator would ingest them; each committed batch (what one read delivered) is audited
+/// as user `cot:<peer>`. At most [`MAX_COT_CONNECTIONS`] connections are served at once.
+
 pub async fn cot_listener(
     listener: tokio::net::TcpListener,
     state: AppState,
     feed: String,
     max_event: usize,
 ) {
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_COT_CONNECTIONS));
     loop {
         let (mut sock, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -224,9 +230,15 @@ pub async fn cot_listener(
                 continue;
             }
         };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "CoT connection refused: {MAX_COT_CONNECTIONS} already open");
+            drop(sock);
+            continue;
+        };
         let state = state.clone();
         let feed = feed.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let mut stream = CotStream::new(max_event);
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -273,11 +285,16 @@ pub async fn cot_listener(
     }
 }
 
-/// Routes of this module (merged into the API router).
+/// Search and ask in an area: JSON bodies, under the JSON limit.
 pub fn routes() -> axum::Router<AppState> {
     use axum::routing::post;
     axum::Router::new()
         .route("/v1/geo/search", post(geo_search))
         .route("/v1/geo/ask", post(geo_ask))
-        .route("/v1/feeds/{feed}", post(push_feed))
+}
+
+/// Feed pushes: the only route with the large feed body limit.
+pub fn feed_routes() -> axum::Router<AppState> {
+    use axum::routing::post;
+    axum::Router::new().route("/v1/feeds/{feed}", post(push_feed))
 }

@@ -243,7 +243,7 @@ pub fn router(state: AppState) -> Router {
     let upload = Router::new()
         .route("/v1/documents", post(upload_documents))
         .layer(DefaultBodyLimit::max(opts.max_upload_bytes));
-    let feeds = geo::routes().layer(DefaultBodyLimit::max(opts.max_feed_bytes));
+    let feeds = geo::feed_routes().layer(DefaultBodyLimit::max(opts.max_feed_bytes));
     let basemap = opts.geo.0.as_ref().map(|g| Arc::new(g.basemap_geojson()));
     let map = map::routes(map::MapAssets::locate(basemap));
     let api = Router::new()
@@ -262,6 +262,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/v1/audit", get(audit_tail))
         .route("/openapi.json", get(openapi))
+        .merge(geo::routes())
         .layer(DefaultBodyLimit::max(opts.max_json_bytes));
     upload
         .merge(feeds)
