@@ -1,6 +1,6 @@
 //! Cited answers: ask (in an area too), chat, compare.
 
-use crate::{banner, check_text, App, AppError, Result, Session};
+use crate::{banner, check_text, with_text, App, AppError, Result, Session};
 use sextant_assist::geo::GeoAnswer;
 use sextant_assist::{Answer, AskRequest, Comparison};
 use sextant_audit::Event;
@@ -43,9 +43,9 @@ pub struct CompareInput {
 }
 
 /// The audit record of an answer: the question, what it cites, and its marking.
-fn answered(ev: Event, question: &str, a: &Answer) -> Event {
-    ev.query(question)
-        .marking(&a.marking)
+fn answered(s: &Session, action: &str, question: &str, a: &Answer) -> Event {
+    with_text(s.event(action), s, &a.marking)
+        .query(question)
         .docs(a.citations.iter().map(|c| c.doc_id.clone()))
         .chunks(a.citations.iter().map(|c| c.chunk_id))
         .cited(a.citations.iter().map(|c| c.chunk_id))
@@ -101,7 +101,7 @@ impl App {
     ) -> Result<Answer> {
         let req = self.request(s, input)?;
         let answer = self.assistant().ask(&req, on_text)?;
-        self.record(&answered(s.event(action), &req.question, &answer))?;
+        self.record(&answered(s, action, &req.question, &answer))?;
         Ok(answer)
     }
 
@@ -112,7 +112,7 @@ impl App {
         }
         let req = self.request(s, input)?;
         let geo = self.assistant().ask_geo(&req, |_, _| true)?;
-        self.record(&answered(s.event("geo_ask"), &req.question, &geo.answer))?;
+        self.record(&answered(s, "geo_ask", &req.question, &geo.answer))?;
         Ok(geo)
     }
 
@@ -138,12 +138,15 @@ impl App {
         let cited: Vec<&sextant_assist::Citation> =
             answers.iter().flat_map(|a| a.citations.iter()).collect();
         self.record(
-            &s.event("compare")
-                .marking(banner(answers.iter().map(|a| a.marking.as_str()))?)
-                .query(&input.question)
-                .docs(cited.iter().map(|c| c.doc_id.clone()))
-                .chunks(cited.iter().map(|c| c.chunk_id))
-                .cited(cited.iter().map(|c| c.chunk_id)),
+            &with_text(
+                s.event("compare"),
+                s,
+                &banner(answers.iter().map(|a| a.marking.as_str()))?,
+            )
+            .query(&input.question)
+            .docs(cited.iter().map(|c| c.doc_id.clone()))
+            .chunks(cited.iter().map(|c| c.chunk_id))
+            .cited(cited.iter().map(|c| c.chunk_id)),
         )?;
         Ok(c)
     }

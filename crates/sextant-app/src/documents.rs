@@ -1,6 +1,6 @@
 //! Writing and reading documents: upload, feed push, get, delete.
 
-use crate::{banner, App, AppError, Result, Session};
+use crate::{banner, with_text, App, AppError, Result, Session};
 use sextant_access::Marking;
 use sextant_audit::Outcome as Audited;
 use sextant_auth::Role;
@@ -135,8 +135,7 @@ impl App {
         // Every document named here is one the uploader may see.
         let marking = banner(marks.iter().map(String::as_str))?;
         self.record(
-            &s.event("ingest")
-                .marking(&marking)
+            &with_text(s.event("ingest"), s, &marking)
                 .outcome(if ok == 0 {
                     Audited::Failure
                 } else {
@@ -198,14 +197,13 @@ impl App {
         )
         .map_err(AppError::internal)?;
         self.record(
-            &s.event(action)
+            &with_text(s.event(action), s, &report.marking)
                 .outcome(if report.failed.is_empty() {
                     Audited::Success
                 } else {
                     Audited::Failure
                 })
                 .docs(report.doc_ids.iter().cloned())
-                .marking(&report.marking)
                 .detail(format!(
                     "feed {}: {} features, {} new, {} replaced, {} unchanged, {} failed",
                     report.feed,

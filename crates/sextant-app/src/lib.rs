@@ -97,6 +97,46 @@ impl Session {
     pub fn event(&self, action: &str) -> Event {
         Event::new(self.name.clone(), action).client(self.client.clone())
     }
+
+    /// The marking of what this person writes (a query, a question): its classification is
+    /// unknown, so it is taken as high as they may know — their level, every SCI control they
+    /// hold, releasable only to their country (NOFORN for a US person). `None` where that
+    /// cannot be written as a marking (SAP programs; the unrestricted administrator): the text
+    /// is then shown to no cleared reader.
+    pub fn ceiling(&self) -> Option<Marking> {
+        let Viewer::Cleared(a) = &self.viewer else {
+            return None;
+        };
+        let grants = a.grants();
+        // The most specific terms only: "SI-G ABCD" stands for "SI-G" and "SI".
+        let terms: Vec<&String> = grants
+            .iter()
+            .filter(|g| {
+                !grants.iter().any(|o| {
+                    o != *g && (o.starts_with(&format!("{g}-")) || o.starts_with(&format!("{g} ")))
+                })
+            })
+            .collect();
+        let mut banner = a.level().name().to_string();
+        if !terms.is_empty() {
+            banner.push_str("//");
+            banner.push_str(
+                &terms
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
+        }
+        if a.citizenship() == "USA" {
+            banner.push_str("//NOFORN");
+        } else {
+            banner.push_str(&format!("//REL TO USA, {}", a.citizenship()));
+        }
+        let m = Marking::parse(&banner).ok()?;
+        // A marking the person could not read back (an unparsed grant) shows to nobody.
+        a.may_see(&m).then_some(m)
+    }
 }
 
 #[derive(thiserror::Error, Debug)]
@@ -210,6 +250,16 @@ impl App {
     }
 }
 
+/// The marking of an audit record that holds `s`'s own text (a query, a question) beside
+/// objects marked `objects`: both roll up, and text of unknown marking makes it unknown.
+pub(crate) fn with_text(ev: Event, s: &Session, objects: &str) -> Event {
+    let objects = Marking::parse(objects).ok();
+    match (s.ceiling(), objects) {
+        (Some(c), Some(o)) => ev.marking(c.join(&o).banner()),
+        _ => ev,
+    }
+}
+
 /// The roll-up of `markings` as a banner.
 pub(crate) fn banner<'a>(markings: impl IntoIterator<Item = &'a str>) -> Result<String> {
     Ok(sextant_assist::rollup(markings)
@@ -224,4 +274,56 @@ pub(crate) fn check_text(what: &str, text: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sextant_access::{Access, Level};
+
+    fn session(level: Level, grants: &[&str], country: &str) -> Session {
+        Session::user(
+            Principal {
+                name: "p".into(),
+                access: Access::new(level, grants, country).unwrap(),
+                roles: [Role::Reader].into(),
+            },
+            "test",
+        )
+    }
+
+    /// What a person writes is marked as high as they may know, and they can read it back.
+    #[test]
+    fn ceilings_are_markings_their_authors_may_read() {
+        for (level, grants, country, want) in [
+            (Level::Secret, &[][..], "USA", "SECRET//NOFORN"),
+            (
+                Level::TopSecret,
+                &["SI", "TK"][..],
+                "USA",
+                "TOP SECRET//SI/TK//NOFORN",
+            ),
+            (
+                Level::TopSecret,
+                &["SI-G ABCD"][..],
+                "GBR",
+                "TOP SECRET//SI-G ABCD//REL TO USA, GBR",
+            ),
+            (
+                Level::Confidential,
+                &[][..],
+                "AUS",
+                "CONFIDENTIAL//REL TO USA, AUS",
+            ),
+        ] {
+            let s = session(level, grants, country);
+            let c = s.ceiling().unwrap_or_else(|| panic!("{want}"));
+            assert_eq!(c.banner(), want);
+            let lower = session(Level::Secret, &[], "USA");
+            if level > Level::Secret || !grants.is_empty() {
+                assert!(!lower.viewer.may_see(&c.banner()), "{want}");
+            }
+        }
+        assert!(Session::administrator("a", "cli").ceiling().is_none());
+    }
 }

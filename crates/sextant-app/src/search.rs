@@ -1,6 +1,6 @@
 //! Search, in an area or not.
 
-use crate::{banner, check_text, App, AppError, Result, Session};
+use crate::{banner, check_text, with_text, App, AppError, Result, Session};
 use sextant_auth::Role;
 use sextant_retrieve::{SearchRequest, MAX_K, MAX_LIST};
 use sextant_spatial::Area;
@@ -52,11 +52,14 @@ impl App {
             .map_err(AppError::internal)?;
         let marking = banner(hits.iter().map(|h| h.marking.as_str()))?;
         self.record(
-            &s.event(if geo { "geo_search" } else { "search" })
-                .marking(&marking)
-                .query(input.query)
-                .docs(hits.iter().map(|h| h.doc_id.to_string()))
-                .chunks(hits.iter().map(|h| h.chunk_id.0)),
+            &with_text(
+                s.event(if geo { "geo_search" } else { "search" }),
+                s,
+                &marking,
+            )
+            .query(input.query)
+            .docs(hits.iter().map(|h| h.doc_id.to_string()))
+            .chunks(hits.iter().map(|h| h.chunk_id.0)),
         )?;
         Ok(Searched { marking, hits })
     }
