@@ -1105,24 +1105,22 @@ fn random_and_mutated_input_never_panics() {
     assert!(parse(FeedFormat::GeoJson, deep.as_bytes(), &CsvColumns::default()).is_err());
 }
 
-/// The rendered ADS-B sample feeds (`scripts/fetch-data.sh adsb`), when they are there.
+/// The rendered ADS-B sample feeds (`scripts/fetch-data.sh adsb`, which `scripts/test.sh`
+/// runs): missing data fails the test, it never skips.
 #[test]
 fn real_adsb_renders() {
     let cache = std::env::var_os("SEXTANT_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sextant")));
-    let Some(dir) = cache.map(|c| c.join("data/adsb")) else {
-        eprintln!("note: no SEXTANT_CACHE or HOME; ADS-B render test skipped");
-        return;
-    };
+    let dir = cache
+        .map(|c| c.join("data/adsb"))
+        .expect("SEXTANT_CACHE or HOME must be set (scripts/test.sh sets it)");
     let (gj, cot) = (dir.join("adsb.geojson"), dir.join("adsb.cot"));
-    if !gj.exists() || !cot.exists() {
-        eprintln!(
-            "note: {} not rendered (run scripts/fetch-data.sh adsb); ADS-B render test skipped",
-            dir.display()
-        );
-        return;
-    }
+    assert!(
+        gj.exists() && cot.exists(),
+        "{} not rendered: run scripts/fetch-data.sh adsb (scripts/test.sh does)",
+        dir.display()
+    );
     let bytes = std::fs::read(&gj).unwrap();
     let t = std::time::Instant::now();
     let fs = parse(FeedFormat::GeoJson, &bytes, &CsvColumns::default()).unwrap();
