@@ -26,8 +26,8 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant", 8),
 ];
 
-#[test]
-fn crates_depend_only_downwards() {
+/// `cargo metadata` of the workspace's own packages.
+fn metadata() -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO"))
         .args([
             "metadata",
@@ -44,7 +44,12 @@ fn crates_depend_only_downwards() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn crates_depend_only_downwards() {
+    let meta = metadata();
     let level: BTreeMap<&str, u8> = LEVELS.iter().copied().collect();
     let mut checked = 0;
     for pkg in meta["packages"].as_array().unwrap() {
@@ -120,19 +125,7 @@ fn named_crates(src: &str, workspace: &BTreeMap<String, String>) -> Vec<String> 
 /// dependencies; tests, benches and examples may also use the dev-dependencies.
 #[test]
 fn crates_use_only_what_they_declare() {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = metadata();
     let packages = meta["packages"].as_array().unwrap();
     // `sextant_x` -> `sextant-x` for every workspace library.
     let workspace: BTreeMap<String, String> = packages
