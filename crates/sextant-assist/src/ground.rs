@@ -135,7 +135,15 @@ impl Assistant {
         terms.wants_quantity |= analysed.answer_type == AnswerType::Number;
         terms.wants_date = analysed.answer_type == AnswerType::Date;
         let embed = |texts: &[String]| self.retriever.embedder().and_then(|e| e.embed(texts).ok());
-        let mut ranked = evidence::rank(&terms, &query, &hits, Some(&embed));
+        // A comparison in the span design is decided from its sides alone: its statements are
+        // only ranked for the trace, and embedding them would be most of the question's cost.
+        let dense: Option<&dyn Fn(&[String]) -> Option<Vec<Vec<f32>>>> =
+            if analysed.comparison.is_some() && self.options.design == Design::Span {
+                None
+            } else {
+                Some(&embed)
+            };
+        let mut ranked = evidence::rank(&terms, &query, &hits, dense);
         if !entity_docs.is_empty() {
             // Statements outside the named documents that do not mention the name either.
             let named: Vec<String> = entity_docs
