@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use sextant_access::Marking;
 use sextant_app::{App, Session};
-use sextant_audit::{AuditLog, Event, Outcome};
+use sextant_audit::AuditLog;
 use sextant_auth::Role;
 use sextant_config::{FusionKind, Settings};
 use sextant_ingest::{ChunkConfig, CsvColumns, GeoData, IngestOptions, MarkingPolicy};
@@ -20,7 +20,7 @@ use sextant_server::wire::{SearchResponse, WireHit};
 
 use cmd::{audit::*, ingest::*, models::*, query::*, serve::*, users::*};
 use sextant_spatial::Area;
-use sextant_store::{Store, Viewer};
+use sextant_store::Store;
 use sextant_types::{DocId, SearchMode};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -394,7 +394,16 @@ fn session(s: &Settings, as_user: Option<&str>) -> Result<Session> {
 /// The use cases over the data directory, with `embedder` (none: BM25 only) and the chat
 /// models `models` loaded.
 fn app(s: &Settings, embedder: Option<sextant_models::Embedder>, models: &[String]) -> Result<App> {
-    let store = open_existing(s)?;
+    app_over(s, open_existing(s)?, embedder, models)
+}
+
+/// [`app`] over a store already open.
+fn app_over(
+    s: &Settings,
+    store: Arc<Store>,
+    embedder: Option<sextant_models::Embedder>,
+    models: &[String],
+) -> Result<App> {
     let retriever = Arc::new(Retriever::new(store, embedder));
     let assistant = Arc::new(assistant(s, retriever, models)?);
     Ok(App::new(
@@ -418,17 +427,12 @@ fn audit_log(s: &Settings) -> Result<AuditLog> {
     AuditLog::open(&path).with_context(|| format!("opening the audit log {}", path.display()))
 }
 
-fn record(log: &AuditLog, ev: Event) -> Result<()> {
-    log.record(&ev).context("writing the audit log")?;
-    Ok(())
-}
-
 fn run(cli: Cli) -> Result<i32> {
     let s = settings(&cli.global)?;
     let as_user = cli.global.as_user.as_deref();
     match cli.command {
         Command::Models { command } => models(&s, command),
-        Command::Users { command } => users(&s, command),
+        Command::Users { command } => users(&s, as_user, command),
         Command::Audit {
             command: AuditCommand::Verify { file, json },
         } => audit_verify(&s, file, json),

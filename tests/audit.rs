@@ -141,6 +141,25 @@ fn users_as_and_a_tamper_evident_audit_log() {
     let refused = run(&data, &["--as", "low", "ingest", docs.to_str().unwrap()]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("ingester"));
+    // User administration is the administrators' use case: a reader may neither add, remove
+    // nor list users, and nothing changes.
+    for args in [
+        &["--as", "low", "users", "add", "mallory", "--clearance", "TOP SECRET"][..],
+        &["--as", "low", "users", "remove", "high"],
+        &["--as", "low", "users", "list"],
+    ] {
+        let refused = run(&data, args);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("admin"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
+    assert_eq!(
+        ok(&data, &["users", "list"]).lines().count(),
+        list.lines().count()
+    );
     let unknown = run(&data, &["--as", "nobody", "search", "x"]);
     assert!(!unknown.status.success());
 

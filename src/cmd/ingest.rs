@@ -11,10 +11,9 @@ pub(crate) fn ingest(
     marking: Option<String>,
     feed: FeedArgs,
 ) -> Result<i32> {
-    actor.require(Role::Ingester)?;
     let policy = marking_policy(s, marking.as_deref())?;
     let (store, embedder) = open_for_writing(s)?;
-    let log = audit_log(s)?;
+    let app = app_over(s, store.clone(), None, &[])?;
     let t0 = Instant::now();
     // Vectors catch up on their own thread while text is parsed and committed.
     let text_done = Arc::new(AtomicBool::new(false));
@@ -38,7 +37,6 @@ pub(crate) fn ingest(
         chunking: chunking(s),
         batch_docs: s.ingest.batch_docs,
         marking: policy,
-        namespace: actor.namespace(),
         geo: geo_data(s),
         feed: feed.feed,
         csv: CsvColumns {
@@ -47,23 +45,17 @@ pub(crate) fn ingest(
         },
         ..Default::default()
     };
-    let report = sextant_ingest::ingest_files(
-        &store,
-        paths,
-        &opts,
-        &actor.viewer,
-        &mut |done, total, path| {
-            if let Some(b) = &bar {
-                b.set_length(total as u64);
-                b.set_position(done as u64);
-                b.set_message(
-                    path.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                );
-            }
-        },
-    );
+    let report = app.ingest_files(actor, paths, opts, &mut |done, total, path| {
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+            b.set_message(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+        }
+    });
     let text_seconds = t0.elapsed().as_secs_f64();
     text_done.store(true, Ordering::SeqCst);
     if let Some(b) = &bar {
@@ -76,37 +68,6 @@ pub(crate) fn ingest(
         b.finish_and_clear();
     }
     let report = report.context("ingest failed")?;
-    let marks: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter_map(|(_, o)| {
-            store
-                .document_meta(o.doc_id(), &Viewer::Unrestricted)
-                .ok()
-                .flatten()
-        })
-        .map(|m| m.marking)
-        .collect();
-    record(
-        &log,
-        actor
-            .event("ingest")
-            .marking(sextant_assist::rollup(marks.iter().map(String::as_str))?.banner())
-            .outcome(if report.failed.is_empty() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            })
-            .docs(report.outcomes.iter().map(|(_, o)| o.doc_id().to_string()))
-            .detail(format!(
-                "{} files: {} new, {} replaced, {} unchanged, {} failed",
-                report.files,
-                report.new,
-                report.replaced,
-                report.unchanged,
-                report.failed.len()
-            )),
-    )?;
     let vectors = vectors
         .context("embedding failed (text is committed; rerun ingest to finish the vectors)")?;
     store

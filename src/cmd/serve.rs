@@ -34,9 +34,9 @@ pub(crate) fn serve(
         }
         None => "built-in defaults".into(),
     };
-    record(
-        &log,
-        session(s, None)?
+    // The process's start, with the settings in force: not a use case, so written here.
+    log.record(
+        &session(s, None)?
             .event("config")
             .marking("UNCLASSIFIED")
             .detail(format!(
@@ -48,7 +48,8 @@ pub(crate) fn serve(
                 },
                 if tls.is_some() { "on" } else { "off" }
             )),
-    )?;
+    )
+    .context("writing the audit log")?;
     let retriever = Arc::new(Retriever::new(store, Some(embedder)));
     let assistant = Arc::new(assistant(s, retriever, &s.assist.models)?);
     let options = sextant_server::ServerOptions {

@@ -2,10 +2,11 @@
 
 use crate::*;
 
-pub(crate) fn users(s: &Settings, cmd: UsersCommand) -> Result<i32> {
+pub(crate) fn users(s: &Settings, as_user: Option<&str>, cmd: UsersCommand) -> Result<i32> {
     let path = s.users_file();
     let log = audit_log(s)?;
-    let admin = session(s, None)?;
+    // The local administrator (or, with --as, whoever that is: only administrators may).
+    let admin = session(s, as_user)?;
     match cmd {
         UsersCommand::Add {
             name,
@@ -23,24 +24,18 @@ pub(crate) fn users(s: &Settings, cmd: UsersCommand) -> Result<i32> {
                 Some(p) => vec![cert_fingerprint(&p)?],
                 None => Vec::new(),
             };
-            let token = sextant_auth::add_user(
+            let token = sextant_app::users::add_user(
+                &log,
+                &admin,
                 &path,
                 sextant_auth::NewUser {
                     name: name.clone(),
-                    clearance: clearance.clone(),
-                    sci: sci.clone(),
-                    citizenship: citizenship.clone(),
-                    roles: roles.clone(),
+                    clearance,
+                    sci,
+                    citizenship,
+                    roles,
                     cert_sha256,
                 },
-            )?;
-            record(
-                &log,
-                admin.event("user.add").marking("UNCLASSIFIED").detail(format!(
-                    "{name}: clearance {clearance}, sci [{}], citizenship {citizenship}, roles [{}]",
-                    sci.join(","),
-                    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
-                )),
             )?;
             println!("added user {name} to {}", path.display());
             println!("API token (shown once; store it safely):");
@@ -48,6 +43,7 @@ pub(crate) fn users(s: &Settings, cmd: UsersCommand) -> Result<i32> {
             Ok(0)
         }
         UsersCommand::List { json } => {
+            admin.require(Role::Admin)?;
             let list = sextant_auth::list_users(&path)?;
             if json {
                 let rows: Vec<serde_json::Value> = list
@@ -81,14 +77,7 @@ pub(crate) fn users(s: &Settings, cmd: UsersCommand) -> Result<i32> {
             Ok(0)
         }
         UsersCommand::Remove { name } => {
-            if sextant_auth::remove_user(&path, &name)? {
-                record(
-                    &log,
-                    admin
-                        .event("user.remove")
-                        .marking("UNCLASSIFIED")
-                        .detail(name.clone()),
-                )?;
+            if sextant_app::users::remove_user(&log, &admin, &path, &name)? {
                 println!("removed user {name}");
                 Ok(0)
             } else {

@@ -81,6 +81,54 @@ impl App {
         }
     }
 
+    /// Ingests files and directories of the local file system (the CLI's `ingest`) into the
+    /// session's namespace, with `opts` as the caller chose them (chunking, batches, marking
+    /// policy, feed columns); audited (as `ingest`, marked with the roll-up of the documents
+    /// written) before it returns. Vectors are the caller's to compute.
+    pub fn ingest_files(
+        &self,
+        s: &Session,
+        paths: &[std::path::PathBuf],
+        mut opts: IngestOptions,
+        progress: &mut dyn FnMut(usize, usize, &std::path::Path),
+    ) -> Result<sextant_ingest::IngestReport> {
+        s.require(Role::Ingester)?;
+        opts.namespace = s.namespace();
+        let store = self.store();
+        let report = sextant_ingest::ingest_files(store, paths, &opts, &s.viewer, progress)
+            .map_err(AppError::internal)?;
+        let marks: Vec<String> = report
+            .outcomes
+            .iter()
+            .filter_map(|(_, o)| {
+                store
+                    .document_meta(o.doc_id(), &Viewer::Unrestricted)
+                    .ok()
+                    .flatten()
+            })
+            .map(|m| m.marking)
+            .collect();
+        self.record(
+            &s.event("ingest")
+                .marking(banner(marks.iter().map(String::as_str))?)
+                .outcome(if report.failed.is_empty() {
+                    Audited::Success
+                } else {
+                    Audited::Failure
+                })
+                .docs(report.outcomes.iter().map(|(_, o)| o.doc_id().to_string()))
+                .detail(format!(
+                    "{} files: {} new, {} replaced, {} unchanged, {} failed",
+                    report.files,
+                    report.new,
+                    report.replaced,
+                    report.unchanged,
+                    report.failed.len()
+                )),
+        )?;
+        Ok(report)
+    }
+
     /// Ingests uploaded files into the session's namespace, each on its own; audited (as
     /// `ingest`) before it returns.
     pub fn upload(

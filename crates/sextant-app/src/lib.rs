@@ -15,6 +15,7 @@
 mod answers;
 mod documents;
 mod search;
+pub mod users;
 
 pub use answers::{AskInput, CompareInput};
 pub use documents::{FeedInput, Upload, UploadOutcome, UploadStatus, Uploaded};
