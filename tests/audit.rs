@@ -144,7 +144,15 @@ fn users_as_and_a_tamper_evident_audit_log() {
     // User administration is the administrators' use case: a reader may neither add, remove
     // nor list users, and nothing changes.
     for args in [
-        &["--as", "low", "users", "add", "mallory", "--clearance", "TOP SECRET"][..],
+        &[
+            "--as",
+            "low",
+            "users",
+            "add",
+            "mallory",
+            "--clearance",
+            "TOP SECRET",
+        ][..],
         &["--as", "low", "users", "remove", "high"],
         &["--as", "low", "users", "list"],
     ] {

@@ -256,6 +256,57 @@ fn a_full_queue_is_refused_at_once() {
     );
 }
 
+/// A request's cancellation token (what a dropped HTTP request cancels) stops a generation
+/// under way at its next token (the model's worker thread sees the flag), and work of a
+/// cancelled request is not run at all.
+#[test]
+fn a_cancelled_request_stops_its_generation_and_runs_nothing_more() {
+    use sextant_models::cancel::{scope, Token};
+    let model = ChatModel::spawn(engine(SMOL), 2);
+    let token = Token::new();
+    let worker = {
+        let (model, token) = (model.clone(), token.clone());
+        std::thread::spawn(move || {
+            let _scope = scope(&token);
+            let mut pieces = 0;
+            let g = model.chat(
+                vec![ChatMessage::user("Write a long story about a fox.")],
+                GenParams {
+                    max_tokens: 400,
+                    ..Default::default()
+                },
+                |_| {
+                    pieces += 1;
+                    if pieces == 2 {
+                        // The client goes away while the model writes.
+                        token.cancel();
+                    }
+                    true
+                },
+            );
+            // Then the same request's next model call is refused without running.
+            let next = model.chat(vec![ChatMessage::user("Hi")], GenParams::default(), |_| {
+                true
+            });
+            (g, next)
+        })
+    };
+    let (g, next) = worker.join().unwrap();
+    let g = g.unwrap();
+    assert!(
+        g.completion_tokens < 20,
+        "cancellation ignored: {} tokens",
+        g.completion_tokens
+    );
+    assert!(matches!(next, Err(ModelError::Cancelled)), "{next:?}");
+    // Other requests are unaffected.
+    assert!(model
+        .chat(vec![ChatMessage::user("Hi")], GenParams::default(), |_| {
+            true
+        })
+        .is_ok());
+}
+
 #[test]
 fn a_truncated_model_file_is_a_clear_load_error() {
     let tmp = tempfile::tempdir().unwrap();

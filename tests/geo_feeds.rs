@@ -320,13 +320,32 @@ fn records_update_in_place_keep_their_track_and_stay_inside_access() {
     let low_query = search(&low, area, "Covert site");
     assert!(!low_query.to_string().contains("Covert"), "{low_query}");
 
-    // Bad input: a clear error, nothing lost.
+    // Bad input: a clear error, nothing lost. A feature that cannot be read is reported in its
+    // place (numbered from 1); a document that cannot be read at all is refused.
     let (status, body) = server.request_as(
         &server.token,
         "POST",
         "/v1/feeds/tracks",
         "application/geo+json",
         r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[200,10]},"properties":{}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["new"], 0, "{body}");
+    assert_eq!(v["failed"][0]["feature"], 1, "{body}");
+    assert!(
+        v["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("longitude 200"),
+        "{body}"
+    );
+    let (status, body) = server.request_as(
+        &server.token,
+        "POST",
+        "/v1/feeds/tracks",
+        "application/geo+json",
+        r#"{"type":"Feature","geometry":{"type":"Point","coord"#,
     );
     assert_eq!(status, 400, "{body}");
     let (status, body) = server.request_as(

@@ -1422,6 +1422,55 @@ fn feed_push_above_access_is_not_an_existence_oracle() {
     assert_eq!(without.status(&Viewer::Unrestricted).unwrap().documents, 0);
 }
 
+/// A push with a feature that cannot be read and one above the pusher's access reports both the
+/// same way, numbered from 1 in the push, and writes the rest; a document that cannot be read at
+/// all is refused whole, with nothing written.
+#[test]
+fn feed_push_failures_are_reported_per_feature_with_one_numbering() {
+    use sextant_feeds::{CsvColumns, FeedFormat};
+    let push = br#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[12.5,41.9]},"properties":{"name":"Good boat"}},
+        {"type":"Feature","id":"b","geometry":{"type":"Point","coordinates":[212.5,41.9]},"properties":{"name":"Bad boat"}},
+        {"type":"Feature","id":"c","geometry":{"type":"Point","coordinates":[12.6,41.8]},"properties":{"name":"Hidden boat","classification":"SECRET"}},
+        {"type":"Feature","id":"d","geometry":{"type":"Point","coordinates":[12.7,41.7]},"properties":{"name":"Other boat"}}]}"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), "none", 4).unwrap();
+    let low =
+        Viewer::Cleared(Access::new(Level::Confidential, Vec::<String>::new(), "USA").unwrap());
+    let features =
+        sextant_ingest::parse_feed(FeedFormat::GeoJson, push, &CsvColumns::default()).unwrap();
+    let r = sextant_ingest::ingest_features(
+        &store,
+        "boats",
+        "push",
+        FeedFormat::GeoJson,
+        features,
+        &IngestOptions::default(),
+        &low,
+    )
+    .unwrap();
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["features"], 4, "{v}");
+    assert_eq!(v["new"], 2, "{v}");
+    let failed = v["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{v}");
+    assert_eq!(failed[0]["feature"], 2, "{v}");
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("feature 2")
+            && failed[0]["error"].as_str().unwrap().contains("longitude"),
+        "{v}"
+    );
+    assert_eq!(failed[1]["feature"], 3, "{v}");
+    assert_eq!(store.status(&Viewer::Unrestricted).unwrap().documents, 2);
+    // Broken syntax: nothing can be numbered, so the whole push is refused.
+    assert!(sextant_ingest::parse_feed(
+        FeedFormat::GeoJson,
+        br#"{"type":"FeatureCollection","features":[{"type":"#,
+        &CsvColumns::default()
+    )
+    .is_err());
+}
+
 /// Failed authentications: the scheme is case-insensitive, failures from one address are audited
 /// once per window (with the count they stand for), and an address past its budget gets 429
 /// before any credential is tried. Successes are remembered per user and address, not port.

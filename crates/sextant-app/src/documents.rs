@@ -220,7 +220,7 @@ impl App {
         &self,
         s: &Session,
         input: FeedInput,
-        features: Vec<sextant_feeds::Feature>,
+        features: Vec<sextant_ingest::FeatureRead>,
     ) -> Result<FeedReport> {
         s.require(Role::Ingester)?;
         check_feed_name(&input.feed)?;

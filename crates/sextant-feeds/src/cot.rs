@@ -14,7 +14,7 @@ use super::{
     collapse_ws, normalize_time, position, Feature, FeedError, FeedFormat, Geometry, Result,
 };
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
+pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Result<Feature>>> {
     // A document whose root is not an event (some tools wrap events in one root element).
     if let Some(root) = xml::root_name(bytes) {
         if root != "event" {
@@ -28,11 +28,11 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
                     message: format!("the root element is <{}> and holds no <event>", doc.name),
                 });
             }
-            return events
+            return Ok(events
                 .iter()
                 .enumerate()
                 .map(|(i, e)| event(e, &format!("event {} (line {})", i + 1, e.line)))
-                .collect();
+                .collect());
         }
     }
     let mut scanner = Scanner::default();
@@ -56,9 +56,12 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
             Scan::Event { start, end } => {
                 n += 1;
                 let line = line_at(start);
-                let el = xml::parse(&bytes[start..end], FeedFormat::Cot, line)
-                    .map_err(|e| locate(e, &format!("event {n}")))?;
-                out.push(event(&el, &format!("event {n} (line {line})"))?);
+                // An event with its bounds found stands or falls on its own.
+                out.push(
+                    xml::parse(&bytes[start..end], FeedFormat::Cot, line)
+                        .map_err(|e| locate(e, &format!("event {n}")))
+                        .and_then(|el| event(&el, &format!("event {n} (line {line})"))),
+                );
                 pos = end;
             }
             Scan::NeedMore { .. } => {

@@ -96,7 +96,7 @@ fn delimiter(bytes: &[u8]) -> u8 {
         .0
 }
 
-pub(super) fn parse(bytes: &[u8], columns: &CsvColumns) -> Result<Vec<Feature>> {
+pub(super) fn parse(bytes: &[u8], columns: &CsvColumns) -> Result<Vec<Result<Feature>>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter(bytes))
         .has_headers(true)
@@ -200,10 +200,11 @@ pub(super) fn parse(bytes: &[u8], columns: &CsvColumns) -> Result<Vec<Feature>> 
         let line = record.position().map_or(0, |p| p.line());
         let at = format!("row {row} (line {line})");
         if record.len() != headers.len() {
-            return Err(invalid(
+            out.push(Err(invalid(
                 at,
                 format!("{} fields, the header has {}", record.len(), headers.len()),
-            ));
+            )));
+            continue;
         }
         let coord = |i: usize| -> Result<f64> {
             let here = format!("{at} column {:?}", headers[i]);
@@ -214,8 +215,16 @@ pub(super) fn parse(bytes: &[u8], columns: &CsvColumns) -> Result<Vec<Feature>> 
             raw.parse::<f64>()
                 .map_err(|_| invalid(here, format!("{raw:?} is not a number")))
         };
-        let (la, lo) = (coord(lat)?, coord(lon)?);
-        let p = position(lo, la).map_err(|m| invalid(at.clone(), m))?;
+        let p = match coord(lat).and_then(|la| {
+            let lo = coord(lon)?;
+            position(lo, la).map_err(|m| invalid(at.clone(), m))
+        }) {
+            Ok(p) => p,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
         let cell = |i: Option<usize>| {
             i.map(|i| record[i].trim().to_string())
                 .filter(|s| !s.is_empty())
@@ -233,13 +242,13 @@ pub(super) fn parse(bytes: &[u8], columns: &CsvColumns) -> Result<Vec<Feature>> 
                 properties.push((h.clone(), v.to_string()));
             }
         }
-        out.push(Feature {
+        out.push(Ok(Feature {
             uid: cell(uid_col),
             name: cell(name_col),
             geometry: Geometry::Point(p),
             time,
             properties,
-        });
+        }));
     }
     Ok(out)
 }

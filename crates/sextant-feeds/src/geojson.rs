@@ -187,7 +187,7 @@ fn invalid(at: &str, message: String) -> FeedError {
     }
 }
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
+pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Result<Feature>>> {
     // RFC 8142 sequences put a record separator before every text: read it as whitespace.
     let owned;
     let bytes = if bytes.contains(&0x1e) {
@@ -259,19 +259,19 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
                     } else {
                         format!("feature {}", i + 1)
                     };
-                    out.push(feature(f, &here)?);
+                    out.push(feature(f, &here));
                 }
             }
-            "Feature" => out.push(feature(v, &at("feature 1"))?),
+            "Feature" => out.push(feature(v, &at("feature 1"))),
             t if GEOMETRY_TYPES.contains(&t) => {
                 let here = at("geometry");
-                out.push(Feature {
+                out.push(geometry(v, &here).map(|g| Feature {
                     uid: None,
                     name: None,
-                    geometry: geometry(v, &here)?,
+                    geometry: g,
                     time: None,
                     properties: altitude_of(v),
-                })
+                }))
             }
             other => {
                 return Err(invalid(

@@ -7,7 +7,7 @@
 use super::xml::{self, El};
 use super::{normalize_time, position, Feature, FeedError, FeedFormat, Geometry, Result};
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
+pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Result<Feature>>> {
     let root = xml::parse(bytes, FeedFormat::Gpx, 1)?;
     if root.name != "gpx" {
         return Err(FeedError::Invalid {
@@ -23,12 +23,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
             "wpt" => {
                 wpts += 1;
                 let at = label("waypoint", wpts, c);
-                let p = point(c, &at)?;
-                let mut f = record(c, Geometry::Point(p), &["name", "time"]);
-                f.time = c
-                    .child_text("time")
-                    .and_then(|t| time_or_keep(&t, &mut f.properties));
-                out.push(f);
+                out.push(point(c, &at).map(|p| {
+                    let mut f = record(c, Geometry::Point(p), &["name", "time"]);
+                    f.time = c
+                        .child_text("time")
+                        .and_then(|t| time_or_keep(&t, &mut f.properties));
+                    f
+                }));
             }
             "trk" => {
                 trks += 1;
@@ -36,7 +37,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
                 let mut segments = Vec::new();
                 let mut times = Vec::new();
                 let mut count = 0;
-                for seg in c.children_named("trkseg") {
+                let read = c.children_named("trkseg").try_for_each(|seg| {
                     let mut line = Vec::new();
                     for pt in seg.children_named("trkpt") {
                         line.push(point(pt, &at)?);
@@ -51,6 +52,11 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
                     if !line.is_empty() {
                         segments.push(line);
                     }
+                    Ok(())
+                });
+                if let Err(e) = read {
+                    out.push(Err(e));
+                    continue;
                 }
                 if segments.is_empty() {
                     continue; // an empty track holds nothing to lose
@@ -60,18 +66,23 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
                 } else {
                     Geometry::MultiLineString(segments)
                 };
-                out.push(line_feature(c, geometry, count, &times));
+                out.push(Ok(line_feature(c, geometry, count, &times)));
             }
             "rte" => {
                 rtes += 1;
                 let at = label("route", rtes, c);
                 let mut line = Vec::new();
                 let mut times = Vec::new();
-                for pt in c.children_named("rtept") {
+                let read = c.children_named("rtept").try_for_each(|pt| {
                     line.push(point(pt, &at)?);
                     if let Some(t) = pt.child_text("time") {
                         times.push(t);
                     }
+                    Ok(())
+                });
+                if let Err(e) = read {
+                    out.push(Err(e));
+                    continue;
                 }
                 let count = line.len();
                 if line.is_empty() {
@@ -80,7 +91,12 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
                 if line.len() == 1 {
                     line.push(line[0]);
                 }
-                out.push(line_feature(c, Geometry::LineString(line), count, &times));
+                out.push(Ok(line_feature(
+                    c,
+                    Geometry::LineString(line),
+                    count,
+                    &times,
+                )));
             }
             _ => {}
         }

@@ -10,7 +10,7 @@ use super::{
     Feature, FeedError, FeedFormat, Geometry, Result,
 };
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
+pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Result<Feature>>> {
     let root = xml::parse(bytes, FeedFormat::Kml, 1)?;
     if root.name != "kml" {
         return Err(FeedError::Invalid {
@@ -21,11 +21,11 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Feature>> {
     }
     let mut out = Vec::new();
     let mut folders = Vec::new();
-    walk(&root, &mut folders, &mut out)?;
+    walk(&root, &mut folders, &mut out);
     Ok(out)
 }
 
-fn walk(el: &El, folders: &mut Vec<String>, out: &mut Vec<Feature>) -> Result<()> {
+fn walk(el: &El, folders: &mut Vec<String>, out: &mut Vec<Result<Feature>>) {
     for c in &el.children {
         match c.name.as_str() {
             "Document" | "Folder" => {
@@ -33,19 +33,18 @@ fn walk(el: &El, folders: &mut Vec<String>, out: &mut Vec<Feature>) -> Result<()
                 if let Some(n) = &named {
                     folders.push(n.clone());
                 }
-                walk(c, folders, out)?;
+                walk(c, folders, out);
                 if named.is_some() {
                     folders.pop();
                 }
             }
             "Placemark" => {
                 let n = out.len() + 1;
-                out.push(placemark(c, n, folders)?);
+                out.push(placemark(c, n, folders));
             }
             _ => {}
         }
     }
-    Ok(())
 }
 
 fn placemark(pm: &El, n: usize, folders: &[String]) -> Result<Feature> {

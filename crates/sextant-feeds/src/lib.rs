@@ -244,12 +244,21 @@ pub type Result<T> = std::result::Result<T, FeedError>;
 /// * GPX: waypoints (points), tracks (a line per track, a multi-line for several segments,
 ///   time of the first point, `end` = time of the last), routes (lines).
 /// * CSV / TSV: the delimiter is read from the header line (comma, tab, semicolon or bar). The
-///   coordinate columns are found by name (see [`CsvColumns`] to name them). A bad row fails the
-///   whole file with its row and line number rather than being skipped: a feed that quietly
-///   loses rows is worse than one that is refused with the row to fix.
+///   coordinate columns are found by name (see [`CsvColumns`] to name them).
+///
+/// A bad feature (row, placemark, event) fails the whole read here, with where it is; [`read`]
+/// reports it in its place and keeps the others. Neither ever drops one quietly.
 /// * CoT: one or more `<event>`s (each optionally after its own `<?xml ...?>` prolog), or any
 ///   root element that contains events.
 pub fn parse(format: FeedFormat, bytes: &[u8], csv: &CsvColumns) -> Result<Vec<Feature>> {
+    read(format, bytes, csv)?.into_iter().collect()
+}
+
+/// Reads a feed's features in document order, each on its own: one that cannot be read
+/// (a position out of range, a row with too few fields, a malformed event) is an `Err` in its
+/// place, saying where, and the others stand. A file that cannot be read at all (broken
+/// syntax, the wrong format, no header) is an `Err` as a whole.
+pub fn read(format: FeedFormat, bytes: &[u8], csv: &CsvColumns) -> Result<Vec<Result<Feature>>> {
     let bytes = strip_bom(bytes);
     match format {
         FeedFormat::GeoJson => geojson::parse(bytes),

@@ -1166,3 +1166,37 @@ fn real_adsb_renders() {
     assert!(end.is_none());
     eprintln!("adsb.cot: {} events", events.len());
 }
+
+/// `read` keeps every feature in its place: one that cannot be read is an error there (saying
+/// where), and its neighbours stand; `parse` fails on it.
+#[test]
+fn read_reports_bad_features_in_place() {
+    let csv = b"name,lat,lon\nA,48.8,2.3\nB,95.0,2.3\nC,x,2.3\nD,1,2,3\nE,40.4,-3.7\n";
+    let items = super::read(FeedFormat::Csv, csv, &CsvColumns::default()).unwrap();
+    let shape: Vec<bool> = items.iter().map(|r| r.is_ok()).collect();
+    assert_eq!(shape, [true, false, false, false, true]);
+    check_error(items[1].as_ref().unwrap_err(), &["row 2", "latitude"]);
+    check_error(items[2].as_ref().unwrap_err(), &["row 3", "not a number"]);
+    check_error(items[3].as_ref().unwrap_err(), &["row 4", "fields"]);
+    assert!(parse(FeedFormat::Csv, csv, &CsvColumns::default()).is_err());
+
+    let kml = br#"<kml><Document>
+      <Placemark><name>ok</name><Point><coordinates>2.3,48.8</coordinates></Point></Placemark>
+      <Placemark><name>bad</name><Point><coordinates>2.3,148.8</coordinates></Point></Placemark>
+      <Placemark><name>ok too</name><Point><coordinates>2.4,48.7</coordinates></Point></Placemark>
+    </Document></kml>"#;
+    let items = super::read(FeedFormat::Kml, kml, &CsvColumns::default()).unwrap();
+    let shape: Vec<bool> = items.iter().map(|r| r.is_ok()).collect();
+    assert_eq!(shape, [true, false, true]);
+
+    let cot = br#"<event version="2.0" uid="a" type="a-f-G" time="2024-01-01T00:00:00Z" start="2024-01-01T00:00:00Z" stale="2024-01-01T01:00:00Z"><point lat="48.8" lon="2.3" hae="0" ce="1" le="1"/></event>
+<event version="2.0" uid="b" type="a-f-G" time="2024-01-01T00:00:00Z" start="2024-01-01T00:00:00Z" stale="2024-01-01T01:00:00Z"><point lat="98.8" lon="2.3" hae="0" ce="1" le="1"/></event>
+<event version="2.0" uid="c" type="a-f-G" time="2024-01-01T00:00:00Z" start="2024-01-01T00:00:00Z" stale="2024-01-01T01:00:00Z"><point lat="48.7" lon="2.4" hae="0" ce="1" le="1"/></event>"#;
+    let items = super::read(FeedFormat::Cot, cot, &CsvColumns::default()).unwrap();
+    let shape: Vec<bool> = items.iter().map(|r| r.is_ok()).collect();
+    assert_eq!(shape, [true, false, true]);
+    check_error(items[1].as_ref().unwrap_err(), &["event 2"]);
+
+    // Broken syntax cannot be numbered: the whole read fails.
+    assert!(super::read(FeedFormat::GeoJson, b"{\"type\":", &CsvColumns::default()).is_err());
+}

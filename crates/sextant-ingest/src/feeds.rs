@@ -54,9 +54,13 @@ pub fn feed_name(opts: &IngestOptions, path: &Path) -> String {
 }
 
 /// Parses a feed's bytes.
-pub fn parse_feed(format: FeedFormat, bytes: &[u8], csv: &CsvColumns) -> Result<Vec<Feature>> {
-    sextant_feeds::parse(format, bytes, csv).map_err(|e| IngestError::Feed(e.to_string()))
+pub fn parse_feed(format: FeedFormat, bytes: &[u8], csv: &CsvColumns) -> Result<Vec<FeatureRead>> {
+    sextant_feeds::read(format, bytes, csv).map_err(|e| IngestError::Feed(e.to_string()))
 }
+
+/// One feature of a feed as read: the feature, or why it could not be read (it is reported in
+/// its place, numbered like the others, and the rest stand).
+pub type FeatureRead = std::result::Result<Feature, sextant_feeds::FeedError>;
 
 /// One prepared record, ready to commit (or unchanged).
 pub(crate) enum Record {
@@ -64,7 +68,9 @@ pub(crate) enum Record {
     Ready(Box<(Document, Vec<Chunk>)>),
 }
 
-/// Turns features into records, in order. Updates of one uid inside the same call fold into
+/// Turns features into records, in order; a feature that cannot be made into one comes back
+/// as `Err((n, why))`, `n` its number in the push or file counted from 1 (the one numbering
+/// of feed features everywhere: unreadable, above the pusher's access, or unmarkable alike). Updates of one uid inside the same call fold into
 /// one record (the last) carrying every position in its track. `index_base` numbers
 /// uid-less features (`identity#index`; `identity` is where the features came from, e.g. the
 /// feed file's canonical path, while `source` is the name readers see).
@@ -75,7 +81,7 @@ pub(crate) fn prepare_features(
     identity: &str,
     source: &str,
     format: FeedFormat,
-    features: Vec<Feature>,
+    features: Vec<FeatureRead>,
     opts: &IngestOptions,
     viewer: &Viewer,
 ) -> Vec<std::result::Result<Record, (usize, IngestError)>> {
@@ -83,6 +89,13 @@ pub(crate) fn prepare_features(
     // doc id -> position in `out` of its pending record.
     let mut pending: HashMap<DocId, usize> = HashMap::new();
     for (i, f) in features.into_iter().enumerate() {
+        let f = match f {
+            Ok(f) => f,
+            Err(e) => {
+                out.push(Err((i, IngestError::Feed(e.to_string()))));
+                continue;
+            }
+        };
         let marking = match feature_marking(&f) {
             Ok(Some(m)) => m,
             Ok(None) => opts
@@ -148,7 +161,10 @@ pub(crate) fn prepare_features(
             }
         }
     }
-    out
+    // Numbered from 1 for people (the index above also names uid-less records: unchanged).
+    out.into_iter()
+        .map(|r| r.map_err(|(i, e)| (i + 1, e)))
+        .collect()
 }
 
 /// What decides whether a re-ingested record changed: everything it shows and its marking policy.
@@ -291,6 +307,14 @@ fn record(
 }
 
 /// What a push of features did.
+/// A feature of a push not written, and why, in words fit for the pusher.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeedFailure {
+    /// Its number in the push, counted from 1 in document order.
+    pub feature: usize,
+    pub error: String,
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FeedReport {
     pub feed: String,
@@ -298,8 +322,8 @@ pub struct FeedReport {
     pub new: usize,
     pub replaced: usize,
     pub unchanged: usize,
-    /// `(feature index, message)` of features refused (marking, access).
-    pub failed: Vec<(usize, String)>,
+    /// Features not written: unreadable, unmarkable, or above the pusher's access.
+    pub failed: Vec<FeedFailure>,
     /// Ids of the records written or found unchanged.
     pub doc_ids: Vec<String>,
     /// Roll-up marking of those records: the banner of this report.
@@ -312,7 +336,7 @@ pub fn ingest_features(
     feed: &str,
     source: &str,
     format: FeedFormat,
-    features: Vec<Feature>,
+    features: Vec<FeatureRead>,
     opts: &IngestOptions,
     viewer: &Viewer,
 ) -> Result<FeedReport> {
@@ -334,7 +358,10 @@ pub fn ingest_features(
                 marks.extend(Marking::parse(&b.0.meta.marking));
                 ready.push(*b)
             }
-            Err((i, e)) => report.failed.push((i, e.to_string())),
+            Err((feature, e)) => report.failed.push(FeedFailure {
+                feature,
+                error: e.for_user(),
+            }),
         }
     }
     let ids: Vec<String> = ready

@@ -9,7 +9,7 @@ pub mod feeds;
 pub mod marks;
 
 pub use chunk::{chunk, ChunkConfig, Chunked, DraftChunk};
-pub use feeds::{feed_format, ingest_features, parse_feed, FeedReport};
+pub use feeds::{feed_format, ingest_features, parse_feed, FeatureRead, FeedFailure, FeedReport};
 pub use marks::MarkingPolicy;
 pub use sextant_feeds::{CsvColumns, FeedFormat};
 pub use sextant_geodata::gazetteer::GeoData;

@@ -2,6 +2,7 @@
 //! embedder. Everything here runs in-process; nothing touches the network except
 //! [`fetch::fetch_model`], which an operator runs once.
 
+pub mod cancel;
 pub mod embed;
 pub mod fetch;
 pub mod generate;
@@ -26,6 +27,8 @@ pub enum ModelError {
     Worker(String),
     #[error("{0}")]
     Busy(String),
+    #[error("the request was cancelled (the client went away or its time ran out)")]
+    Cancelled,
     #[error("the prompt has {prompt} tokens; the model's context window is {context}")]
     ContextOverflow { prompt: usize, context: usize },
     #[error("{0}")]

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use sextant_assist::{Answer, AssistError};
+use sextant_models::cancel::{CancelOnDrop, Token};
 use sextant_models::generate::ChatMessage;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
@@ -149,20 +150,29 @@ pub async fn compare(
 
 /// Runs `req` on a blocking thread, sending the verified text with its marking (a `token`
 /// event) and then the result through the join handle.
+/// Answers on a blocking thread. The guard cancels the answer's model work when dropped: keep
+/// it as long as someone is listening (the handler's future, or the event stream's body).
 fn spawn_answer(
     state: &AppState,
     session: Session,
     input: AskInput,
     tokens: mpsc::UnboundedSender<(String, String)>,
-) -> tokio::task::JoinHandle<Result<Answer, ApiError>> {
+) -> (
+    tokio::task::JoinHandle<Result<Answer, ApiError>>,
+    CancelOnDrop,
+) {
     let app = state.app.clone();
-    tokio::task::spawn_blocking(move || {
-        // A closed receiver (client gone) cancels the generation.
+    let token = Token::new();
+    let guard = token.cancel_on_drop();
+    let job = tokio::task::spawn_blocking(move || {
+        let _scope = sextant_models::cancel::scope(&token);
+        // A closed receiver (client gone) cancels the generation too.
         app.ask(&session, "chat", input, |t, m| {
             tokens.send((t.to_string(), m.to_string())).is_ok()
         })
         .map_err(ApiError::from)
-    })
+    });
+    (job, guard)
 }
 
 /// Conversation with history. Streams `token` events carrying only text that has passed
@@ -185,10 +195,11 @@ pub async fn chat(
     input.model = body.model;
     input.k = body.k;
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
-    let job = spawn_answer(&state, session, input, tx);
+    let (job, cancel) = spawn_answer(&state, session, input, tx);
     if !body.stream {
         while rx.recv().await.is_some() {}
         let answer = job.await.map_err(ApiError::internal)??;
+        drop(cancel);
         return Ok(Json(answer).into_response());
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
@@ -211,7 +222,7 @@ pub async fn chat(
         };
         let _ = events_tx.send(last.expect("serialisable"));
     });
-    Ok(Sse::new(event_stream(events_rx))
+    Ok(Sse::new(event_stream(events_rx, cancel))
         .keep_alive(KeepAlive::default())
         .into_response())
 }
@@ -223,13 +234,14 @@ fn error_event(body: impl serde::Serialize) -> Event {
         .unwrap_or_else(|_| Event::default().event("error"))
 }
 
+/// The events as a response body; dropping the body (the client went away) drops `cancel`.
 fn event_stream(
     rx: mpsc::UnboundedReceiver<Event>,
+    cancel: CancelOnDrop,
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
-    )
+    futures_util::stream::unfold((rx, cancel), |(mut rx, cancel)| async move {
+        rx.recv().await.map(|e| (Ok(e), (rx, cancel)))
+    })
 }
 
 /// OpenAI's chat completion request (the fields Sextant uses; others are accepted and ignored).
@@ -340,7 +352,7 @@ pub async fn chat_completions(
         &unmarked,
     ));
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
-    let job = spawn_answer(&state, session, input, tx);
+    let (job, cancel) = spawn_answer(&state, session, input, tx);
     tokio::spawn(async move {
         // Verified text is re-sent from the final answer with its marking; the pieces only
         // tell that the answer is ready.
@@ -371,7 +383,7 @@ pub async fn chat_completions(
         let _ = events_tx.send(chunk(serde_json::json!({}), Some("stop"), &answer.marking));
         let _ = events_tx.send(Event::default().data("[DONE]"));
     });
-    Ok(Sse::new(event_stream(events_rx))
+    Ok(Sse::new(event_stream(events_rx, cancel))
         .keep_alive(KeepAlive::default())
         .into_response())
 }

@@ -208,11 +208,15 @@ pub async fn push_feed(
 
 /// Cursor-on-Target connections served at once; more are closed at accept.
 pub const MAX_COT_CONNECTIONS: usize = 64;
+/// Events of one CoT connection committed together at most…
+const COT_BATCH_EVENTS: usize = 512;
+/// …and the longest an event waits for its batch to fill.
+const COT_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A Cursor-on-Target TCP listener (TAK-style: a stream of `<event>` documents per
 /// connection). Events go into `feed` with the server's default marking, as the local
-/// administrator would ingest them; each committed batch (what one read delivered) is audited
-/// as user `cot:<peer>`. At most [`MAX_COT_CONNECTIONS`] connections are served at once.
+/// administrator would ingest them; each committed batch (up to 512 events, or what 200 ms
+/// brought) is audited as user `cot:<peer>`, events that cannot be read among its `failed`. At most [`MAX_COT_CONNECTIONS`] connections are served at once.
 
 pub async fn cot_listener(
     listener: tokio::net::TcpListener,
@@ -241,16 +245,36 @@ pub async fn cot_listener(
             let _permit = permit;
             let mut stream = CotStream::new(max_event);
             let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
+            let mut open = true;
+            while open {
+                // One batch: what arrives until COT_BATCH_EVENTS events are in hand or
+                // COT_BATCH_WAIT has passed since the first, so that a fast stream is committed
+                // (and audited) in a few large transactions rather than one per read.
                 let mut features = Vec::new();
-                for r in stream.push(&buf[..n]) {
-                    match r {
-                        Ok(f) => features.push(f),
-                        Err(e) => tracing::warn!(%peer, error = %e, "CoT event rejected"),
+                let mut deadline = None;
+                while features.len() < COT_BATCH_EVENTS {
+                    let read = match deadline {
+                        None => sock.read(&mut buf).await,
+                        Some(d) => match tokio::time::timeout_at(d, sock.read(&mut buf)).await {
+                            Ok(r) => r,
+                            Err(_) => break,
+                        },
+                    };
+                    let n = match read {
+                        Ok(0) | Err(_) => {
+                            open = false;
+                            break;
+                        }
+                        Ok(n) => n,
+                    };
+                    for r in stream.push(&buf[..n]) {
+                        if let Err(e) = &r {
+                            tracing::warn!(%peer, error = %e, "CoT event rejected");
+                        }
+                        features.push(r);
+                    }
+                    if !features.is_empty() && deadline.is_none() {
+                        deadline = Some(tokio::time::Instant::now() + COT_BATCH_WAIT);
                     }
                 }
                 if features.is_empty() {
@@ -277,7 +301,7 @@ pub async fn cot_listener(
                     }
                     Err(e) => {
                         tracing::warn!(%peer, error = %e.message, "CoT ingest failed; closing the stream");
-                        break;
+                        open = false;
                     }
                 }
             }

@@ -152,10 +152,17 @@ async fn call<T: Send + 'static>(
     f: impl FnOnce(&App) -> sextant_app::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let app = state.app.clone();
-    tokio::task::spawn_blocking(move || f(&app))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::from)
+    // Dropped with this future (the client went away, or the request timed out): the model
+    // work still queued for it is skipped and a generation stops.
+    let token = sextant_models::cancel::Token::new();
+    let _cancel = token.cancel_on_drop();
+    tokio::task::spawn_blocking(move || {
+        let _scope = sextant_models::cancel::scope(&token);
+        f(&app)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::from)
 }
 
 #[derive(OpenApi)]

@@ -63,13 +63,23 @@ impl Viewer {
 
 /// Chunk id -> marking, interned: the vector index's access predicate. Built from the text
 /// index's fast fields when the store opens and kept in step by every commit. Chunk ids are
-/// allocated densely from 1, so a vector indexed by id (4 bytes per id ever allocated) makes the
-/// predicate two array reads.
+/// allocated in increasing order from 1 and never reused, so the table is paged by id: a page
+/// holds [`PAGE`] consecutive ids and is freed when its last live chunk is replaced or deleted.
+/// Memory follows the live chunks (plus 8 bytes per page of ids ever allocated), not every id
+/// ever allocated — a feed whose records update all day does not grow it — and the predicate
+/// stays three array reads.
 #[derive(Default)]
 struct MarkingTable {
-    by_chunk: Vec<u32>,
+    pages: Vec<Option<Box<Page>>>,
     names: Vec<String>,
     ids: HashMap<String, u32>,
+}
+
+const PAGE: usize = 4096;
+
+struct Page {
+    live: u32,
+    by_chunk: [u32; PAGE],
 }
 
 const NO_MARKING: u32 = u32::MAX;
@@ -86,24 +96,49 @@ impl MarkingTable {
     }
 
     fn set(&mut self, chunk: u64, marking: u32) {
-        let i = chunk as usize;
-        if i >= self.by_chunk.len() {
-            self.by_chunk.resize(i + 1, NO_MARKING);
+        let (p, o) = (chunk as usize / PAGE, chunk as usize % PAGE);
+        if p >= self.pages.len() {
+            self.pages.resize_with(p + 1, || None);
         }
-        self.by_chunk[i] = marking;
+        let page = self.pages[p].get_or_insert_with(|| {
+            Box::new(Page {
+                live: 0,
+                by_chunk: [NO_MARKING; PAGE],
+            })
+        });
+        if page.by_chunk[o] == NO_MARKING {
+            page.live += 1;
+        }
+        page.by_chunk[o] = marking;
     }
 
     fn clear(&mut self, chunk: u64) {
-        if let Some(m) = self.by_chunk.get_mut(chunk as usize) {
-            *m = NO_MARKING;
+        let (p, o) = (chunk as usize / PAGE, chunk as usize % PAGE);
+        let Some(slot) = self.pages.get_mut(p) else {
+            return;
+        };
+        let Some(page) = slot else {
+            return;
+        };
+        if page.by_chunk[o] != NO_MARKING {
+            page.by_chunk[o] = NO_MARKING;
+            page.live -= 1;
+            if page.live == 0 {
+                *slot = None;
+            }
         }
     }
 
     fn get(&self, chunk: u64) -> Option<u32> {
-        self.by_chunk
-            .get(chunk as usize)
-            .copied()
-            .filter(|m| *m != NO_MARKING)
+        let (p, o) = (chunk as usize / PAGE, chunk as usize % PAGE);
+        let page = self.pages.get(p)?.as_ref()?;
+        Some(page.by_chunk[o]).filter(|m| *m != NO_MARKING)
+    }
+
+    /// Pages held (each [`PAGE`] × 4 bytes).
+    #[cfg(test)]
+    fn pages_held(&self) -> usize {
+        self.pages.iter().filter(|p| p.is_some()).count()
     }
 
     fn intern(&mut self, marking: &str) -> u32 {
@@ -652,4 +687,43 @@ pub fn read_manifest(dir: &Path) -> Result<StoreManifest> {
         });
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records replaced all day (new chunk ids each time) leave the table no larger than its
+    /// live chunks need.
+    #[test]
+    fn the_marking_table_compacts_as_chunks_are_replaced() {
+        let mut t = MarkingTable::default();
+        let s = t.intern("SECRET");
+        let u = t.intern("UNCLASSIFIED");
+        // 100 records, each replaced 1,000 times: 100,000 chunk ids allocated in order.
+        let mut live: Vec<u64> = (1..=100).collect();
+        for &c in &live {
+            t.set(c, u);
+        }
+        let mut next = 101;
+        for _ in 0..1000 {
+            for c in live.iter_mut() {
+                t.clear(*c);
+                *c = next;
+                t.set(next, s);
+                next += 1;
+            }
+        }
+        assert!(t.pages_held() <= 2, "{} pages held", t.pages_held());
+        for &c in &live {
+            assert_eq!(t.get(c), Some(s));
+        }
+        assert_eq!(t.get(1), None);
+        assert_eq!(t.get(next + 10_000), None);
+        for &c in &live {
+            t.clear(c);
+        }
+        assert_eq!(t.pages_held(), 0);
+        assert_eq!(t.names.len(), 2);
+    }
 }

@@ -794,6 +794,9 @@ impl ChatModel {
 
     /// Admits a job (or answers Busy at once) and sends it to the worker.
     fn submit(&self, job: Job) -> Result<()> {
+        if crate::cancel::current().is_some_and(|t| t.is_cancelled()) {
+            return Err(ModelError::Cancelled);
+        }
         if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.limit {
             self.admitted.fetch_sub(1, Ordering::SeqCst);
             return Err(ModelError::Busy(format!(
@@ -817,8 +820,14 @@ impl ChatModel {
         f: impl FnOnce(&mut Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = crossbeam_channel::bounded(1);
+        // Work whose request was cancelled while it waited in the queue is not run.
+        let token = crate::cancel::current();
         self.submit(Job::Run(Box::new(move |engine: &mut Engine| {
-            let r = f(engine);
+            let r = if token.is_some_and(|t| t.is_cancelled()) {
+                Err(ModelError::Cancelled)
+            } else {
+                f(engine)
+            };
             Box::new(move || {
                 let _ = tx.send(r);
             })
@@ -868,7 +877,11 @@ impl ChatModel {
         mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
         let (events, rx) = unbounded();
-        let cancel = Arc::new(AtomicBool::new(false));
+        // The request's token, when there is one: cancelling the request stops the generation
+        // at its next token (and a generation cancelled here cancels the request's other work).
+        let cancel = crate::cancel::current()
+            .map(|t| t.flag())
+            .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
         let job = Job::Chat {
             messages,
             params,
@@ -908,10 +921,14 @@ fn worker(mut engine: Engine, rx: Receiver<Job>, admitted: &AtomicUsize) {
                     !cancel.load(Ordering::Relaxed)
                         && events.send(Event::Text(t.to_string())).is_ok()
                 };
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    engine.chat(&messages, &params, &mut on_text)
-                }))
-                .unwrap_or_else(|_| Err(ModelError::Inference("generation panicked".into())));
+                let r = if cancel.load(Ordering::Relaxed) {
+                    Err(ModelError::Cancelled)
+                } else {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        engine.chat(&messages, &params, &mut on_text)
+                    }))
+                    .unwrap_or_else(|_| Err(ModelError::Inference("generation panicked".into())))
+                };
                 // Free the slot before answering, so the caller's next request is admitted.
                 admitted.fetch_sub(1, Ordering::SeqCst);
                 let _ = events.send(Event::Done(r));
