@@ -4,14 +4,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Block size for backward scans: a typical record (well under a kilobyte) is found in one read.
 const BLOCK: usize = 8 * 1024;
 
-/// An advisory `flock` held on an open file, released on drop.
+/// An advisory lock held on an open file (std's `File::lock`, `flock` on Linux), released on
+/// drop.
 ///
 /// `flock` locks belong to the open file description, so two `File`s opened separately (even in
 /// one process) exclude each other, which is what lets two `AuditLog` handles or two processes
@@ -23,25 +23,21 @@ pub(crate) struct Flock<'a> {
 impl<'a> Flock<'a> {
     /// Blocks until the lock is granted.
     pub(crate) fn exclusive(file: &'a File) -> io::Result<Flock<'a>> {
-        Self::acquire(file, libc::LOCK_EX)
+        Self::acquire(file, File::lock)
     }
 
     /// Blocks until no writer holds the lock; readers use it to see the file at a record boundary.
     pub(crate) fn shared(file: &'a File) -> io::Result<Flock<'a>> {
-        Self::acquire(file, libc::LOCK_SH)
+        Self::acquire(file, File::lock_shared)
     }
 
-    fn acquire(file: &'a File, op: libc::c_int) -> io::Result<Flock<'a>> {
+    fn acquire(file: &'a File, lock: fn(&File) -> io::Result<()>) -> io::Result<Flock<'a>> {
         loop {
-            // SAFETY: the descriptor is valid for the borrow of `file`; flock touches no memory.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
-            if rc == 0 {
-                return Ok(Flock { file });
-            }
-            let err = io::Error::last_os_error();
-            // A signal can interrupt the wait; that is not a reason to give up on auditing.
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
+            match lock(file) {
+                Ok(()) => return Ok(Flock { file }),
+                // A signal can interrupt the wait; that is not a reason to give up on auditing.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -49,11 +45,9 @@ impl<'a> Flock<'a> {
 
 impl Drop for Flock<'_> {
     fn drop(&mut self) {
-        // SAFETY: as above. An unlock can only fail on a bad descriptor, and closing the file
-        // releases the lock anyway, so the result is ignored.
-        unsafe {
-            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
-        }
+        // An unlock can only fail on a bad descriptor, and closing the file releases the lock
+        // anyway, so the result is ignored.
+        let _ = self.file.unlock();
     }
 }
 

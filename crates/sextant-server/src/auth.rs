@@ -57,12 +57,12 @@ struct Failures {
     unreported: u64,
 }
 
-/// Per-user token buckets, the last audited authentication per (user, client address), and
-/// failed authentications per client address.
+/// Per-user rate limits (`governor`'s keyed GCRA), the last audited authentication per (user,
+/// client address), and failed authentications per client address.
 #[derive(Default)]
 pub struct Limiter {
-    per_minute: u32,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// None: unlimited.
+    buckets: Option<governor::DefaultKeyedRateLimiter<String>>,
     seen: Mutex<HashMap<(String, String), Instant>>,
     failures: Mutex<HashMap<String, Failures>>,
 }
@@ -90,32 +90,29 @@ enum FailureVerdict {
 }
 
 impl Limiter {
+    /// `per_minute` requests a minute per user, in bursts of up to a minute's worth (0: no
+    /// limit).
     pub fn new(per_minute: u32) -> Limiter {
         Limiter {
-            per_minute,
+            buckets: std::num::NonZeroU32::new(per_minute)
+                .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n))),
             ..Default::default()
         }
     }
 
-    /// Takes one request from `user`'s bucket (capacity: a minute's worth); `Err(wait)` when
-    /// empty.
+    /// Takes one request from `user`'s allowance; `Err(wait)` when it is spent.
     fn take(&self, user: &str) -> Result<(), Duration> {
-        if self.per_minute == 0 {
+        use governor::clock::Clock;
+        let Some(limiter) = &self.buckets else {
             return Ok(());
+        };
+        // Users whose allowance is full again are forgotten, so the map stays bounded.
+        if limiter.len() > MEMO_CAP {
+            limiter.retain_recent();
         }
-        let cap = self.per_minute as f64;
-        let rate = cap / 60.0;
-        let now = Instant::now();
-        let mut b = self.buckets.lock();
-        let (tokens, at) = b.entry(user.to_string()).or_insert((cap, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(cap);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / rate))
-        }
+        limiter.check_key(&user.to_string()).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
     }
 
     fn first_in_window(&self, user: &str, client: &str) -> bool {

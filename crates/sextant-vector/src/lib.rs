@@ -218,11 +218,11 @@ impl Drop for SlotGuard<'_> {
     }
 }
 
-/// Exclusive `flock` on `dir/LOCK` for the lifetime of the index.
+/// Exclusive lock (std's `File::try_lock`, `flock` on Linux) on `dir/LOCK` for the lifetime of
+/// the index.
 struct DirLock(#[allow(dead_code)] File);
 impl DirLock {
     fn acquire(dir: &Path) -> Result<Self> {
-        use std::os::fd::AsRawFd;
         let f = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -231,19 +231,19 @@ impl DirLock {
         // A flock is shared with children forked by this process until they exec, so a lock
         // released a moment ago can still look taken: retry briefly before giving up.
         for attempt in 0.. {
-            // SAFETY: plain syscall on a file descriptor we own.
-            let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
-                return Ok(DirLock(f));
+            match f.try_lock() {
+                Ok(()) => return Ok(DirLock(f)),
+                Err(std::fs::TryLockError::WouldBlock) if attempt < 10 => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(VectorError::Io(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        format!("{} is locked by another open index", dir.display()),
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(VectorError::Io(e)),
             }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::WouldBlock || attempt == 10 {
-                return Err(VectorError::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("{} is locked by another open index: {e}", dir.display()),
-                )));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         unreachable!()
     }
