@@ -135,12 +135,6 @@ impl MarkingTable {
         Some(page.by_chunk[o]).filter(|m| *m != NO_MARKING)
     }
 
-    /// Pages held (each [`PAGE`] × 4 bytes).
-    #[cfg(test)]
-    fn pages_held(&self) -> usize {
-        self.pages.iter().filter(|p| p.is_some()).count()
-    }
-
     fn intern(&mut self, marking: &str) -> u32 {
         if let Some(id) = self.ids.get(marking) {
             return *id;
@@ -693,6 +687,11 @@ pub fn read_manifest(dir: &Path) -> Result<StoreManifest> {
 mod tests {
     use super::*;
 
+    /// Pages held (each [`PAGE`] × 4 bytes).
+    fn pages_held(t: &MarkingTable) -> usize {
+        t.pages.iter().filter(|p| p.is_some()).count()
+    }
+
     /// Records replaced all day (new chunk ids each time) leave the table no larger than its
     /// live chunks need.
     #[test]
@@ -714,7 +713,7 @@ mod tests {
                 next += 1;
             }
         }
-        assert!(t.pages_held() <= 2, "{} pages held", t.pages_held());
+        assert!(pages_held(&t) <= 2, "{} pages held", pages_held(&t));
         for &c in &live {
             assert_eq!(t.get(c), Some(s));
         }
@@ -723,7 +722,7 @@ mod tests {
         for &c in &live {
             t.clear(c);
         }
-        assert_eq!(t.pages_held(), 0);
+        assert_eq!(pages_held(&t), 0);
         assert_eq!(t.names.len(), 2);
     }
 }
