@@ -18,7 +18,7 @@ use sextant_models::{fetch, Manifest};
 use sextant_retrieve::{Fusion, Retriever};
 use sextant_server::wire::{SearchResponse, WireHit};
 
-use cmd::{audit::*, ingest::*, models::*, query::*, serve::*, users::*};
+use cmd::{audit::*, connectors::*, ingest::*, models::*, query::*, serve::*, users::*};
 use sextant_spatial::Area;
 use sextant_store::Store;
 use sextant_types::{DocId, SearchMode};
@@ -154,11 +154,33 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Connected systems (text-to-API): list them, show what they allow, check they answer.
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsCommand {
+    /// The connectors you may use (from `connectors/` beside the settings file).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One connector's allowed operations (with `--json`, their argument schemas).
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether the connector's OpenAPI document reads and its system answers.
+    Check { name: String },
 }
 
 #[derive(Subcommand)]
@@ -433,6 +455,7 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Models { command } => models(&s, command),
         Command::Users { command } => users(&s, as_user, command),
+        Command::Connectors { command } => connectors(&s, as_user, command),
         Command::Audit {
             command: AuditCommand::Verify { file, json },
         } => audit_verify(&s, file, json),

@@ -16,6 +16,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant-spatial", 2),
     ("sextant-feeds", 2),
     ("sextant-geodata", 3),
+    ("sextant-connect", 3),
     ("sextant-store", 3),
     ("sextant-ingest", 4),
     ("sextant-retrieve", 4),

@@ -2,6 +2,7 @@
 //! `main.rs`.
 
 pub(crate) mod audit;
+pub(crate) mod connectors;
 pub(crate) mod ingest;
 pub(crate) mod models;
 pub(crate) mod query;

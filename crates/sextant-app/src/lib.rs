@@ -12,6 +12,7 @@
 //! - Functions here block (indexes, models, the audit file): async callers run them on a
 //!   blocking thread.
 
+pub mod act;
 mod answers;
 mod documents;
 mod search;

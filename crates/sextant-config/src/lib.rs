@@ -117,6 +117,15 @@ impl Settings {
         cache.join("data/geo")
     }
 
+    /// Where connectors are described (`NAME.toml` each): `connectors/` beside the settings
+    /// file in force, else `config/connectors`.
+    pub fn connectors_dir(&self) -> PathBuf {
+        match self.source.as_deref().and_then(|s| s.parent()) {
+            Some(dir) => dir.join("connectors"),
+            None => PathBuf::from("config/connectors"),
+        }
+    }
+
     /// The audit log in force.
     pub fn audit_file(&self) -> PathBuf {
         if self.security.audit_file.as_os_str().is_empty() {

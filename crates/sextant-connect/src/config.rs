@@ -1,0 +1,181 @@
+//! `config/connectors/NAME.toml`: one connected system.
+//!
+//! ```toml
+//! spec = "geo.openapi.json"          # OpenAPI 3.0/3.1 document, relative to this file
+//! base_url = "http://127.0.0.1:5000"  # every call goes here and nowhere else
+//! marking = "UNCLASSIFIED"            # the least marking of everything it returns
+//! roles = ["reader"]                  # who may use it (default: readers)
+//! allow = ["getCollections", "GET /collections/{collectionId}/items"]  # default: read-only
+//! timeout_secs = 10
+//! max_response_bytes = 4194304
+//!
+//! [auth]                              # optional: how Sextant authenticates to the system
+//! header = "Authorization"
+//! value_prefix = "Bearer "
+//! secret_env = "GEO_TOKEN"            # or secret_file = "/run/secrets/geo"
+//! ```
+
+use serde::Deserialize;
+use sextant_access::Marking;
+use sextant_auth::Role;
+use std::path::{Path, PathBuf};
+
+use crate::{ConnectError, Result};
+
+/// A connector's settings as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    spec: PathBuf,
+    base_url: String,
+    marking: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    allow: Option<Vec<String>>,
+    #[serde(default = "default_timeout")]
+    timeout_secs: u64,
+    #[serde(default = "default_max_response")]
+    max_response_bytes: usize,
+    #[serde(default)]
+    auth: Option<Auth>,
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+
+fn default_max_response() -> usize {
+    4 << 20
+}
+
+/// How Sextant authenticates to the connected system: a static header whose secret comes
+/// from the environment or a file (never from the settings file itself).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub header: String,
+    #[serde(default)]
+    pub value_prefix: String,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// A connector's settings, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    /// The settings file, for messages.
+    pub file: PathBuf,
+    pub spec: PathBuf,
+    /// Scheme, host and optional port and path prefix, without a trailing slash.
+    pub base_url: String,
+    pub marking: Marking,
+    pub roles: Vec<Role>,
+    /// `None`: the read-only operations (GET and HEAD).
+    pub allow: Option<Vec<String>>,
+    pub timeout_secs: u64,
+    pub max_response_bytes: usize,
+    pub auth: Option<Auth>,
+}
+
+/// Connector names: 1-64 lowercase letters, digits, '-' and '_' (they appear in URLs and ids).
+fn check_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+impl Settings {
+    /// Reads `file` (its stem is the connector's name).
+    pub fn load(file: &Path) -> Result<Settings> {
+        let err = |line: Option<usize>, message: String| ConnectError::Settings {
+            file: file.to_path_buf(),
+            line,
+            message,
+        };
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !check_name(&name) {
+            return Err(err(
+                None,
+                format!("connector name {name:?}: use 1-64 of a-z, 0-9, '-' and '_'"),
+            ));
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| err(None, e.to_string()))?;
+        let raw: Raw = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            err(line, e.message().to_string())
+        })?;
+        let line_of = |needle: &str| {
+            text.find(needle)
+                .map(|at| text[..at].matches('\n').count() + 1)
+        };
+        let base_url = raw.base_url.trim_end_matches('/').to_string();
+        let scheme_ok = base_url.starts_with("http://") || base_url.starts_with("https://");
+        if !scheme_ok || base_url.contains(['?', '#']) || base_url.contains(char::is_whitespace) {
+            return Err(err(
+                line_of("base_url"),
+                format!(
+                    "base_url {:?}: an http:// or https:// URL without query or fragment",
+                    raw.base_url
+                ),
+            ));
+        }
+        let marking = Marking::parse(&raw.marking).map_err(|e| {
+            err(
+                line_of("marking"),
+                format!("marking {:?}: {e}", raw.marking),
+            )
+        })?;
+        let roles = if raw.roles.is_empty() {
+            vec![Role::Reader]
+        } else {
+            raw.roles
+                .iter()
+                .map(|r| {
+                    r.parse::<Role>()
+                        .map_err(|e| err(line_of("roles"), format!("role {r:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        if let Some(a) = &raw.auth {
+            if a.secret_env.is_some() == a.secret_file.is_some() {
+                return Err(err(
+                    line_of("[auth]"),
+                    "auth: give exactly one of secret_env and secret_file".into(),
+                ));
+            }
+        }
+        if raw.timeout_secs == 0 || raw.max_response_bytes == 0 {
+            return Err(err(
+                None,
+                "timeout_secs and max_response_bytes must be positive".into(),
+            ));
+        }
+        let dir = file.parent().unwrap_or(Path::new("."));
+        Ok(Settings {
+            name,
+            file: file.to_path_buf(),
+            spec: dir.join(raw.spec),
+            base_url,
+            marking,
+            roles,
+            allow: raw.allow,
+            timeout_secs: raw.timeout_secs,
+            max_response_bytes: raw.max_response_bytes,
+            auth: raw.auth.map(|mut a| {
+                a.secret_file = a.secret_file.map(|f| dir.join(f));
+                a
+            }),
+        })
+    }
+}

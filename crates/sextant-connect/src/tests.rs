@@ -1,0 +1,195 @@
+use super::*;
+use serde_json::json;
+
+/// A small OpenAPI 3.0 document in the shape OGC API - Features servers publish: shared
+/// parameters by `$ref`, path-level parameters, a JSON body, a recursive schema.
+fn spec() -> serde_json::Value {
+    json!({
+        "openapi": "3.0.2",
+        "info": {"title": "features", "version": "1"},
+        "paths": {
+            "/collections": {"get": {"operationId": "getCollections", "summary": "The collections"}},
+            "/collections/{collectionId}/items": {
+                "parameters": [{"$ref": "#/components/parameters/collectionId"}],
+                "get": {
+                    "operationId": "getItems",
+                    "summary": "Features of a collection",
+                    "parameters": [
+                        {"$ref": "#/components/parameters/bbox"},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}, "example": 10},
+                        {"name": "session", "in": "cookie", "schema": {"type": "string"}}
+                    ]
+                },
+                "post": {
+                    "operationId": "addItem",
+                    "requestBody": {"required": true, "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/feature"}}}}
+                }
+            },
+            "/collections/{collectionId}/items/{featureId}": {
+                "parameters": [{"$ref": "#/components/parameters/collectionId"}],
+                "delete": {"parameters": [{"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}}]}
+            }
+        },
+        "components": {
+            "parameters": {
+                "collectionId": {"name": "collectionId", "in": "path", "required": true, "description": "the collection", "schema": {"type": "string"}},
+                "bbox": {"name": "bbox", "in": "query", "schema": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6}}
+            },
+            "schemas": {
+                "feature": {"type": "object", "properties": {"type": {"type": "string"}, "parts": {"type": "array", "items": {"$ref": "#/components/schemas/feature"}}}}
+            }
+        }
+    })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn operations_have_one_schema_for_their_arguments() {
+    let ops = openapi::operations(&spec()).unwrap();
+    let ids: Vec<&str> = ops.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "getCollections",
+            "getItems",
+            "addItem",
+            "DELETE /collections/{collectionId}/items/{featureId}"
+        ]
+    );
+    let items = &ops[1];
+    assert!(items.read_only());
+    let a = &items.arguments;
+    assert_eq!(a["additionalProperties"], false);
+    assert_eq!(a["required"], json!(["collectionId"]));
+    assert_eq!(
+        a["properties"]["collectionId"]["description"],
+        "the collection"
+    );
+    assert_eq!(a["properties"]["bbox"]["minItems"], 4);
+    assert_eq!(a["properties"]["limit"]["maximum"], 10000);
+    assert!(a["properties"]["limit"].get("example").is_none());
+    assert!(
+        a["properties"].get("session").is_none(),
+        "cookies are not arguments"
+    );
+    let add = &ops[2];
+    assert!(!add.read_only() && add.body);
+    assert_eq!(add.arguments["required"], json!(["collectionId", "body"]));
+    // The recursive schema is expanded a few levels, then left open.
+    let text = add.arguments.to_string();
+    assert!(text.contains("recursive: not expanded"), "{text}");
+    assert!(!text.contains("$ref"), "{text}");
+    let del = &ops[3];
+    assert!(del.named_by("DELETE /collections/{collectionId}/items/{featureId}"));
+    assert!(del.named_by("delete  /collections/{collectionId}/items/{featureId}"));
+    assert_eq!(
+        del.arguments["required"],
+        json!(["collectionId", "featureId"])
+    );
+}
+
+#[test]
+fn bad_documents_say_where() {
+    let mut s = spec();
+    s["paths"]["/collections/{collectionId}/items"]["get"]["parameters"][0] =
+        json!({"$ref": "#/components/parameters/nope"});
+    let (ptr, msg) = openapi::operations(&s).unwrap_err();
+    assert_eq!(
+        ptr,
+        "/paths/~1collections~1{collectionId}~1items/get/parameters/0"
+    );
+    assert!(msg.contains("nope"), "{msg}");
+    let (ptr, msg) = openapi::operations(&json!({"swagger": "2.0"})).unwrap_err();
+    assert_eq!(ptr, "/swagger");
+    assert!(msg.contains("OpenAPI 3"), "{msg}");
+}
+
+#[test]
+fn settings_choose_the_operations_and_errors_name_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(d, "geo.json", &spec().to_string());
+    // Default: read-only operations only.
+    let f = write(
+        d,
+        "geo.toml",
+        "spec = \"geo.json\"\nbase_url = \"http://127.0.0.1:5000/\"\nmarking = \"UNCLASSIFIED\"\n",
+    );
+    let c = Connector::load(&f).unwrap();
+    assert_eq!(c.name(), "geo");
+    assert_eq!(c.settings.base_url, "http://127.0.0.1:5000");
+    let ids: Vec<&str> = c.operations.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, ["getCollections", "getItems"]);
+    assert_eq!(c.settings.roles, [sextant_auth::Role::Reader]);
+    // An allowlist by id and by method + path.
+    let f = write(
+        d,
+        "geo-rw.toml",
+        "spec = \"geo.json\"\nbase_url = \"https://geo.example\"\nmarking = \"SECRET\"\nroles = [\"ingester\"]\nallow = [\"getItems\", \"POST /collections/{collectionId}/items\"]\n",
+    );
+    let c = Connector::load(&f).unwrap();
+    let ids: Vec<&str> = c.operations.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, ["getItems", "addItem"]);
+    assert_eq!(c.settings.marking.banner(), "SECRET");
+    // An unknown operation in the allowlist names the file and the line.
+    let f = write(
+        d,
+        "typo.toml",
+        "spec = \"geo.json\"\nbase_url = \"https://geo.example\"\nmarking = \"U\"\nallow = [\n  \"getItems\",\n  \"getItemz\",\n]\n",
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("typo.toml line 6") && e.contains("getItemz"),
+        "{e}"
+    );
+    // Settings errors: a bad marking, an unknown key, a bad URL.
+    let f = write(
+        d,
+        "badmark.toml",
+        "spec = \"geo.json\"\nbase_url = \"https://geo.example\"\nmarking = \"SECRET//NOFRN\"\n",
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("badmark.toml line 3") && e.contains("NOFRN"),
+        "{e}"
+    );
+    let f = write(
+        d,
+        "unknown.toml",
+        "spec = \"geo.json\"\nbase_url = \"https://geo.example\"\nmarking = \"U\"\nretries = 3\n",
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("unknown.toml line 4") && e.contains("retries"),
+        "{e}"
+    );
+    let f = write(
+        d,
+        "badurl.toml",
+        "spec = \"geo.json\"\nbase_url = \"ftp://geo.example\"\nmarking = \"U\"\n",
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("badurl.toml line 2") && e.contains("http"),
+        "{e}"
+    );
+    // A document that is not there, or not JSON.
+    write(d, "broken.json", "openapi: 3.0.0\n");
+    let f = write(
+        d,
+        "broken.toml",
+        "spec = \"broken.json\"\nbase_url = \"https://geo.example\"\nmarking = \"U\"\n",
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(e.contains("broken.json") && e.contains("not JSON"), "{e}");
+    // The directory: good connectors load beside the bad ones.
+    let (ok, bad) = load_dir(d);
+    let names: Vec<&str> = ok.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["geo", "geo-rw"]);
+    assert_eq!(bad.len(), 5);
+}
