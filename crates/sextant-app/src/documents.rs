@@ -81,6 +81,20 @@ impl App {
         }
     }
 
+    /// The roll-up marking of documents just written (as stored: the marking ingest decided).
+    fn written_marking<'a>(&self, docs: impl Iterator<Item = &'a DocId>) -> Result<String> {
+        let marks: Vec<String> = docs
+            .filter_map(|d| {
+                self.store()
+                    .document_meta(d, &Viewer::Unrestricted)
+                    .ok()
+                    .flatten()
+            })
+            .map(|m| m.marking)
+            .collect();
+        banner(marks.iter().map(String::as_str))
+    }
+
     /// Ingests files and directories of the local file system (the CLI's `ingest`) into the
     /// session's namespace, with `opts` as the caller chose them (chunking, batches, marking
     /// policy, feed columns); audited (as `ingest`, marked with the roll-up of the documents
@@ -97,20 +111,10 @@ impl App {
         let store = self.store();
         let report = sextant_ingest::ingest_files(store, paths, &opts, &s.viewer, progress)
             .map_err(AppError::internal)?;
-        let marks: Vec<String> = report
-            .outcomes
-            .iter()
-            .filter_map(|(_, o)| {
-                store
-                    .document_meta(o.doc_id(), &Viewer::Unrestricted)
-                    .ok()
-                    .flatten()
-            })
-            .map(|m| m.marking)
-            .collect();
+        let marking = self.written_marking(report.outcomes.iter().map(|(_, o)| o.doc_id()))?;
         self.record(
             &s.event("ingest")
-                .marking(banner(marks.iter().map(String::as_str))?)
+                .marking(marking)
                 .outcome(if report.failed.is_empty() {
                     Audited::Success
                 } else {
@@ -144,13 +148,11 @@ impl App {
         let opts = self.ingest_options(s, explicit);
         let store = self.store();
         let mut out = Vec::with_capacity(files.len());
-        let mut marks = Vec::new();
+        let mut written = Vec::new();
         for f in files {
             match sextant_ingest::ingest_upload(store, &f.name, &f.bytes, &opts, &s.viewer) {
                 Ok(o) => {
-                    if let Ok(Some(m)) = store.document_meta(o.doc_id(), &Viewer::Unrestricted) {
-                        marks.push(m.marking);
-                    }
+                    written.push(o.doc_id().clone());
                     let (status, chunks) = match &o {
                         Outcome::New { chunks, .. } => (UploadStatus::New, Some(*chunks)),
                         Outcome::Replaced { chunks, .. } => (UploadStatus::Replaced, Some(*chunks)),
@@ -181,7 +183,7 @@ impl App {
             .filter(|r| r.status != UploadStatus::Failed)
             .count();
         // Every document named here is one the uploader may see.
-        let marking = banner(marks.iter().map(String::as_str))?;
+        let marking = self.written_marking(written.iter())?;
         self.record(
             &with_text(s.event("ingest"), s, &marking)
                 .outcome(if ok == 0 {

@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use sextant_assist::{Answer, AssistError};
-use sextant_models::cancel::{CancelOnDrop, Token};
+use sextant_models::cancel::CancelOnDrop;
 use sextant_models::generate::ChatMessage;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::{call, AppState};
+use crate::{call, spawn_use_case, AppState};
 use sextant_app::{AskInput, CompareInput, Session};
 use sextant_auth::Role;
 
@@ -83,8 +83,6 @@ pub struct CompareBody {
     pub models: Vec<String>,
     pub k: Option<usize>,
 }
-
-/// The audit record of an answer: the documents and chunks it cites.
 
 /// Splits a conversation into history and the final user question.
 fn split_conversation(messages: Vec<WireMessage>) -> Result<(String, Vec<ChatMessage>), ApiError> {
@@ -161,18 +159,13 @@ fn spawn_answer(
     tokio::task::JoinHandle<Result<Answer, ApiError>>,
     CancelOnDrop,
 ) {
-    let app = state.app.clone();
-    let token = Token::new();
-    let guard = token.cancel_on_drop();
-    let job = tokio::task::spawn_blocking(move || {
-        let _scope = sextant_models::cancel::scope(&token);
+    spawn_use_case(state, move |app| {
         // A closed receiver (client gone) cancels the generation too.
         app.ask(&session, "chat", input, |t, m| {
             tokens.send((t.to_string(), m.to_string())).is_ok()
         })
         .map_err(ApiError::from)
-    });
-    (job, guard)
+    })
 }
 
 /// Conversation with history. Streams `token` events carrying only text that has passed

@@ -216,8 +216,8 @@ const COT_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(200
 /// A Cursor-on-Target TCP listener (TAK-style: a stream of `<event>` documents per
 /// connection). Events go into `feed` with the server's default marking, as the local
 /// administrator would ingest them; each committed batch (up to 512 events, or what 200 ms
-/// brought) is audited as user `cot:<peer>`, events that cannot be read among its `failed`. At most [`MAX_COT_CONNECTIONS`] connections are served at once.
-
+/// brought) is audited as user `cot:<peer>`, events that cannot be read among its `failed`.
+/// At most [`MAX_COT_CONNECTIONS`] connections are served at once.
 pub async fn cot_listener(
     listener: tokio::net::TcpListener,
     state: AppState,

@@ -146,23 +146,36 @@ impl AppState {
     }
 }
 
+/// Starts a use case on a blocking thread. Its model work is cancelled when the guard drops:
+/// keep the guard as long as someone waits for the result.
+fn spawn_use_case<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&App) -> T + Send + 'static,
+) -> (
+    tokio::task::JoinHandle<T>,
+    sextant_models::cancel::CancelOnDrop,
+) {
+    let app = state.app.clone();
+    let token = sextant_models::cancel::Token::new();
+    let guard = token.cancel_on_drop();
+    let job = tokio::task::spawn_blocking(move || {
+        let _scope = sextant_models::cancel::scope(&token);
+        f(&app)
+    });
+    (job, guard)
+}
+
 /// Runs a use case off the async runtime.
 async fn call<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&App) -> sextant_app::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let app = state.app.clone();
     // Dropped with this future (the client went away, or the request timed out): the model
     // work still queued for it is skipped and a generation stops.
-    let token = sextant_models::cancel::Token::new();
-    let _cancel = token.cancel_on_drop();
-    tokio::task::spawn_blocking(move || {
-        let _scope = sextant_models::cancel::scope(&token);
-        f(&app)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::from)
+    let (job, _cancel) = spawn_use_case(state, f);
+    job.await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
 }
 
 #[derive(OpenApi)]
