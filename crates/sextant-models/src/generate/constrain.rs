@@ -86,6 +86,15 @@ impl TokenBytes {
         }
     }
 
+    /// Tokens in the vocabulary (ids `0..len`).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     pub fn bytes(&self, id: u32) -> Option<&[u8]> {
         self.bytes.get(id as usize).and_then(|b| b.as_deref())
     }

@@ -7,6 +7,7 @@
 mod arch;
 pub mod constrain;
 pub mod gguf;
+pub mod schema;
 mod template;
 pub mod tokenizer;
 
@@ -192,6 +193,8 @@ pub struct Engine {
     device: Device,
     /// Token spellings for constrained decoding, built on first use.
     vocab: Option<TokenBytes>,
+    /// The vocabulary indexed for JSON Schema constraints, built on first use.
+    schema: Option<schema::SchemaFactory>,
     /// The tokens whose keys and values the model's cache holds, in order: a new prompt that
     /// starts the same way only computes what follows.
     cached: Vec<u32>,
@@ -292,6 +295,7 @@ impl Engine {
             eos,
             device: device.clone(),
             vocab: None,
+            schema: None,
             cached: Vec::new(),
         })
     }
@@ -504,6 +508,24 @@ impl Engine {
     /// the model gives them at least `literal_threshold` of the allowed probability, and
     /// excluded otherwise: the choice between answering and declining is a calibrated
     /// threshold, not whichever first token happens to be likeliest.
+    /// A constraint to JSON valid against `schema`, for [`Engine::constrained`].
+    pub fn schema_constraint(
+        &mut self,
+        schema: &serde_json::Value,
+    ) -> Result<schema::SchemaConstraint> {
+        if self.schema.is_none() {
+            let vocab = self
+                .vocab
+                .get_or_insert_with(|| TokenBytes::new(&self.prompter.tokenizer));
+            let eos = self.eos.first().copied().unwrap_or(0);
+            self.schema = Some(schema::SchemaFactory::new(vocab, eos)?);
+        }
+        self.schema
+            .as_ref()
+            .expect("built above")
+            .constraint(schema)
+    }
+
     pub fn constrained(
         &mut self,
         messages: &[ChatMessage],
