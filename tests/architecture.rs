@@ -20,6 +20,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant-store", 3),
     ("sextant-ingest", 4),
     ("sextant-retrieve", 4),
+    ("sextant-act", 4),
     ("sextant-assist", 5),
     ("sextant-app", 6),
     ("sextant-server", 7),

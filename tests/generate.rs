@@ -6,7 +6,7 @@ mod common;
 
 use candle_core::quantized::gguf_file::Content;
 use common::*;
-use sextant_models::generate::{tokenizer, ChatMessage, ChatModel, GenParams};
+use sextant_models::generate::{tokenizer, ChatMessage, ChatModel, GenParams, Grammar};
 use sextant_models::ModelError;
 use std::path::PathBuf;
 
@@ -390,7 +390,9 @@ fn schema_constrained_output_is_valid_json_for_the_schema() {
         let messages = vec![ChatMessage::user(
             "Call the weather forecast for Paris for the next three days in metric units. Reply with the JSON arguments only.",
         )];
-        let mut c = e.schema_constraint(&schema).unwrap();
+        let mut c = e
+            .grammar_constraint(&Grammar::JsonSchema(schema.clone()))
+            .unwrap();
         let out = e.constrained(&messages, &mut c, 60, 2.0).unwrap();
         let v: serde_json::Value = serde_json::from_str(&out.text)
             .unwrap_or_else(|err| panic!("{id}: not JSON ({err}): {}", out.text));

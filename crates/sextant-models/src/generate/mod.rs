@@ -24,6 +24,7 @@ use tokenizers::Tokenizer;
 
 pub use constrain::{Constraint, SpanConstraint, TokenBytes};
 pub use gguf::WeightFormat;
+pub use schema::{Grammar, SchemaConstraint};
 pub use template::{ChatMessage, ChatTemplate};
 
 use crate::{ModelError, Result};
@@ -215,6 +216,9 @@ pub struct Constrained {
     /// Probability (among the allowed first tokens) of those that only begin a fixed
     /// alternative.
     pub literal_mass: f32,
+    /// Probability (under the unconstrained distribution) of the tokens the constraint
+    /// allowed first: how much the model wanted an output of this form at all.
+    pub first_mass: f32,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub prefill_ms: f64,
@@ -433,15 +437,15 @@ impl Engine {
         }
     }
 
-    /// Reads a whole prompt and returns the logits after its last token. The part it shares
-    /// with what the cache already holds (the previous request's system prompt and example)
-    /// is not computed again.
     /// Drops the cached prefix: the next prompt is read from its first token.
     fn forget_prefix(&mut self) {
         self.model.clear_cache();
         self.cached.clear();
     }
 
+    /// Reads a whole prompt and returns the logits after its last token. The part it shares
+    /// with what the cache already holds (the previous request's system prompt and example)
+    /// is not computed again.
     fn read_prompt(&mut self, prompt: &[u32]) -> Result<Tensor> {
         let shared = self
             .cached
@@ -501,18 +505,9 @@ impl Engine {
             .collect()
     }
 
-    /// Greedy generation where every token must be allowed by `constraint`; stops at an
-    /// end-of-turn token when the constraint allows ending, or when nothing else is allowed.
-    ///
-    /// At the first step the constraint's fixed alternatives (say "NO ANSWER") are taken when
-    /// the model gives them at least `literal_threshold` of the allowed probability, and
-    /// excluded otherwise: the choice between answering and declining is a calibrated
-    /// threshold, not whichever first token happens to be likeliest.
-    /// A constraint to JSON valid against `schema`, for [`Engine::constrained`].
-    pub fn schema_constraint(
-        &mut self,
-        schema: &serde_json::Value,
-    ) -> Result<schema::SchemaConstraint> {
+    /// A constraint to output of `grammar` (a JSON Schema or a Lark grammar), for
+    /// [`Engine::constrained`].
+    pub fn grammar_constraint(&mut self, grammar: &Grammar) -> Result<schema::SchemaConstraint> {
         if self.schema.is_none() {
             let vocab = self
                 .vocab
@@ -523,15 +518,37 @@ impl Engine {
         self.schema
             .as_ref()
             .expect("built above")
-            .constraint(schema)
+            .constraint(grammar)
     }
 
+    /// Greedy generation where every token must be allowed by `constraint`; stops at an
+    /// end-of-turn token when the constraint allows ending, or when nothing else is allowed.
+    ///
+    /// At the first step the constraint's fixed alternatives (say "NO ANSWER") are taken when
+    /// the model gives them at least `literal_threshold` of the allowed probability, and
+    /// excluded otherwise: the choice between answering and declining is a calibrated
+    /// threshold, not whichever first token happens to be likeliest.
     pub fn constrained(
         &mut self,
         messages: &[ChatMessage],
         constraint: &mut dyn Constraint,
         max_tokens: usize,
         literal_threshold: f32,
+    ) -> Result<Constrained> {
+        self.gated(messages, constraint, max_tokens, literal_threshold, 0.0)
+    }
+
+    /// [`Engine::constrained`], except that nothing is generated (the text is empty) when the
+    /// model gives the constraint's first tokens less than `gate` of its whole probability:
+    /// whether to produce this output at all (a tool call, say) is the model's own choice,
+    /// measured, and only the output's form is imposed.
+    pub fn gated(
+        &mut self,
+        messages: &[ChatMessage],
+        constraint: &mut dyn Constraint,
+        max_tokens: usize,
+        literal_threshold: f32,
+        gate: f32,
     ) -> Result<Constrained> {
         if self.vocab.is_none() {
             self.vocab = Some(TokenBytes::new(&self.prompter.tokenizer));
@@ -544,11 +561,23 @@ impl Engine {
         let (mut logprob, mut first_logprob) = (0.0f32, 0.0f32);
         let mut first_choices = Vec::new();
         let mut literal_mass = 0.0f32;
+        let mut first_mass = 0.0f32;
         let end_token = self.eos.first().copied();
         while generated.len() < max_tokens {
             let vocab = self.vocab.as_ref().expect("built above");
             let mut allowed = constraint.allowed(vocab);
             if generated.is_empty() {
+                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let total: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+                first_mass = allowed
+                    .tokens
+                    .iter()
+                    .filter_map(|&id| logits.get(id as usize))
+                    .map(|l| (l - max).exp() / total)
+                    .sum();
+                if first_mass < gate {
+                    break;
+                }
                 let ls: Vec<f32> = allowed
                     .tokens
                     .iter()
@@ -640,6 +669,7 @@ impl Engine {
             first_logprob,
             first_choices,
             literal_mass,
+            first_mass,
             prompt_tokens,
             completion_tokens: generated.len(),
             prefill_ms,
@@ -877,6 +907,22 @@ impl ChatModel {
                 max_tokens,
                 literal_threshold,
             )
+        })
+    }
+
+    /// Greedy generation of output of `grammar`, gated (see [`Engine::gated`]); also returns
+    /// the time spent computing token masks, milliseconds.
+    pub fn grammar(
+        &self,
+        messages: Vec<ChatMessage>,
+        grammar: Grammar,
+        max_tokens: usize,
+        gate: f32,
+    ) -> Result<(Constrained, f64)> {
+        self.run(move |e| {
+            let mut c = e.grammar_constraint(&grammar)?;
+            let out = e.gated(&messages, &mut c, max_tokens, 2.0, gate)?;
+            Ok((out, c.mask_ms))
         })
     }
 

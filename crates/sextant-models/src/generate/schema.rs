@@ -11,6 +11,16 @@ use llguidance::{Matcher, ParserFactory};
 use super::constrain::{Allowed, Constraint, TokenBytes};
 use crate::{ModelError, Result};
 
+/// What a constrained generation must produce.
+#[derive(Debug, Clone)]
+pub enum Grammar {
+    /// One JSON value valid against this JSON Schema.
+    JsonSchema(serde_json::Value),
+    /// Text of this Lark grammar (llguidance's dialect: `%json { schema }` embeds a JSON
+    /// Schema as a rule).
+    Lark(String),
+}
+
 /// A vocabulary indexed for llguidance, built once per model.
 pub struct SchemaFactory {
     factory: Arc<ParserFactory>,
@@ -40,9 +50,12 @@ impl SchemaFactory {
         })
     }
 
-    /// A constraint to one JSON value valid against `schema`.
-    pub fn constraint(&self, schema: &serde_json::Value) -> Result<SchemaConstraint> {
-        let grammar = TopLevelGrammar::from_json_schema(schema.clone());
+    /// A constraint to output of `grammar`.
+    pub fn constraint(&self, grammar: &Grammar) -> Result<SchemaConstraint> {
+        let grammar = match grammar {
+            Grammar::JsonSchema(s) => TopLevelGrammar::from_json_schema(s.clone()),
+            Grammar::Lark(g) => TopLevelGrammar::from_lark(g.clone()),
+        };
         let parser = self
             .factory
             .create_parser(grammar)
