@@ -5,7 +5,8 @@
 #   scripts/pygeoapi/start.sh PORT DATADIR     # prints http://127.0.0.1:PORT on the last stdout line
 #   scripts/pygeoapi/stop.sh DATADIR
 #
-# Collections (built by build.py from $SEXTANT_CACHE/data, see `scripts/fetch-data.sh geo adsb`):
+# Collections (built by build.py from $SEXTANT_CACHE/data, see `scripts/fetch-data.sh geo adsb`; build.py
+# also lists the known limits of pygeoapi's TinyDB provider):
 #   aircraft  ADS-B positions, read-only (bbox, limit, offset, datetime on timestamp, sortby, icao24=...)
 #   cities    GeoNames cities15000, read-only (bbox, limit, offset, sortby=-population, countrycode=...)
 #   reports   observation reports, editable: POST /collections/reports/items, PUT/DELETE .../items/{id};

@@ -179,3 +179,21 @@ impl Settings {
         })
     }
 }
+
+/// The secret `auth` names, read now (it may be rotated while Sextant runs). Errors name
+/// where the secret should be, never any of its content.
+pub(crate) fn read_secret(auth: &Auth) -> std::result::Result<String, String> {
+    let raw = match (&auth.secret_env, &auth.secret_file) {
+        (Some(var), _) => {
+            std::env::var(var).map_err(|_| format!("the secret variable ${var} is not set"))?
+        }
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .map_err(|e| format!("the secret file {} cannot be read: {e}", file.display()))?,
+        (None, None) => return Err("auth names no secret".into()),
+    };
+    let s = raw.trim();
+    if s.is_empty() || s.contains(['\r', '\n']) {
+        return Err("the secret is empty or spans lines".into());
+    }
+    Ok(s.to_string())
+}

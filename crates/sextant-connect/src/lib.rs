@@ -3,7 +3,10 @@
 //!
 //! This crate reads connectors: the settings (`config/connectors/NAME.toml`, [`config`]), the
 //! document ([`openapi`]) and the catalogue of operations the settings allow, each with one
-//! JSON Schema for its arguments. It makes no calls and reads no secrets' values.
+//! JSON Schema for its arguments. It builds and sends calls ([`call`]: validated arguments,
+//! the base URL only, no redirects, credentials added at the last moment) and keeps the call
+//! records ([`record`]: pending calls and what every call did). Who may call what is decided
+//! above it (sextant-app).
 //!
 //! Invariants:
 //! * Only allowed operations are in a connector's catalogue; without an allowlist, only the
@@ -11,8 +14,10 @@
 //! * Every error names the file and where in it (a line of the settings, a JSON pointer of the
 //!   document); a bad connector never stops the others from loading.
 
+pub mod call;
 pub mod config;
 pub mod openapi;
+pub mod record;
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,8 @@
 //! An OpenAPI 3.0 or 3.1 document (JSON) read into operations, each with one JSON Schema for
 //! all its arguments: path, query and header parameters by name, and the JSON request body as
-//! `body`. Local `$ref`s are resolved (recursive schemas are cut at a fixed depth); descriptions
+//! `body`. Local `$ref`s are resolved (recursive schemas are cut at a fixed depth; references to
+//! other documents are not followed: such a schema is open, such a parameter left out, a path
+//! variable nobody describes a required string); descriptions
 //! are kept for the prompt; response schemas are not read.
 
 use serde_json::{json, Map, Value};
@@ -31,6 +33,9 @@ pub struct Param {
     #[serde(rename = "in")]
     pub location: In,
     pub required: bool,
+    /// How an array value is written in the query: repeated (`a=1&a=2`, OpenAPI's default) or
+    /// comma-separated (`explode: false`, as OGC API `bbox`).
+    pub explode: bool,
 }
 
 /// One operation of the document.
@@ -44,8 +49,8 @@ pub struct Operation {
     pub summary: String,
     pub description: String,
     pub params: Vec<Param>,
-    /// Whether the operation takes a JSON body (as the `body` argument).
-    pub body: bool,
+    /// The media type of the JSON body the operation takes (as the `body` argument).
+    pub body: Option<String>,
     /// JSON Schema of the arguments (an object; unknown members are not allowed).
     pub arguments: Value,
 }
@@ -179,6 +184,11 @@ fn operation(
         };
         for (i, p) in list.iter().enumerate() {
             let here = format!("{list_ptr}/{i}");
+            // A parameter defined outside the document cannot be read offline: left out (a
+            // path variable among them comes back below as a plain string).
+            if is_external(p) {
+                continue;
+            }
             let p = resolve_ref(doc, p, &here)?.clone();
             let key = |v: &Value| (v["name"].clone(), v["in"].clone());
             raw.retain(|(q, _)| key(q) != key(&p));
@@ -230,9 +240,26 @@ fn operation(
             name: name.to_string(),
             location,
             required: is_required,
+            explode: p.get("explode").and_then(Value::as_bool).unwrap_or(true),
         });
     }
-    let mut body = false;
+    // Path variables the document does not describe are required strings.
+    for var in path_variables(path) {
+        if !params
+            .iter()
+            .any(|p| p.location == In::Path && p.name == var)
+        {
+            properties.insert(var.to_string(), json!({"type": "string"}));
+            required.push(json!(var));
+            params.push(Param {
+                name: var.to_string(),
+                location: In::Path,
+                required: true,
+                explode: true,
+            });
+        }
+    }
+    let mut body = None;
     if let Some(rb) = op.get("requestBody") {
         let rb_ptr = format!("{ptr}/requestBody");
         let rb = resolve_ref(doc, rb, &rb_ptr)?;
@@ -252,7 +279,7 @@ fn operation(
             if rb.get("required") == Some(&Value::Bool(true)) {
                 required.push(json!("body"));
             }
-            body = true;
+            body = Some(t.clone());
         }
     }
     Ok(Operation {
@@ -282,6 +309,20 @@ fn resolve_ref<'a>(doc: &'a Value, v: &'a Value, ptr: &str) -> Located<&'a Value
     }
 }
 
+/// Whether `v` is a reference to another document (`{"$ref": "https://…"}`).
+fn is_external(v: &Value) -> bool {
+    v.get("$ref")
+        .and_then(Value::as_str)
+        .is_some_and(|r| !r.starts_with('#'))
+}
+
+/// The `{name}` variables of a path template, in order.
+pub fn path_variables(path: &str) -> impl Iterator<Item = &str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(v, _)| v))
+}
+
 fn target<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
     reference.strip_prefix('#').and_then(|p| doc.pointer(p))
 }
@@ -292,6 +333,13 @@ fn inline(doc: &Value, s: &Value, ptr: &str, depth: usize) -> Located<Value> {
     match s {
         Value::Object(m) => {
             if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                if !r.starts_with('#') {
+                    // Another document: not read (no network); any value is let through the
+                    // schema and the system itself judges it.
+                    return Ok(
+                        json!({"description": format!("(defined in {r}; not available offline)")}),
+                    );
+                }
                 if depth >= MAX_REF_DEPTH {
                     return Ok(json!({"description": "(recursive: not expanded)"}));
                 }
