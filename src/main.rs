@@ -18,7 +18,7 @@ use sextant_models::{fetch, Manifest};
 use sextant_retrieve::{Fusion, Retriever};
 use sextant_server::wire::{SearchResponse, WireHit};
 
-use cmd::{audit::*, connectors::*, ingest::*, models::*, query::*, serve::*, users::*};
+use cmd::{act, audit::*, connectors::*, ingest::*, models::*, query::*, serve::*, users::*};
 use sextant_spatial::Area;
 use sextant_store::Store;
 use sextant_types::{DocId, SearchMode};
@@ -153,6 +153,23 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Ask a connected system (text-to-API): the request becomes a schema-valid call on one of
+    /// the connectors you may use; read-only calls run at once, changing calls only once
+    /// confirmed (--yes, or the prompt on a terminal).
+    Act {
+        request: String,
+        /// Only this connector (repeatable).
+        #[arg(long = "connector")]
+        connectors: Vec<String>,
+        /// Confirm changing calls without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Chat model id (see `sextant models list`).
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Connected systems (text-to-API): list them, show what they allow, check they answer.
     Connectors {
@@ -456,6 +473,21 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Models { command } => models(&s, command),
         Command::Users { command } => users(&s, as_user, command),
         Command::Connectors { command } => connectors(&s, as_user, command),
+        Command::Act {
+            request,
+            connectors,
+            yes,
+            model,
+            json,
+        } => act::act(
+            &s,
+            &session(&s, as_user)?,
+            &request,
+            connectors,
+            model,
+            yes,
+            json,
+        ),
         Command::Audit {
             command: AuditCommand::Verify { file, json },
         } => audit_verify(&s, file, json),

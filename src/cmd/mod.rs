@@ -1,6 +1,7 @@
 //! One module per command family; shared setup (settings, store, session, app) is in
 //! `main.rs`.
 
+pub(crate) mod act;
 pub(crate) mod audit;
 pub(crate) mod connectors;
 pub(crate) mod ingest;

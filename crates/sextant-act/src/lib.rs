@@ -13,6 +13,7 @@
 //! * A proposed call names a tool of the catalogue and its arguments match that tool's schema;
 //!   anything else is not returned as a call.
 
+pub mod relay;
 pub mod tools;
 
 pub use tools::{Call, Proposal, Tool};

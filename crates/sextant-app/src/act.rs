@@ -1,7 +1,42 @@
-//! Text-to-API (connected systems): which connectors a session may use.
+//! Text-to-API (connected systems): a request becomes calls on the connectors the session
+//! may use, read-only calls run at once, changing calls wait for their user's confirmation,
+//! and results come back as cited answers.
+//!
+//! Invariants:
+//! * A session sees, and the model is offered, only the connectors [`connectors_for`] gives
+//!   it; a connector above it and one that does not exist give the same answer.
+//! * A call runs only after its arguments validate against the operation's schema; a
+//!   changing call (anything but GET and HEAD) runs only on [`confirm`] by the same user,
+//!   before it expires.
+//! * Every proposal, call, confirmation and denial is audited with the connector, the
+//!   operation, the request (never credentials), the status, bytes and duration.
 
-use crate::Session;
-use sextant_connect::Connector;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sextant_act::relay::{self, Record};
+use sextant_act::tools::{self, Tool};
+use sextant_audit::Outcome;
+use sextant_auth::Role;
+use sextant_connect::call::{self, Request};
+use sextant_connect::record::{self, CallRecord, CallState, CallStore};
+use sextant_connect::{Connector, Operation};
+
+use crate::{banner, check_text, with_text, App, AppError, Result, Session};
+
+/// Operations offered to the model for one request at most (the most relevant).
+pub const MAX_TOOLS: usize = 3;
+
+/// How long a pending call may be confirmed, seconds.
+pub const PENDING_SECS: u64 = 600;
+
+/// Least probability the model must give to calling at all (BFCL-tuned, docs/act.md).
+pub const CALL_THRESHOLD: f32 = 0.5;
+
+/// The connected systems of a server: the connectors that loaded and the call records.
+pub struct Connect {
+    pub connectors: Vec<Connector>,
+    pub calls: CallStore,
+}
 
 /// The connectors `s` may use, and so know of: those whose marking they may see, with one of
 /// the connector's roles (administrators: every connector within their access). Users below a
@@ -11,4 +46,562 @@ pub fn connectors_for<'a>(s: &Session, all: &'a [Connector]) -> Vec<&'a Connecto
         .filter(|c| s.viewer.may_see(&c.settings.marking.banner()))
         .filter(|c| s.is_admin() || c.settings.roles.iter().any(|r| s.roles.contains(r)))
         .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ActInput {
+    pub request: String,
+    /// Only these connectors (by name); all the session may use when empty.
+    pub connectors: Vec<String>,
+    pub model: Option<String>,
+}
+
+/// One call as its user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallView {
+    pub id: String,
+    pub state: CallState,
+    pub connector: String,
+    pub operation: String,
+    pub method: String,
+    pub url: String,
+    pub arguments: Value,
+    pub summary: String,
+    pub marking: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    /// Unix seconds after which a pending call can no longer be confirmed.
+    pub expires: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What `act` (and `confirm`) answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Acted {
+    /// "executed", "pending", "no_call" or "refused".
+    pub status: &'static str,
+    pub calls: Vec<CallView>,
+    pub answer: String,
+    pub citations: Vec<Value>,
+    pub marking: String,
+    /// The model's probability of calling at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_probability: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+fn view(r: &CallRecord, arguments: Value) -> CallView {
+    CallView {
+        id: r.id.clone(),
+        state: r.state,
+        connector: r.request.connector.clone(),
+        operation: r.request.operation.clone(),
+        method: r.request.method.clone(),
+        url: r.request.url.clone(),
+        arguments,
+        summary: r.summary.clone(),
+        marking: r.marking.clone(),
+        status: r.response.as_ref().map(|x| x.status),
+        bytes: r.response.as_ref().map(|x| x.bytes),
+        duration_ms: r.response.as_ref().map(|x| x.duration_ms),
+        expires: r.expires,
+        error: r.error.clone(),
+    }
+}
+
+/// Words of three letters or more, lower case.
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // camelCase ids count as their words: getAircraftFeatures -> get aircraft features.
+    let mut spaced = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && c.is_uppercase() {
+            spaced.push(' ');
+        }
+        spaced.push(c);
+    }
+    for w in spaced.split(|c: char| !c.is_alphanumeric()) {
+        if w.chars().count() >= 3 {
+            let w = w.to_lowercase();
+            // Plural and singular alike: "aircraft"/"cities" vs "city".
+            let w = w
+                .strip_suffix("ies")
+                .map(|s| format!("{s}y"))
+                .unwrap_or_else(|| w.trim_end_matches('s').to_string());
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// What the model reads of an operation.
+fn describe(op: &Operation) -> String {
+    let mut d = op.summary.clone();
+    if !op.description.is_empty() && op.description != op.summary {
+        if !d.is_empty() {
+            d.push_str(". ");
+        }
+        d.push_str(&op.description);
+    }
+    let d: String = d.chars().take(300).collect();
+    format!("{d} ({} {})", op.method, op.path)
+}
+
+/// The operations offered for `request`: the most relevant [`MAX_TOOLS`] by shared words with
+/// the operation's id, summary, description and parameter names.
+fn catalogue<'a>(
+    request: &str,
+    connectors: &[&'a Connector],
+) -> Vec<(&'a Connector, &'a Operation, Tool)> {
+    let asked = words(request);
+    let mut all: Vec<(usize, usize, &Connector, &Operation)> = Vec::new();
+    for c in connectors {
+        for op in &c.operations {
+            let mut text = format!("{} {} {} {}", op.id, op.summary, op.description, op.path);
+            for p in &op.params {
+                text.push(' ');
+                text.push_str(&p.name);
+            }
+            let mine = words(&text);
+            let score = asked.iter().filter(|w| mine.contains(w)).count();
+            all.push((score, all.len(), c, op));
+        }
+    }
+    all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.truncate(MAX_TOOLS);
+    let asked = &asked;
+    let several = connectors.len() > 1;
+    all.into_iter()
+        .map(|(_, _, c, op)| {
+            let name = if several {
+                format!("{}__{}", c.name(), op.id)
+            } else {
+                op.id.clone()
+            };
+            let tool = Tool {
+                name,
+                description: describe(op),
+                parameters: brief(&relevant(&op.arguments, &asked)),
+            };
+            (c, op, tool)
+        })
+        .collect()
+}
+
+/// An operation's arguments with the optional ones the request does not speak of left out
+/// (by shared words with the name and description): small models fill every property they
+/// are shown, and a filter they invent narrows or breaks the call.
+fn relevant(arguments: &Value, asked: &[String]) -> Value {
+    let mut a = arguments.clone();
+    let required: Vec<String> = a["required"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(props) = a["properties"].as_object_mut() {
+        props.retain(|name, schema| {
+            let text = format!("{name} {}", schema["description"].as_str().unwrap_or(""));
+            required.contains(name) || words(&text).iter().any(|w| asked.contains(w))
+        });
+    }
+    a
+}
+
+/// `schema` with long descriptions cut: the prompt is read on every request.
+fn brief(schema: &Value) -> Value {
+    match schema {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("description", Value::String(d)) if d.chars().count() > 100 => {
+                        let cut: String = d.chars().take(100).collect();
+                        (k.clone(), json!(format!("{cut}…")))
+                    }
+                    _ => (k.clone(), brief(v)),
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(brief).collect()),
+        v => v.clone(),
+    }
+}
+
+/// A plain-language line for a call.
+fn summary(op: &Operation, req: &Request) -> String {
+    let what = if op.summary.is_empty() {
+        op.id.clone()
+    } else {
+        op.summary.trim_end_matches('.').to_string()
+    };
+    let mut s = format!("{what}: {} {}", req.method, req.url);
+    if let Some(b) = &req.body {
+        let b = b.to_string();
+        let b: String = b.chars().take(400).collect();
+        s.push_str(&format!(" with body {b}"));
+    }
+    s
+}
+
+fn audit_call(
+    app: &App,
+    s: &Session,
+    action: &str,
+    r: &CallRecord,
+    arguments: &Value,
+) -> Result<()> {
+    let detail = json!({
+        "call": r.id, "connector": r.request.connector, "operation": r.request.operation,
+        "method": r.request.method, "url": r.request.url, "arguments": arguments,
+        "state": r.state,
+        "status": r.response.as_ref().map(|x| x.status),
+        "bytes": r.response.as_ref().map(|x| x.bytes),
+        "duration_ms": r.response.as_ref().map(|x| x.duration_ms.round()),
+        "error": r.error,
+    });
+    let outcome = match r.state {
+        CallState::Failed => Outcome::Failure,
+        CallState::Denied | CallState::Expired => Outcome::Denied,
+        _ => Outcome::Success,
+    };
+    app.record(
+        &s.event(action)
+            .outcome(outcome)
+            .detail(detail.to_string())
+            .marking(r.marking.clone()),
+    )
+}
+
+impl App {
+    fn connect(&self) -> Result<&Connect> {
+        self.connect
+            .as_deref()
+            .ok_or_else(|| AppError::BadRequest("no connected systems are configured".into()))
+    }
+
+    /// Turns `input.request` into calls on the connectors `s` may use; runs the read-only ones
+    /// and relays their results; leaves changing ones pending.
+    pub fn act(&self, s: &Session, input: &ActInput) -> Result<Acted> {
+        s.require(Role::Reader)?;
+        check_text("request", &input.request)?;
+        if input.request.trim().is_empty() {
+            return Err(AppError::BadRequest("the request is empty".into()));
+        }
+        let connect = self.connect()?;
+        let mut usable = connectors_for(s, &connect.connectors);
+        if !input.connectors.is_empty() {
+            if let Some(n) = input
+                .connectors
+                .iter()
+                .find(|n| !usable.iter().any(|c| c.name() == n.as_str()))
+            {
+                return Err(AppError::BadRequest(format!("no connector named {n:?}")));
+            }
+            usable.retain(|c| input.connectors.iter().any(|n| n == c.name()));
+        }
+        let offered = catalogue(&input.request, &usable);
+        let tools_: Vec<Tool> = offered.iter().map(|(_, _, t)| t.clone()).collect();
+        let model = self.assistant().model(input.model.as_deref())?;
+        let proposal = tools::propose(
+            model,
+            &tools_,
+            tools::prompt(&tools_, None, &[input.request.as_str()]),
+            CALL_THRESHOLD,
+        )
+        .map_err(|e| AppError::Assist(e.into()))?;
+        // Nothing is shown yet: the marking rises with each result relayed.
+        let floor = sextant_access::Marking::unclassified().banner();
+        let mut out = Acted {
+            status: "no_call",
+            calls: Vec::new(),
+            answer: String::new(),
+            citations: Vec::new(),
+            marking: floor,
+            call_probability: Some(proposal.call_probability),
+            model: Some(model.id().to_string()),
+        };
+        let ev = with_text(s.event("act").query(input.request.clone()), s, &out.marking);
+        if proposal.calls.is_empty() {
+            out.answer = if offered.is_empty() {
+                "No connected system you may use serves this request.".into()
+            } else {
+                "No operation of the connected systems fits this request; nothing was called."
+                    .into()
+            };
+            self.record(&ev.detail("no call"))?;
+            return Ok(out);
+        }
+        self.record(&ev.detail(format!("{} call(s) proposed", proposal.calls.len())))?;
+        let mut refused = Vec::new();
+        let mut records = Vec::new();
+        for c in &proposal.calls {
+            let Some((conn, op, _)) = offered.iter().find(|(_, _, t)| t.name == c.name) else {
+                refused.push(format!("{} is not an operation offered", c.name));
+                continue;
+            };
+            match call::prepare(conn, &op.id, &c.arguments) {
+                Err(e) => refused.push(e.to_string()),
+                Ok(req) => {
+                    let now = record::now();
+                    let r = CallRecord {
+                        id: record::new_id(),
+                        user: s.name.clone(),
+                        summary: summary(op, &req),
+                        marking: conn.settings.marking.banner(),
+                        request: req,
+                        arguments: c.arguments.clone(),
+                        state: CallState::Pending,
+                        created: now,
+                        expires: now + PENDING_SECS,
+                        decided: None,
+                        response: None,
+                        error: None,
+                    };
+                    records.push((r, c.arguments.clone(), op.read_only()));
+                }
+            }
+        }
+        if records.is_empty() {
+            out.status = "refused";
+            out.answer = format!("The proposed call was not made: {}", refused.join("; "));
+            return Ok(out);
+        }
+        let mut pending = false;
+        for (mut r, args, read_only) in records {
+            if read_only {
+                r.state = CallState::Running;
+                connect.calls.put(&r).map_err(AppError::internal)?;
+                r = self.run_call(s, connect, r, &args)?;
+            } else {
+                pending = true;
+                connect.calls.put(&r).map_err(AppError::internal)?;
+                audit_call(self, s, "call.propose", &r, &args)?;
+            }
+            out.calls.push(view(&r, args));
+        }
+        self.relay_into(s, &mut out, &input.request)?;
+        if pending {
+            out.status = "pending";
+            let lines: Vec<String> = out
+                .calls
+                .iter()
+                .filter(|c| c.state == CallState::Pending)
+                .map(|c| format!("{} (call {}; confirm or deny it)", c.summary, c.id))
+                .collect();
+            if !out.answer.is_empty() {
+                out.answer.push_str("\n\n");
+            }
+            out.answer.push_str(&format!(
+                "Waiting for your confirmation: {}",
+                lines.join("; ")
+            ));
+        } else {
+            out.status = "executed";
+        }
+        Ok(out)
+    }
+
+    /// Sends a call whose record is Running, and records and audits the result.
+    fn run_call(
+        &self,
+        s: &Session,
+        connect: &Connect,
+        mut r: CallRecord,
+        args: &Value,
+    ) -> Result<CallRecord> {
+        let conn = connect
+            .connectors
+            .iter()
+            .find(|c| c.name() == r.request.connector)
+            .ok_or(AppError::NotFound)?;
+        match call::execute(conn, &r.request) {
+            Ok(resp) => {
+                r.state = if resp.ok() {
+                    CallState::Executed
+                } else {
+                    CallState::Failed
+                };
+                r.response = Some(resp);
+            }
+            Err(e) => {
+                r.state = CallState::Failed;
+                r.error = Some(e.to_string());
+            }
+        }
+        r.decided = Some(record::now());
+        connect.calls.put(&r).map_err(AppError::internal)?;
+        audit_call(self, s, "call", &r, args)?;
+        Ok(r)
+    }
+
+    /// Adds the relayed results of `out.calls` to the answer, with citations and markings.
+    fn relay_into(&self, s: &Session, out: &mut Acted, request: &str) -> Result<()> {
+        let connect = self.connect()?;
+        let mut answers = Vec::new();
+        let mut markings = vec![out.marking.clone()];
+        for c in &out.calls {
+            let Some(r) = connect.calls.get(&c.id) else {
+                continue;
+            };
+            markings.push(r.marking.clone());
+            if let Some(err) = &r.error {
+                answers.push(format!(
+                    "The call to {} {} failed: {err}",
+                    c.connector, c.operation
+                ));
+                continue;
+            }
+            let Some(resp) = &r.response else { continue };
+            let system = format!("{} {}", c.connector, c.operation);
+            let keep = |rec: &Record| rec.marking.as_deref().is_none_or(|m| s.viewer.may_see(m));
+            let rel = relay::relay(&system, resp.status, &resp.body, request, keep);
+            let base = out.citations.len();
+            let mut text = rel.answer.clone();
+            for (i, rec) in rel.records.iter().enumerate() {
+                // Renumber [i+1] to the answer's running citation numbers.
+                text = text.replace(&format!("[{}]", i + 1), &format!("[#{}]", base + i + 1));
+                if let Some(m) = &rec.marking {
+                    markings.push(m.clone());
+                }
+                out.citations.push(json!({
+                    "kind": "api", "n": base + i + 1, "call": c.id,
+                    "connector": c.connector, "operation": c.operation,
+                    "method": c.method, "request": c.url,
+                    "path": rec.path, "paths": rec.paths, "quote": rec.quote,
+                    "marking": rec.marking.clone().unwrap_or_else(|| r.marking.clone()),
+                }));
+            }
+            answers.push(text.replace("[#", "["));
+        }
+        out.answer = answers.join("\n\n");
+        out.marking = banner(markings.iter().map(String::as_str))?;
+        Ok(())
+    }
+
+    /// The call `id` of `s` (any other id, and anyone else's, is not found).
+    pub fn call_get(&self, s: &Session, id: &str) -> Result<CallView> {
+        let connect = self.connect()?;
+        let r = connect
+            .calls
+            .get(id)
+            .filter(|r| r.user == s.name)
+            .ok_or(AppError::NotFound)?;
+        if !s.viewer.may_see(&r.marking) {
+            return Err(AppError::NotFound);
+        }
+        self.record(
+            &s.event("call.read")
+                .detail(json!({"call": id}).to_string())
+                .marking(r.marking.clone()),
+        )?;
+        Ok(view(&r, arguments_of(&r)))
+    }
+
+    /// The calls of `s`, newest first.
+    pub fn calls(&self, s: &Session) -> Result<Vec<CallView>> {
+        let connect = self.connect()?;
+        let list: Vec<CallView> = connect
+            .calls
+            .of_user(&s.name)
+            .into_iter()
+            .filter(|r| s.viewer.may_see(&r.marking))
+            .map(|r| view(&r, arguments_of(&r)))
+            .collect();
+        Ok(list)
+    }
+
+    /// Runs the pending call `id` of `s` and relays its result.
+    pub fn confirm(&self, s: &Session, id: &str, request: &str) -> Result<Acted> {
+        let connect = self.connect()?;
+        let owned = connect
+            .calls
+            .get(id)
+            .filter(|r| r.user == s.name && s.viewer.may_see(&r.marking));
+        if owned.is_none() {
+            return Err(AppError::NotFound);
+        }
+        let r = connect
+            .calls
+            .update(id, |r| match r.state {
+                CallState::Pending => {
+                    r.state = CallState::Running;
+                    Ok(())
+                }
+                other => Err(other),
+            })
+            .ok_or(AppError::NotFound)?;
+        let r = match r {
+            Ok(r) => r,
+            Err(state) => {
+                return Err(AppError::BadRequest(format!(
+                    "call {id} is {} and cannot be confirmed",
+                    serde_json::to_value(state)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("done")
+                )))
+            }
+        };
+        let args = arguments_of(&r);
+        audit_call(self, s, "call.confirm", &r, &args)?;
+        let r = self.run_call(s, connect, r, &args)?;
+        let mut out = Acted {
+            status: "executed",
+            calls: vec![view(&r, args)],
+            answer: String::new(),
+            citations: Vec::new(),
+            marking: r.marking.clone(),
+            call_probability: None,
+            model: None,
+        };
+        self.relay_into(s, &mut out, request)?;
+        Ok(out)
+    }
+
+    /// Denies the pending call `id` of `s`: it will never run.
+    pub fn deny(&self, s: &Session, id: &str) -> Result<CallView> {
+        let connect = self.connect()?;
+        let owned = connect
+            .calls
+            .get(id)
+            .filter(|r| r.user == s.name && s.viewer.may_see(&r.marking));
+        if owned.is_none() {
+            return Err(AppError::NotFound);
+        }
+        let r = connect
+            .calls
+            .update(id, |r| match r.state {
+                CallState::Pending => {
+                    r.state = CallState::Denied;
+                    r.decided = Some(record::now());
+                    Ok(())
+                }
+                other => Err(other),
+            })
+            .ok_or(AppError::NotFound)?
+            .map_err(|state| {
+                AppError::BadRequest(format!(
+                    "call {id} is {} and cannot be denied",
+                    serde_json::to_value(state)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("done")
+                ))
+            })?;
+        let args = arguments_of(&r);
+        audit_call(self, s, "call.deny", &r, &args)?;
+        Ok(view(&r, args))
+    }
+}
+
+fn arguments_of(r: &CallRecord) -> Value {
+    r.arguments.clone()
 }

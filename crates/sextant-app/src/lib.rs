@@ -193,6 +193,8 @@ pub struct App {
     assistant: Arc<Assistant>,
     audit: Arc<AuditLog>,
     pub options: AppOptions,
+    /// Connected systems (text-to-API), when configured.
+    connect: Option<Arc<act::Connect>>,
 }
 
 impl App {
@@ -201,7 +203,14 @@ impl App {
             assistant,
             audit,
             options,
+            connect: None,
         }
+    }
+
+    /// Adds the connected systems.
+    pub fn with_connect(mut self, connect: act::Connect) -> App {
+        self.connect = Some(Arc::new(connect));
+        self
     }
 
     pub fn assistant(&self) -> &Arc<Assistant> {

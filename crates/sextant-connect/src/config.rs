@@ -6,6 +6,7 @@
 //! marking = "UNCLASSIFIED"            # the least marking of everything it returns
 //! roles = ["reader"]                  # who may use it (default: readers)
 //! allow = ["getCollections", "GET /collections/{collectionId}/items"]  # default: read-only
+//! hide = ["f", "lang"]                # optional parameters never offered to the model
 //! timeout_secs = 10
 //! max_response_bytes = 4194304
 //!
@@ -33,6 +34,8 @@ struct Raw {
     roles: Vec<String>,
     #[serde(default)]
     allow: Option<Vec<String>>,
+    #[serde(default)]
+    hide: Vec<String>,
     #[serde(default = "default_timeout")]
     timeout_secs: u64,
     #[serde(default = "default_max_response")]
@@ -76,6 +79,9 @@ pub struct Settings {
     pub roles: Vec<Role>,
     /// `None`: the read-only operations (GET and HEAD).
     pub allow: Option<Vec<String>>,
+    /// Optional parameters never offered to the model (the system's defaults apply): output
+    /// formats, languages, vendor switches that only lengthen the prompt.
+    pub hide: Vec<String>,
     pub timeout_secs: u64,
     pub max_response_bytes: usize,
     pub auth: Option<Auth>,
@@ -170,6 +176,7 @@ impl Settings {
             marking,
             roles,
             allow: raw.allow,
+            hide: raw.hide,
             timeout_secs: raw.timeout_secs,
             max_response_bytes: raw.max_response_bytes,
             auth: raw.auth.map(|mut a| {

@@ -76,6 +76,10 @@ impl Connector {
                     .collect()
             }
         };
+        let mut operations: Vec<Operation> = operations;
+        for op in &mut operations {
+            op.hide(&settings.hide);
+        }
         Ok(Connector {
             settings,
             operations,

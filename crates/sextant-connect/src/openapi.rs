@@ -61,6 +61,22 @@ impl Operation {
         matches!(self.method.as_str(), "GET" | "HEAD")
     }
 
+    /// Removes the optional parameters named in `names` (required ones stay).
+    pub fn hide(&mut self, names: &[String]) {
+        let gone: Vec<String> = self
+            .params
+            .iter()
+            .filter(|p| !p.required && names.contains(&p.name))
+            .map(|p| p.name.clone())
+            .collect();
+        self.params.retain(|p| !gone.contains(&p.name));
+        if let Some(props) = self.arguments["properties"].as_object_mut() {
+            for g in &gone {
+                props.remove(g);
+            }
+        }
+    }
+
     /// Whether an allowlist entry names this operation: its id, or `METHOD /path`.
     pub fn named_by(&self, entry: &str) -> bool {
         let entry = entry.trim();

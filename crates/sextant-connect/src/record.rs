@@ -34,6 +34,9 @@ pub struct CallRecord {
     pub id: String,
     pub user: String,
     pub request: Request,
+    /// The validated arguments the request was built from.
+    #[serde(default)]
+    pub arguments: serde_json::Value,
     /// What the call does, in plain words.
     pub summary: String,
     /// The connector's marking (the least marking of what the call returns).
@@ -164,6 +167,7 @@ mod tests {
                 body: None,
                 content_type: None,
             },
+            arguments: serde_json::json!({"featureId": "1"}),
             summary: "Delete item 1".into(),
             marking: "UNCLASSIFIED".into(),
             state: CallState::Pending,
