@@ -13,6 +13,8 @@ echo "==> models (pinned by sha256; cached downloads)"
 target/debug/sextant models fetch
 echo "==> test data (Factbook; GeoNames + Natural Earth; ADS-B samples)"
 scripts/fetch-data.sh factbook sotu geo adsb
+echo "==> pygeoapi (the OGC API - Features server the text-to-API tests call)"
+bash scripts/pygeoapi/setup.sh >/dev/null
 echo "==> map page assets and the headless browser for its end-to-end test"
 bash scripts/setup-browser.sh
 echo "==> tests"

@@ -65,3 +65,176 @@ fn the_model_calls_a_fitting_tool_with_valid_arguments_and_declines_otherwise() 
     eprintln!("{p:?}");
     assert!(p.calls.is_empty(), "{p:?}");
 }
+
+/// A real OGC API – Features server (pygeoapi, started by `scripts/pygeoapi/start.sh`),
+/// stopped when dropped.
+struct Pygeoapi {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Pygeoapi {
+    fn start() -> Pygeoapi {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::process::Command::new("bash")
+            .arg(repo().join("scripts/pygeoapi/start.sh"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "pygeoapi did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_string();
+        Pygeoapi { dir, url }
+    }
+
+    /// `GET url` with curl, as JSON.
+    fn get(&self, path: &str) -> serde_json::Value {
+        let out = std::process::Command::new("curl")
+            .args(["-sf", &format!("{}{path}", self.url)])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Pygeoapi {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(repo().join("scripts/pygeoapi/stop.sh"))
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// Against the running pygeoapi: a read-only request becomes a valid call that runs at once
+/// and is answered with citations of the response; a request to create a feature becomes a
+/// pending call that changes nothing until confirmed; every step is audited.
+#[test]
+fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmation() {
+    let geo = Pygeoapi::start();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("connectors")).unwrap();
+    let cfg = root.path().join("sextant.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = {:?}\n",
+            root.path().join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("connectors/geo.toml"),
+        format!(
+            "spec = {:?}\nbase_url = {:?}\nmarking = \"UNCLASSIFIED\"\n\
+             allow = [\"getAircraftFeatures\", \"getCitiesFeatures\", \"getReportsFeatures\", \"addReportsFeatures\", \"deleteReportsFeatures\"]\n\
+             hide = [\"f\", \"lang\", \"crs\", \"bbox-crs\", \"vendorSpecificParameters\", \"skipGeometry\", \"offset\", \"properties\"]\n",
+            geo.dir.path().join("openapi.json").display().to_string(),
+            geo.url
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = sextant()
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sextant {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let md = root.path().join("note.md");
+    std::fs::write(&md, "# Note\n\nA store for the call records.\n").unwrap();
+    run(&["ingest", md.to_str().unwrap(), "--no-embed"]);
+
+    let a: serde_json::Value = serde_json::from_str(&run(&[
+        "act",
+        "Which aircraft were within the box 2.0,48.6,2.6,49.0 (lon/lat)?",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(a["status"], "executed", "{a:#}");
+    let c = &a["calls"][0];
+    assert_eq!(c["operation"], "getAircraftFeatures", "{a:#}");
+    assert!(
+        c["url"]
+            .as_str()
+            .unwrap()
+            .contains("bbox=2.0%2C48.6%2C2.6%2C49.0"),
+        "{a:#}"
+    );
+    assert_eq!(c["status"], 200);
+    let cites = a["citations"].as_array().unwrap();
+    assert!(!cites.is_empty(), "{a:#}");
+    // Every citation quotes the response: its callsign is in the feature at its path.
+    let body = geo.get("/collections/aircraft/items?bbox=2.0,48.6,2.6,49.0&limit=10&f=json");
+    for cite in cites {
+        assert_eq!(cite["kind"], "api");
+        let i: usize = cite["path"].as_str().unwrap()["$.features[".len()..]
+            .trim_end_matches(']')
+            .parse()
+            .unwrap();
+        let callsign = body["features"][i]["properties"]["callsign"]
+            .as_str()
+            .unwrap();
+        assert!(cite["quote"].as_str().unwrap().contains(callsign), "{cite}");
+        assert!(a["answer"].as_str().unwrap().contains(callsign));
+    }
+
+    let before = geo.get("/collections/reports/items?f=json")["numberMatched"].clone();
+    let p: serde_json::Value = serde_json::from_str(&run(&[
+        "act",
+        "Create a report titled 'Convoy sighted' at longitude 2.35 latitude 48.86",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(p["status"], "pending", "{p:#}");
+    assert_eq!(p["calls"][0]["method"], "POST", "{p:#}");
+    assert_eq!(p["calls"][0]["state"], "pending");
+    // Nothing changed on the model's word.
+    assert_eq!(
+        geo.get("/collections/reports/items?f=json")["numberMatched"],
+        before
+    );
+
+    // Confirmed (--yes): it runs, and the system has one report fewer.
+    let y: serde_json::Value = serde_json::from_str(&run(&[
+        "act",
+        "Delete the report with id report-5",
+        "--yes",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(y["status"], "executed", "{y:#}");
+    assert_eq!(y["calls"][0]["method"], "DELETE", "{y:#}");
+    assert_eq!(y["calls"][0]["state"], "executed", "{y:#}");
+    assert_eq!(
+        geo.get("/collections/reports/items?f=json")["numberMatched"],
+        before.as_u64().unwrap() - 1
+    );
+
+    let audit = std::fs::read_to_string(root.path().join("data/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"action\":\"call.confirm\""), "{audit}");
+    assert!(audit.contains("\"action\":\"call\""), "{audit}");
+    assert!(audit.contains("\"action\":\"call.propose\""), "{audit}");
+    assert!(audit.contains("getAircraftFeatures"));
+}

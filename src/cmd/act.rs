@@ -53,7 +53,8 @@ pub(crate) fn act(
     json: bool,
 ) -> Result<i32> {
     let id = model.unwrap_or_else(|| s.assist.default_model.clone());
-    let app = app(s, None, std::slice::from_ref(&id))?.with_connect(connect(s)?);
+    let app =
+        app(s, None, std::slice::from_ref(&id))?.with_connect(std::sync::Arc::new(connect(s)?));
     let mut out = app.act(
         actor,
         &ActInput {

@@ -71,6 +71,7 @@ pub(crate) fn serve(
         audit: log,
         tls,
         cot: None,
+        connect: Some(std::sync::Arc::new(crate::act::connect(s)?)),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

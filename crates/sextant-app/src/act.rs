@@ -140,6 +140,16 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
+/// What an HTTP method does, in the words people use for it.
+fn verbs(method: &str) -> &'static str {
+    match method {
+        "POST" => "Creates (adds, submits) a new one.",
+        "PUT" | "PATCH" => "Updates (changes, modifies) an existing one.",
+        "DELETE" => "Deletes (removes) an existing one.",
+        _ => "Reads (gets, lists, finds, shows); changes nothing.",
+    }
+}
+
 /// What the model reads of an operation.
 fn describe(op: &Operation) -> String {
     let mut d = op.summary.clone();
@@ -150,7 +160,7 @@ fn describe(op: &Operation) -> String {
         d.push_str(&op.description);
     }
     let d: String = d.chars().take(300).collect();
-    format!("{d} ({} {})", op.method, op.path)
+    format!("{d} {} ({} {})", verbs(&op.method), op.method, op.path)
 }
 
 /// The operations offered for `request`: the most relevant [`MAX_TOOLS`] by shared words with
@@ -163,7 +173,14 @@ fn catalogue<'a>(
     let mut all: Vec<(usize, usize, &Connector, &Operation)> = Vec::new();
     for c in connectors {
         for op in &c.operations {
-            let mut text = format!("{} {} {} {}", op.id, op.summary, op.description, op.path);
+            let mut text = format!(
+                "{} {} {} {} {}",
+                op.id,
+                op.summary,
+                op.description,
+                op.path,
+                verbs(&op.method)
+            );
             for p in &op.params {
                 text.push(' ');
                 text.push_str(&p.name);

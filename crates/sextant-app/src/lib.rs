@@ -208,8 +208,8 @@ impl App {
     }
 
     /// Adds the connected systems.
-    pub fn with_connect(mut self, connect: act::Connect) -> App {
-        self.connect = Some(Arc::new(connect));
+    pub fn with_connect(mut self, connect: Arc<act::Connect>) -> App {
+        self.connect = Some(connect);
         self
     }
 

@@ -4,6 +4,7 @@
 //! `router(state)` is the whole API, testable with `tower::ServiceExt::oneshot`; [`serve`]
 //! binds it to a socket and runs the embedding catch-up thread beside it.
 
+pub mod act;
 pub mod auth;
 pub mod chat;
 pub mod error;
@@ -84,6 +85,8 @@ pub struct Security {
     /// A bound Cursor-on-Target listener and the feed its events go to (`--cot-listen`).
     /// TAK streams carry no credentials: bind it to a trusted interface.
     pub cot: Option<(tokio::net::TcpListener, String)>,
+    /// Connected systems (text-to-API), when configured.
+    pub connect: Option<Arc<sextant_app::act::Connect>>,
 }
 
 #[derive(Clone)]
@@ -137,6 +140,15 @@ impl AppState {
 }
 
 impl AppState {
+    /// This state with connected systems (before it is shared).
+    pub fn with_connect(mut self, connect: Arc<sextant_app::act::Connect>) -> AppState {
+        let app = Arc::try_unwrap(self.app)
+            .ok()
+            .expect("connected systems are added before the state is shared");
+        self.app = Arc::new(app.with_connect(connect));
+        self
+    }
+
     fn retriever(&self) -> &Arc<Retriever> {
         self.assistant.retriever()
     }
@@ -281,6 +293,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/v1/audit", get(audit_tail))
+        .route("/v1/act", post(act::act))
+        .route("/v1/calls", get(act::calls))
+        .route("/v1/calls/{id}", get(act::call_get))
+        .route("/v1/calls/{id}/confirm", post(act::confirm))
+        .route("/v1/calls/{id}/deny", post(act::deny))
         .route("/openapi.json", get(openapi))
         .merge(geo::routes())
         .layer(DefaultBodyLimit::max(opts.max_json_bytes));
@@ -547,7 +564,10 @@ pub async fn serve(
     let stop = Arc::new(AtomicBool::new(false));
     let catchup = spawn_embedder(assistant.retriever().clone(), wake_rx, stop.clone());
     let max_event = options.max_event_bytes;
-    let state = AppState::new(assistant, options, security.auth, security.audit, wake_tx);
+    let mut state = AppState::new(assistant, options, security.auth, security.audit, wake_tx);
+    if let Some(c) = security.connect {
+        state = state.with_connect(c);
+    }
     if let Some((listener, feed)) = security.cot {
         tokio::spawn(geo::cot_listener(listener, state.clone(), feed, max_event));
     }

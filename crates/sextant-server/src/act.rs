@@ -1,0 +1,92 @@
+//! Text-to-API routes: `POST /v1/act`, `GET /v1/calls`, `GET /v1/calls/{id}`,
+//! `POST /v1/calls/{id}/confirm`, `POST /v1/calls/{id}/deny`. Adapters over
+//! `sextant_app::act`: parse, call, render.
+
+use axum::extract::{Extension, Path as UrlPath, State};
+use axum::Json;
+use serde::Deserialize;
+use sextant_app::act::{ActInput, Acted, CallView};
+use sextant_app::Session;
+
+use crate::error::ApiError;
+use crate::{call, AppState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActBody {
+    pub request: String,
+    /// Only these connectors (all the caller may use when absent).
+    #[serde(default)]
+    pub connectors: Vec<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// A request to the connected systems: `{"status","calls","answer","citations","marking"}`.
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    body: Result<Json<ActBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Acted>, ApiError> {
+    let Json(b) = body?;
+    let input = ActInput {
+        request: b.request,
+        connectors: b.connectors,
+        model: b.model,
+    };
+    Ok(Json(
+        call(&state, move |app| app.act(&session, &input)).await?,
+    ))
+}
+
+/// The caller's calls, newest first.
+pub async fn calls(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = call(&state, move |app| app.calls(&session)).await?;
+    Ok(Json(serde_json::json!({ "calls": list })))
+}
+
+/// One of the caller's calls (anyone else's is not found).
+pub async fn call_get(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<CallView>, ApiError> {
+    Ok(Json(
+        call(&state, move |app| app.call_get(&session, &id)).await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    /// The request the call came from, to choose what of the result to relay.
+    #[serde(default)]
+    pub request: String,
+}
+
+/// Runs the caller's pending call and relays its result.
+pub async fn confirm(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    UrlPath(id): UrlPath<String>,
+    body: Option<Json<ConfirmBody>>,
+) -> Result<Json<Acted>, ApiError> {
+    let request = body.map(|Json(b)| b.request).unwrap_or_default();
+    Ok(Json(
+        call(&state, move |app| app.confirm(&session, &id, &request)).await?,
+    ))
+}
+
+/// Denies the caller's pending call: it will never run.
+pub async fn deny(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<CallView>, ApiError> {
+    Ok(Json(
+        call(&state, move |app| app.deny(&session, &id)).await?,
+    ))
+}
