@@ -238,3 +238,123 @@ fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmat
     assert!(audit.contains("\"action\":\"call.propose\""), "{audit}");
     assert!(audit.contains("getAircraftFeatures"));
 }
+
+/// Access to the text-to-API routes: a connector above a user's access answers exactly like
+/// one that does not exist; a call is visible, confirmable and deniable only by its own user
+/// (anyone else, administrators included, gets the answer of an id that does not exist).
+#[test]
+fn connectors_and_calls_are_invisible_beyond_their_users_and_markings() {
+    use sextant_connect::call::Request;
+    use sextant_connect::record::{self, CallRecord, CallState, CallStore};
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir_all(root.path().join("connectors")).unwrap();
+    let spec = root.path().join("spec.json");
+    std::fs::write(
+        &spec,
+        json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {
+            "/items/{id}": {"delete": {"operationId": "deleteItem", "summary": "Delete an item"}}}})
+        .to_string(),
+    )
+    .unwrap();
+    for (name, marking) in [("open", "UNCLASSIFIED"), ("secret", "SECRET")] {
+        std::fs::write(
+            root.path().join(format!("connectors/{name}.toml")),
+            format!(
+                "spec = {:?}\nbase_url = \"http://127.0.0.1:9\"\nmarking = {marking:?}\nallow = [\"deleteItem\"]\n",
+                spec.display().to_string()
+            ),
+        )
+        .unwrap();
+    }
+    let cfg = root.path().join("sextant.toml");
+    std::fs::write(&cfg, "").unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let token = |name: &str, clearance: &str| {
+        ok(&data, &["users", "add", name, "--clearance", clearance, "--roles", "reader"])
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let low = token("low", "UNCLASSIFIED");
+    let owner = token("owner", "SECRET");
+    let srv = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
+
+    // The SECRET connector, to a user below it, is a connector that does not exist.
+    let act = |tok: &str, conn: &str| {
+        srv.request_as(
+            tok,
+            "POST",
+            "/v1/act",
+            "application/json",
+            &json!({"request": "delete item 7", "connectors": [conn]}).to_string(),
+        )
+    };
+    let (s1, b1) = act(&low, "secret");
+    let (s2, b2) = act(&low, "nosuch");
+    assert_eq!(s1, 400, "{b1}");
+    assert_eq!((s1, b1.replace("secret", "X")), (s2, b2.replace("nosuch", "X")));
+
+    // A pending call of `owner` on the SECRET connector.
+    let calls = CallStore::open(&data.join("calls")).unwrap();
+    let id = record::new_id();
+    calls
+        .put(&CallRecord {
+            id: id.clone(),
+            user: "owner".into(),
+            request: Request {
+                connector: "secret".into(),
+                operation: "deleteItem".into(),
+                method: "DELETE".into(),
+                url: "http://127.0.0.1:9/items/7".into(),
+                headers: vec![],
+                body: None,
+                content_type: None,
+            },
+            arguments: json!({"id": "7"}),
+            summary: "Delete an item: DELETE http://127.0.0.1:9/items/7".into(),
+            marking: "SECRET".into(),
+            state: CallState::Pending,
+            created: record::now(),
+            expires: record::now() + 600,
+            decided: None,
+            response: None,
+            error: None,
+        })
+        .unwrap();
+    let other_id = record::new_id();
+    for tok in [&low, &srv.token] {
+        for (method, path) in [
+            ("GET", format!("/v1/calls/{id}")),
+            ("POST", format!("/v1/calls/{id}/confirm")),
+            ("POST", format!("/v1/calls/{id}/deny")),
+        ] {
+            let mine = srv.request_as(tok, method, &path, "application/json", "");
+            let none = srv.request_as(
+                tok,
+                method,
+                &path.replace(&id, &other_id),
+                "application/json",
+                "",
+            );
+            assert_eq!(mine.0, 404, "{method} {path}: {}", mine.1);
+            assert_eq!(mine, none, "{method} {path}");
+        }
+        let (_, list) = srv.request_as(tok, "GET", "/v1/calls", "application/json", "");
+        assert!(!list.contains(&id), "{list}");
+    }
+    // Its owner reads it, denies it, and it can no longer be confirmed.
+    let (s, b) = srv.request_as(&owner, "GET", &format!("/v1/calls/{id}"), "application/json", "");
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains("\"state\":\"pending\""), "{b}");
+    let (s, b) = srv.request_as(&owner, "POST", &format!("/v1/calls/{id}/deny"), "application/json", "");
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains("\"state\":\"denied\""), "{b}");
+    let (s, b) = srv.request_as(&owner, "POST", &format!("/v1/calls/{id}/confirm"), "application/json", "");
+    assert_eq!(s, 400, "{b}");
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"action\":\"call.deny\""), "{audit}");
+    assert!(audit.contains("\"action\":\"call.read\""), "{audit}");
+}

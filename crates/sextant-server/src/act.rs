@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sextant_app::act::{ActInput, Acted, CallView};
 use sextant_app::Session;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::{call, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -72,9 +72,16 @@ pub async fn confirm(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     UrlPath(id): UrlPath<String>,
-    body: Option<Json<ConfirmBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Acted>, ApiError> {
-    let request = body.map(|Json(b)| b.request).unwrap_or_default();
+    // The body is optional: none, or `{"request": …}`.
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        serde_json::from_slice::<ConfirmBody>(&body)
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {e}")))?
+            .request
+    };
     Ok(Json(
         call(&state, move |app| app.confirm(&session, &id, &request)).await?,
     ))
