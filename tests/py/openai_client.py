@@ -123,6 +123,37 @@ def run(args: argparse.Namespace, summary: dict) -> None:
     check(stream_finish == choice.finish_reason, step,
           f"stream finish_reason {stream_finish!r} differs from non-streaming {choice.finish_reason!r}")
 
+    # (d) function calling: `tools` -> schema-valid `tool_calls`
+    step = "tools"
+    weather = {"type": "function", "function": {
+        "name": "get_weather", "description": "Current weather for a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city"], "additionalProperties": False}}}
+    try:
+        resp = client.chat.completions.create(
+            model=args.model, temperature=0, tools=[weather],
+            messages=[{"role": "user", "content": "What is the weather in Nairobi in celsius?"}])
+    except openai.OpenAIError as e:
+        raise CheckFailed(step, f"POST /chat/completions with tools failed: {type(e).__name__}: {e}") from e
+    choice = resp.choices[0]
+    calls = choice.message.tool_calls or []
+    check(choice.finish_reason == "tool_calls", step, f"finish_reason {choice.finish_reason!r}, want 'tool_calls'")
+    check(len(calls) >= 1, step, f"no tool_calls: {choice.message!r}")
+    call = calls[0]
+    check(call.type == "function" and call.function.name == "get_weather", step, f"wrong call {call!r}")
+    arguments = json.loads(call.function.arguments)
+    check(isinstance(arguments.get("city"), str) and "nairobi" in arguments["city"].lower(), step,
+          f"arguments {arguments!r}")
+    check(set(arguments) <= {"city", "unit"} and arguments.get("unit", "celsius") in ("celsius", "fahrenheit"),
+          step, f"arguments outside the schema: {arguments!r}")
+    summary["tool_call"] = {"name": call.function.name, "arguments": arguments}
+    # tool_choice "none": a plain answer, no calls.
+    resp = client.chat.completions.create(
+        model=args.model, temperature=0, tools=[weather], tool_choice="none",
+        messages=[{"role": "user", "content": args.question}])
+    check(not resp.choices[0].message.tool_calls, step, "tool_choice='none' still returned tool_calls")
+
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -145,7 +176,7 @@ def main(argv: list[str]) -> int:
         return 1
     summary["ok"] = True
     print(json.dumps(summary, ensure_ascii=False))
-    print("openai_client: OK (models, chat, stream)", file=sys.stderr)
+    print("openai_client: OK (models, chat, stream, tools)", file=sys.stderr)
     return 0
 
 

@@ -622,3 +622,67 @@ impl App {
 fn arguments_of(r: &CallRecord) -> Value {
     r.arguments.clone()
 }
+
+/// How a client wants tools used (OpenAI's `tool_choice`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// Never call.
+    None,
+    /// Call when the model wants to (its probability of calling over the threshold).
+    Auto,
+    /// Call one or more of the tools.
+    Required,
+    /// Call this tool.
+    Named(String),
+}
+
+/// A client's request for tool calls (OpenAI-compatible function calling).
+#[derive(Debug, Clone)]
+pub struct ToolsInput {
+    pub tools: Vec<Tool>,
+    pub choice: ToolChoice,
+    /// The client's system message, if any.
+    pub system: Option<String>,
+    /// The user's turns, in order.
+    pub user_turns: Vec<String>,
+    pub model: Option<String>,
+}
+
+/// Calls proposed for a client's tools: each names one of them and its arguments validate
+/// against that tool's schema (re-checked after constrained decoding). Empty: no call.
+pub fn tool_calls(app: &App, s: &Session, input: &ToolsInput) -> Result<Vec<tools::Call>> {
+    s.require(Role::Reader)?;
+    for t in &input.user_turns {
+        check_text("message", t)?;
+    }
+    let offered: Vec<Tool> = match &input.choice {
+        ToolChoice::None => return Ok(Vec::new()),
+        ToolChoice::Named(n) => input.tools.iter().filter(|t| &t.name == n).cloned().collect(),
+        _ => input.tools.clone(),
+    };
+    if offered.is_empty() {
+        return Err(AppError::BadRequest("tool_choice names no tool of `tools`".into()));
+    }
+    let gate = if input.choice == ToolChoice::Auto { CALL_THRESHOLD } else { 0.0 };
+    let model = app.assistant().model(input.model.as_deref())?;
+    let turns: Vec<&str> = input.user_turns.iter().map(String::as_str).collect();
+    let p = tools::propose(model, &offered, tools::prompt(&offered, input.system.as_deref(), &turns), gate)
+        .map_err(|e| AppError::Assist(e.into()))?;
+    let calls: Vec<tools::Call> = p
+        .calls
+        .into_iter()
+        .filter(|c| {
+            offered
+                .iter()
+                .find(|t| t.name == c.name)
+                .is_some_and(|t| call::check(&t.parameters, &c.arguments).is_ok())
+        })
+        .collect();
+    let names: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
+    let ev = s
+        .event("chat.tools")
+        .query(input.user_turns.last().cloned().unwrap_or_default())
+        .detail(json!({"calls": names, "call_probability": p.call_probability}).to_string());
+    app.record(&with_text(ev, s, &sextant_access::Marking::unclassified().banner()))?;
+    Ok(calls)
+}

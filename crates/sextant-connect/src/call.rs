@@ -70,14 +70,18 @@ impl Response {
 
 /// Checks `arguments` against `op`'s schema: every violation, with where it is.
 pub fn validate(op: &Operation, arguments: &Value) -> Result<(), CallError> {
-    let invalid = |errors| CallError::Invalid {
+    check(&op.arguments, arguments).map_err(|errors| CallError::Invalid {
         operation: op.id.clone(),
         errors,
-    };
-    let validator = jsonschema::validator_for(&op.arguments)
-        .map_err(|e| invalid(vec![format!("the operation's schema is not usable: {e}")]))?;
+    })
+}
+
+/// Checks `value` against the JSON Schema `schema`: every violation, with where it is.
+pub fn check(schema: &Value, value: &Value) -> Result<(), Vec<String>> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| vec![format!("the schema is not usable: {e}")])?;
     let errors: Vec<String> = validator
-        .iter_errors(arguments)
+        .iter_errors(value)
         .map(|e| {
             let at = e.instance_path.to_string();
             if at.is_empty() {
@@ -90,7 +94,7 @@ pub fn validate(op: &Operation, arguments: &Value) -> Result<(), CallError> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(invalid(errors))
+        Err(errors)
     }
 }
 

@@ -20,6 +20,8 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::{call, spawn_use_case, AppState};
+use sextant_act::Tool;
+use sextant_app::act::{ToolChoice, ToolsInput};
 use sextant_app::{AskInput, CompareInput, Session};
 use sextant_auth::Role;
 
@@ -246,6 +248,58 @@ pub struct CompletionBody {
     pub stream: bool,
     /// Only 1 is supported.
     pub n: Option<u32>,
+    /// OpenAI function tools: `[{"type": "function", "function": {"name", "description",
+    /// "parameters"}}]`.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tools: Option<Vec<serde_json::Value>>,
+    /// "none", "auto" (the default with tools), "required", or
+    /// `{"type": "function", "function": {"name"}}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub tool_choice: Option<serde_json::Value>,
+}
+
+/// The client's tools and choice, read; `None` when the request has no tools.
+fn read_tools(body: &CompletionBody) -> Result<Option<(Vec<Tool>, ToolChoice)>, ApiError> {
+    let Some(raw) = &body.tools else {
+        return Ok(None);
+    };
+    let mut tools = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let f = &t["function"];
+        let name = f["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::bad_request(format!("tools[{i}]: a function needs a name")))?;
+        tools.push(Tool {
+            name: name.to_string(),
+            description: f["description"].as_str().unwrap_or("").to_string(),
+            parameters: if f["parameters"].is_object() {
+                f["parameters"].clone()
+            } else {
+                serde_json::json!({"type": "object", "properties": {}})
+            },
+        });
+    }
+    let choice = match &body.tool_choice {
+        None => ToolChoice::Auto,
+        Some(serde_json::Value::String(s)) => match s.as_str() {
+            "none" => ToolChoice::None,
+            "auto" => ToolChoice::Auto,
+            "required" => ToolChoice::Required,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "tool_choice {other:?}: give none, auto, required or a function"
+                )))
+            }
+        },
+        Some(v) => match v["function"]["name"].as_str() {
+            Some(n) => ToolChoice::Named(n.to_string()),
+            None => return Err(ApiError::bad_request("tool_choice: a function needs a name")),
+        },
+    };
+    Ok(Some((tools, choice)))
 }
 
 /// The answer as one OpenAI message: the verified text, then the sources it cites.
@@ -293,6 +347,18 @@ pub async fn chat_completions(
     if body.n.is_some_and(|n| n != 1) {
         return Err(ApiError::bad_request("only n = 1 is supported"));
     }
+    let tools = read_tools(&body)?;
+    let system = body
+        .messages
+        .iter()
+        .find(|m| m.role == "system" || m.role == "developer")
+        .map(|m| m.content.clone());
+    let user_turns: Vec<String> = body
+        .messages
+        .iter()
+        .filter(|m| m.role == "user")
+        .map(|m| m.content.clone())
+        .collect();
     let (question, history) = split_conversation(body.messages)?;
     let model = state
         .assistant
@@ -303,6 +369,20 @@ pub async fn chat_completions(
     input.history = history;
     input.model = Some(model.clone());
     let (id, created) = (completion_id(), unix_now());
+    if let Some((tools, choice)) = tools {
+        let input = ToolsInput {
+            tools,
+            choice,
+            system,
+            user_turns,
+            model: Some(model.clone()),
+        };
+        let s = session.clone();
+        let calls = call(&state, move |app| sextant_app::act::tool_calls(app, &s, &input)).await?;
+        if !calls.is_empty() {
+            return Ok(tool_calls_response(&id, created, &model, &session, &calls, body.stream));
+        }
+    }
     let usage_of = |a: &Answer| {
         serde_json::json!({
             "prompt_tokens": a.usage.prompt_tokens,
@@ -379,6 +459,58 @@ pub async fn chat_completions(
     Ok(Sse::new(event_stream(events_rx, cancel))
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// The calls as OpenAI returns them: one message with `tool_calls` (arguments as JSON text),
+/// `finish_reason` "tool_calls"; streamed as one delta when asked to stream. The arguments come
+/// from the user's own words, so they carry the user's ceiling marking.
+fn tool_calls_response(
+    id: &str,
+    created: u64,
+    model: &str,
+    session: &Session,
+    calls: &[sextant_act::Call],
+    stream: bool,
+) -> Response {
+    let marking = session.ceiling().map(|m| m.banner());
+    let tool_calls: Vec<serde_json::Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            serde_json::json!({
+                "index": i, "id": format!("call_{}", completion_id().trim_start_matches("chatcmpl-")),
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments.to_string()},
+            })
+        })
+        .collect();
+    if !stream {
+        return Json(serde_json::json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": tool_calls},
+                         "finish_reason": "tool_calls"}],
+            "marking": marking,
+        }))
+        .into_response();
+    }
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        Ok::<_, Infallible>(
+            Event::default().data(
+                serde_json::json!({
+                    "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    "marking": marking,
+                })
+                .to_string(),
+            ),
+        )
+    };
+    let events = vec![
+        chunk(serde_json::json!({"role": "assistant", "content": null, "tool_calls": tool_calls}), None),
+        chunk(serde_json::json!({}), Some("tool_calls")),
+        Ok(Event::default().data("[DONE]")),
+    ];
+    Sse::new(futures_util::stream::iter(events)).into_response()
 }
 
 /// The chat models, OpenAI-style, with their load state.
