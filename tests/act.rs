@@ -271,12 +271,23 @@ fn connectors_and_calls_are_invisible_beyond_their_users_and_markings() {
     std::fs::write(&cfg, "").unwrap();
     std::fs::create_dir_all(&data).unwrap();
     let token = |name: &str, clearance: &str| {
-        ok(&data, &["users", "add", name, "--clearance", clearance, "--roles", "reader"])
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .to_string()
+        ok(
+            &data,
+            &[
+                "users",
+                "add",
+                name,
+                "--clearance",
+                clearance,
+                "--roles",
+                "reader",
+            ],
+        )
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
     };
     let low = token("low", "UNCLASSIFIED");
     let owner = token("owner", "SECRET");
@@ -295,7 +306,10 @@ fn connectors_and_calls_are_invisible_beyond_their_users_and_markings() {
     let (s1, b1) = act(&low, "secret");
     let (s2, b2) = act(&low, "nosuch");
     assert_eq!(s1, 400, "{b1}");
-    assert_eq!((s1, b1.replace("secret", "X")), (s2, b2.replace("nosuch", "X")));
+    assert_eq!(
+        (s1, b1.replace("secret", "X")),
+        (s2, b2.replace("nosuch", "X"))
+    );
 
     // A pending call of `owner` on the SECRET connector.
     let calls = CallStore::open(&data.join("calls")).unwrap();
@@ -346,15 +360,154 @@ fn connectors_and_calls_are_invisible_beyond_their_users_and_markings() {
         assert!(!list.contains(&id), "{list}");
     }
     // Its owner reads it, denies it, and it can no longer be confirmed.
-    let (s, b) = srv.request_as(&owner, "GET", &format!("/v1/calls/{id}"), "application/json", "");
+    let (s, b) = srv.request_as(
+        &owner,
+        "GET",
+        &format!("/v1/calls/{id}"),
+        "application/json",
+        "",
+    );
     assert_eq!(s, 200, "{b}");
     assert!(b.contains("\"state\":\"pending\""), "{b}");
-    let (s, b) = srv.request_as(&owner, "POST", &format!("/v1/calls/{id}/deny"), "application/json", "");
+    let (s, b) = srv.request_as(
+        &owner,
+        "POST",
+        &format!("/v1/calls/{id}/deny"),
+        "application/json",
+        "",
+    );
     assert_eq!(s, 200, "{b}");
     assert!(b.contains("\"state\":\"denied\""), "{b}");
-    let (s, b) = srv.request_as(&owner, "POST", &format!("/v1/calls/{id}/confirm"), "application/json", "");
+    let (s, b) = srv.request_as(
+        &owner,
+        "POST",
+        &format!("/v1/calls/{id}/confirm"),
+        "application/json",
+        "",
+    );
     assert_eq!(s, 400, "{b}");
     let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
     assert!(audit.contains("\"action\":\"call.deny\""), "{audit}");
     assert!(audit.contains("\"action\":\"call.read\""), "{audit}");
+}
+
+/// A partner enclave's Sextant as a connected system (its own `/openapi.json`, its own users
+/// and markings): a search request runs with the connector's credentials, the answer carries
+/// the partner's markings, and the credentials appear in no record.
+#[test]
+fn a_partner_sextant_is_searched_with_the_connectors_credentials() {
+    let partner = tempfile::tempdir().unwrap();
+    let pdata = partner.path().join("data");
+    let doc = partner.path().join("harbor.md");
+    std::fs::write(
+        &doc,
+        "# Operation Harbor Light\n\nThe convoy for Operation Harbor Light departs Mombasa on 12 March with four vessels.\n",
+    )
+    .unwrap();
+    ok(
+        &pdata,
+        &[
+            "ingest",
+            doc.to_str().unwrap(),
+            "--marking",
+            "SECRET",
+            "--no-embed",
+        ],
+    );
+    let srv = Server::start(&pdata);
+    let (_, spec) = srv.request("GET", "/openapi.json", None);
+
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("connectors")).unwrap();
+    std::fs::write(root.path().join("partner.openapi.json"), spec).unwrap();
+    std::fs::write(
+        root.path().join("connectors/partner.toml"),
+        format!(
+            "spec = \"../partner.openapi.json\"\nbase_url = \"http://{}\"\nmarking = \"SECRET\"\n\
+             allow = [\"search\"]\nsafe = [\"search\"]\n\n[auth]\nheader = \"Authorization\"\n\
+             value_prefix = \"Bearer \"\nsecret_env = \"PARTNER_TOKEN\"\n",
+            srv.addr
+        ),
+    )
+    .unwrap();
+    let cfg = root.path().join("sextant.toml");
+    let data = root.path().join("data");
+    std::fs::write(
+        &cfg,
+        format!("data_dir = {:?}\n", data.display().to_string()),
+    )
+    .unwrap();
+    let note = root.path().join("note.md");
+    std::fs::write(&note, "# Note\n\nLocal store.\n").unwrap();
+    let act = |extra: &[&str]| {
+        sextant()
+            .arg("--config")
+            .arg(&cfg)
+            .env("PARTNER_TOKEN", &srv.token)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(act(&["ingest", note.to_str().unwrap(), "--no-embed"])
+        .status
+        .success());
+    let out = act(&[
+        "act",
+        "Search the partner documents for Operation Harbor Light",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["status"], "executed", "{a:#}");
+    assert_eq!(a["calls"][0]["operation"], "search", "{a:#}");
+    assert_eq!(a["calls"][0]["status"], 200, "{a:#}");
+    assert_eq!(a["marking"], "SECRET", "{a:#}");
+    let cites = a["citations"].as_array().unwrap();
+    assert!(!cites.is_empty(), "{a:#}");
+    assert!(cites.iter().all(|c| c["marking"] == "SECRET"), "{a:#}");
+    assert!(
+        a["answer"].as_str().unwrap().contains("Harbor Light"),
+        "{a:#}"
+    );
+
+    // A local user below the connector's marking does not know it exists.
+    assert!(act(&[
+        "users",
+        "add",
+        "low",
+        "--clearance",
+        "UNCLASSIFIED",
+        "--roles",
+        "reader"
+    ])
+    .status
+    .success());
+    let out = act(&[
+        "--as",
+        "low",
+        "act",
+        "Search the partner documents",
+        "--connector",
+        "partner",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no connector named \"partner\""));
+
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"action\":\"call\""));
+    assert!(
+        !audit.contains(&srv.token),
+        "the connector's credentials are in the audit log"
+    );
+    for f in std::fs::read_dir(data.join("calls")).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(
+            !text.contains(&srv.token),
+            "the credentials are in a call record"
+        );
+    }
 }

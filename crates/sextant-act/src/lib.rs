@@ -5,6 +5,8 @@
 //!   block and `<tool_call>` replies), calls generated under a grammar whose arguments are
 //!   valid against each tool's JSON Schema by construction, or no call at all when the model
 //!   does not want one.
+//! * [`bfcl`]: the Berkeley Function Calling Leaderboard's single-turn questions as tool
+//!   prompts, and its AST checker to score the calls.
 //!
 //! Invariants:
 //! * Calls are proposed from the prompt [`tools::prompt`] builds: the tool catalogue (written
@@ -13,6 +15,7 @@
 //! * A proposed call names a tool of the catalogue and its arguments match that tool's schema;
 //!   anything else is not returned as a call.
 
+pub mod bfcl;
 pub mod relay;
 pub mod tools;
 

@@ -657,17 +657,33 @@ pub fn tool_calls(app: &App, s: &Session, input: &ToolsInput) -> Result<Vec<tool
     }
     let offered: Vec<Tool> = match &input.choice {
         ToolChoice::None => return Ok(Vec::new()),
-        ToolChoice::Named(n) => input.tools.iter().filter(|t| &t.name == n).cloned().collect(),
+        ToolChoice::Named(n) => input
+            .tools
+            .iter()
+            .filter(|t| &t.name == n)
+            .cloned()
+            .collect(),
         _ => input.tools.clone(),
     };
     if offered.is_empty() {
-        return Err(AppError::BadRequest("tool_choice names no tool of `tools`".into()));
+        return Err(AppError::BadRequest(
+            "tool_choice names no tool of `tools`".into(),
+        ));
     }
-    let gate = if input.choice == ToolChoice::Auto { CALL_THRESHOLD } else { 0.0 };
+    let gate = if input.choice == ToolChoice::Auto {
+        CALL_THRESHOLD
+    } else {
+        0.0
+    };
     let model = app.assistant().model(input.model.as_deref())?;
     let turns: Vec<&str> = input.user_turns.iter().map(String::as_str).collect();
-    let p = tools::propose(model, &offered, tools::prompt(&offered, input.system.as_deref(), &turns), gate)
-        .map_err(|e| AppError::Assist(e.into()))?;
+    let p = tools::propose(
+        model,
+        &offered,
+        tools::prompt(&offered, input.system.as_deref(), &turns),
+        gate,
+    )
+    .map_err(|e| AppError::Assist(e.into()))?;
     let calls: Vec<tools::Call> = p
         .calls
         .into_iter()
@@ -683,6 +699,10 @@ pub fn tool_calls(app: &App, s: &Session, input: &ToolsInput) -> Result<Vec<tool
         .event("chat.tools")
         .query(input.user_turns.last().cloned().unwrap_or_default())
         .detail(json!({"calls": names, "call_probability": p.call_probability}).to_string());
-    app.record(&with_text(ev, s, &sextant_access::Marking::unclassified().banner()))?;
+    app.record(&with_text(
+        ev,
+        s,
+        &sextant_access::Marking::unclassified().banner(),
+    ))?;
     Ok(calls)
 }

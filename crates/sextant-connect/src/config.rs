@@ -7,6 +7,7 @@
 //! roles = ["reader"]                  # who may use it (default: readers)
 //! allow = ["getCollections", "GET /collections/{collectionId}/items"]  # default: read-only
 //! hide = ["f", "lang"]                # optional parameters never offered to the model
+//! safe = ["search"]                   # change nothing despite their method (POST searches)
 //! timeout_secs = 10
 //! max_response_bytes = 4194304
 //!
@@ -36,6 +37,8 @@ struct Raw {
     allow: Option<Vec<String>>,
     #[serde(default)]
     hide: Vec<String>,
+    #[serde(default)]
+    safe: Vec<String>,
     #[serde(default = "default_timeout")]
     timeout_secs: u64,
     #[serde(default = "default_max_response")]
@@ -82,6 +85,9 @@ pub struct Settings {
     /// Optional parameters never offered to the model (the system's defaults apply): output
     /// formats, languages, vendor switches that only lengthen the prompt.
     pub hide: Vec<String>,
+    /// Operations that change nothing although their method could (a search by POST): they
+    /// run without confirmation and are allowed by default like GET. Same forms as `allow`.
+    pub safe: Vec<String>,
     pub timeout_secs: u64,
     pub max_response_bytes: usize,
     pub auth: Option<Auth>,
@@ -177,6 +183,7 @@ impl Settings {
             roles,
             allow: raw.allow,
             hide: raw.hide,
+            safe: raw.safe,
             timeout_secs: raw.timeout_secs,
             max_response_bytes: raw.max_response_bytes,
             auth: raw.auth.map(|mut a| {

@@ -54,22 +54,22 @@ impl Connector {
     /// Reads the settings in `file` and the OpenAPI document they name.
     pub fn load(file: &Path) -> Result<Connector> {
         let settings = Settings::load(file)?;
-        let all = openapi::read(&settings.spec)?;
+        let mut all = openapi::read(&settings.spec)?;
+        for entry in &settings.safe {
+            let mut found = false;
+            for o in all.iter_mut().filter(|o| o.named_by(entry)) {
+                o.safe = true;
+                found = true;
+            }
+            if !found {
+                return Err(unknown_entry(file, &settings, "safe", entry));
+            }
+        }
         let operations = match &settings.allow {
             None => all.into_iter().filter(Operation::read_only).collect(),
             Some(allow) => {
                 if let Some(unknown) = allow.iter().find(|e| !all.iter().any(|o| o.named_by(e))) {
-                    let text = std::fs::read_to_string(file).unwrap_or_default();
-                    return Err(ConnectError::Settings {
-                        file: file.to_path_buf(),
-                        line: text
-                            .find(&format!("\"{unknown}\""))
-                            .map(|at| text[..at].matches('\n').count() + 1),
-                        message: format!(
-                            "allow: {unknown:?} names no operation of {} (give an operationId or \"METHOD /path\")",
-                            settings.spec.display()
-                        ),
-                    });
+                    return Err(unknown_entry(file, &settings, "allow", unknown));
                 }
                 all.into_iter()
                     .filter(|o| allow.iter().any(|e| o.named_by(e)))
@@ -92,6 +92,21 @@ impl Connector {
 
     pub fn operation(&self, id: &str) -> Option<&Operation> {
         self.operations.iter().find(|o| o.id == id)
+    }
+}
+
+/// The error for a `key` entry of the settings in `file` that names no operation.
+fn unknown_entry(file: &Path, settings: &Settings, key: &str, entry: &str) -> ConnectError {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    ConnectError::Settings {
+        file: file.to_path_buf(),
+        line: text
+            .find(&format!("\"{entry}\""))
+            .map(|at| text[..at].matches('\n').count() + 1),
+        message: format!(
+            "{key}: {entry:?} names no operation of {} (give an operationId or \"METHOD /path\")",
+            settings.spec.display()
+        ),
     }
 }
 

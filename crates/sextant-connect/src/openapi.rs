@@ -53,12 +53,15 @@ pub struct Operation {
     pub body: Option<String>,
     /// JSON Schema of the arguments (an object; unknown members are not allowed).
     pub arguments: Value,
+    /// Declared by the connector's settings to change nothing whatever its method.
+    pub safe: bool,
 }
 
 impl Operation {
-    /// GET and HEAD: what runs without the user's confirmation.
+    /// GET and HEAD, and operations the settings declare safe: what runs without the user's
+    /// confirmation.
     pub fn read_only(&self) -> bool {
-        matches!(self.method.as_str(), "GET" | "HEAD")
+        self.safe || matches!(self.method.as_str(), "GET" | "HEAD")
     }
 
     /// Removes the optional parameters named in `names` (required ones stay).
@@ -312,6 +315,7 @@ fn operation(
             "required": required,
             "additionalProperties": false,
         }),
+        safe: false,
     })
 }
 

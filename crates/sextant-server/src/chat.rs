@@ -296,7 +296,11 @@ fn read_tools(body: &CompletionBody) -> Result<Option<(Vec<Tool>, ToolChoice)>, 
         },
         Some(v) => match v["function"]["name"].as_str() {
             Some(n) => ToolChoice::Named(n.to_string()),
-            None => return Err(ApiError::bad_request("tool_choice: a function needs a name")),
+            None => {
+                return Err(ApiError::bad_request(
+                    "tool_choice: a function needs a name",
+                ))
+            }
         },
     };
     Ok(Some((tools, choice)))
@@ -378,9 +382,19 @@ pub async fn chat_completions(
             model: Some(model.clone()),
         };
         let s = session.clone();
-        let calls = call(&state, move |app| sextant_app::act::tool_calls(app, &s, &input)).await?;
+        let calls = call(&state, move |app| {
+            sextant_app::act::tool_calls(app, &s, &input)
+        })
+        .await?;
         if !calls.is_empty() {
-            return Ok(tool_calls_response(&id, created, &model, &session, &calls, body.stream));
+            return Ok(tool_calls_response(
+                &id,
+                created,
+                &model,
+                &session,
+                &calls,
+                body.stream,
+            ));
         }
     }
     let usage_of = |a: &Answer| {
@@ -506,7 +520,10 @@ fn tool_calls_response(
         )
     };
     let events = vec![
-        chunk(serde_json::json!({"role": "assistant", "content": null, "tool_calls": tool_calls}), None),
+        chunk(
+            serde_json::json!({"role": "assistant", "content": null, "tool_calls": tool_calls}),
+            None,
+        ),
         chunk(serde_json::json!({}), Some("tool_calls")),
         Ok(Event::default().data("[DONE]")),
     ];
