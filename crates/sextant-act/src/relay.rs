@@ -51,7 +51,8 @@ fn main_array(body: &Value) -> Option<(String, &Vec<Value>)> {
             .iter()
             .filter(|(k, _)| k.as_str() != "links")
             .filter_map(|(k, v)| v.as_array().map(|a| (k, a)))
-            .filter(|(_, a)| a.iter().any(Value::is_object))
+            // An empty `features` is still where the records would be.
+            .filter(|(_, a)| a.iter().all(Value::is_object))
             .max_by_key(|(_, a)| a.len())
             .map(|(k, a)| (format!("$.{k}"), a)),
         _ => None,

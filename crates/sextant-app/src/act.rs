@@ -115,7 +115,15 @@ fn view(r: &CallRecord, arguments: Value) -> CallView {
     }
 }
 
-/// Words of three letters or more, lower case.
+/// Words that say nothing of which operation or parameter a request needs.
+const STOP: &[&str] = &[
+    "the", "and", "for", "with", "that", "this", "these", "those", "are", "was", "were", "which",
+    "what", "who", "from", "have", "has", "had", "all", "any", "into", "its", "our", "your", "you",
+    "please", "can", "could", "would", "will", "there", "their", "them", "they", "not", "only",
+    "one", "two", "four", "six", "per", "each", "other", "than", "then", "also", "does",
+];
+
+/// Words of three letters or more, lower case, stop words left out.
 fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     // camelCase ids count as their words: getAircraftFeatures -> get aircraft features.
@@ -127,7 +135,7 @@ fn words(s: &str) -> Vec<String> {
         spaced.push(c);
     }
     for w in spaced.split(|c: char| !c.is_alphanumeric()) {
-        if w.chars().count() >= 3 {
+        if w.chars().count() >= 3 && !STOP.contains(&w.to_lowercase().as_str()) {
             let w = w.to_lowercase();
             // Plural and singular alike: "aircraft"/"cities" vs "city".
             let w = w
