@@ -5,6 +5,7 @@ mod claims;
 mod cmd;
 mod eval;
 mod qa;
+mod tools_eval;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -265,6 +266,9 @@ enum EvalCommand {
     /// Precision and recall of the citation verifier on labelled (claim, quote) pairs, and the
     /// reversals it accepted.
     Claims(claims::ClaimsArgs),
+    /// Function calling on a BFCL file (same prompt, grammar and threshold as `act`), scored
+    /// with BFCL's AST rules: accuracy, schema-valid share, errors by kind.
+    Tools(tools_eval::ToolsArgs),
 }
 
 /// A search area: at most one of these.
@@ -534,6 +538,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Eval {
             command: EvalCommand::Claims(args),
         } => claims::claims(&s, args),
+        Command::Eval {
+            command: EvalCommand::Tools(args),
+        } => tools_eval::tools(&s, args),
         Command::Eval {
             command: EvalCommand::Retrieval(args),
         } => eval::retrieval(

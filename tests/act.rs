@@ -551,3 +551,47 @@ fn a_partner_sextant_is_searched_with_the_connectors_credentials() {
         );
     }
 }
+
+/// `sextant eval tools` on real BFCL files (scripts/fetch-data.sh bfcl): every emitted call is
+/// schema-valid, the dump has one line per question, and the report has BFCL's fields.
+#[test]
+fn bfcl_evaluation_reports_accuracy_and_schema_validity() {
+    let dir = cache_dir().join("data/bfcl");
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, n) in [
+        ("BFCL_v4_simple_python.json", 3),
+        ("BFCL_v4_irrelevance.json", 2),
+    ] {
+        let dump = tmp.path().join(format!("{file}.jsonl"));
+        let r = json(
+            tmp.path(),
+            &[
+                "eval",
+                "tools",
+                "--bfcl",
+                dir.join(file).to_str().unwrap(),
+                "--limit",
+                &n.to_string(),
+                "--dump",
+                dump.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(r["n"], n, "{r:#}");
+        assert_eq!(r["schema_valid"], 1.0, "{r:#}");
+        assert!(
+            r["accuracy"].as_f64().unwrap() >= 0.0 && r["errors"].is_object(),
+            "{r:#}"
+        );
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&dump)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), n);
+        assert!(lines
+            .iter()
+            .all(|l| l["id"].is_string() && l["calls"].is_array()));
+        eprintln!("{file}: {r}");
+    }
+}

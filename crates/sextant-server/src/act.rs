@@ -7,11 +7,12 @@ use axum::Json;
 use serde::Deserialize;
 use sextant_app::act::{ActInput, Acted, CallView};
 use sextant_app::Session;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::{call, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActBody {
     pub request: String,
@@ -23,6 +24,9 @@ pub struct ActBody {
 }
 
 /// A request to the connected systems: `{"status","calls","answer","citations","marking"}`.
+#[utoipa::path(post, path = "/v1/act", request_body = ActBody,
+    responses((status = 200, description = "status (executed, pending, no_call or refused), calls, the relayed answer with api citations, marking"),
+              (status = 400, body = crate::error::ErrorBody)))]
 pub async fn act(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -40,6 +44,7 @@ pub async fn act(
 }
 
 /// The caller's calls, newest first.
+#[utoipa::path(get, path = "/v1/calls", responses((status = 200, description = "{\"calls\": [...]}")))]
 pub async fn calls(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -49,6 +54,8 @@ pub async fn calls(
 }
 
 /// One of the caller's calls (anyone else's is not found).
+#[utoipa::path(get, path = "/v1/calls/{id}", params(("id" = String, Path, description = "call id")),
+    responses((status = 200, description = "the call"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn call_get(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -59,7 +66,7 @@ pub async fn call_get(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
     /// The request the call came from, to choose what of the result to relay.
@@ -68,6 +75,10 @@ pub struct ConfirmBody {
 }
 
 /// Runs the caller's pending call and relays its result.
+#[utoipa::path(post, path = "/v1/calls/{id}/confirm", params(("id" = String, Path, description = "call id")),
+    request_body(content = Option<ConfirmBody>, description = "optional: the request, to relay the relevant part"),
+    responses((status = 200, description = "the executed call and its relayed answer"), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -88,6 +99,8 @@ pub async fn confirm(
 }
 
 /// Denies the caller's pending call: it will never run.
+#[utoipa::path(post, path = "/v1/calls/{id}/deny", params(("id" = String, Path, description = "call id")),
+    responses((status = 200, description = "the denied call"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn deny(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,

@@ -212,13 +212,20 @@ async fn call<T: Send + 'static>(
         audit_tail,
         geo::geo_search,
         geo::geo_ask,
-        geo::push_feed
+        geo::push_feed,
+        act::act,
+        act::calls,
+        act::call_get,
+        act::confirm,
+        act::deny
     ),
     components(schemas(
         geo::GeoSearchBody,
         geo::GeoSearchResponse,
         geo::HitFeature,
         geo::GeoAskBody,
+        act::ActBody,
+        act::ConfirmBody,
         SearchRequestBody,
         SearchResponse,
         WireHit,

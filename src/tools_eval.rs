@@ -1,0 +1,153 @@
+//! `sextant eval tools`: a Berkeley Function Calling Leaderboard file through the same tool
+//! prompt, grammar and threshold as `sextant act`, scored with BFCL's AST rules.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use sextant_act::bfcl::{self, Category};
+use sextant_act::tools;
+use sextant_config::Settings;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub(crate) struct ToolsArgs {
+    /// A BFCL question file (`BFCL_v4_simple_python.json`, …: `scripts/fetch-data.sh bfcl`).
+    #[arg(long)]
+    bfcl: PathBuf,
+    /// Its possible answers [default: possible_answer/<same name> beside it].
+    #[arg(long)]
+    answers: Option<PathBuf>,
+    /// Chat model id [default: the configured default model].
+    #[arg(long)]
+    model: Option<String>,
+    /// Only the first N questions.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Write one line per question: {"id","calls":[{"name","arguments"}]}.
+    #[arg(long, value_name = "OUT.jsonl")]
+    dump: Option<PathBuf>,
+    /// Least probability of calling at all [default: the threshold `sextant act` uses].
+    #[arg(long)]
+    threshold: Option<f32>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
+    let category = Category::from_file_name(&args.bfcl).with_context(|| {
+        format!(
+            "{}: not a BFCL category file name (BFCL_v4_<category>.json)",
+            args.bfcl.display()
+        )
+    })?;
+    let mut questions = bfcl::read_questions(&args.bfcl).map_err(anyhow::Error::msg)?;
+    if let Some(n) = args.limit {
+        questions.truncate(n);
+    }
+    let answers: BTreeMap<String, bfcl::Expected> = if category.has_answers() {
+        let path = args.answers.clone().unwrap_or_else(|| {
+            let name = args.bfcl.file_name().unwrap_or_default();
+            args.bfcl.with_file_name("possible_answer").join(name)
+        });
+        bfcl::read_answers(&path)
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let id = args.model.unwrap_or_else(|| s.assist.default_model.clone());
+    let engine = sextant_models::load_chat_engine(&s.models_dir, &id, None)?;
+    let model = sextant_models::ChatModel::spawn(engine, 1);
+    let threshold = args.threshold.unwrap_or(sextant_app::act::CALL_THRESHOLD);
+    let mut dump = match &args.dump {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let (mut correct, mut calls_n, mut valid_n) = (0usize, 0usize, 0usize);
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut ms, mut mask_ms, mut tokens) = (Vec::new(), 0.0f64, 0usize);
+    for (i, q) in questions.iter().enumerate() {
+        let turns: Vec<&str> = q.turns.iter().map(String::as_str).collect();
+        let t = Instant::now();
+        let p = tools::propose(
+            &model,
+            &q.tools,
+            tools::prompt(&q.tools, q.system.as_deref(), &turns),
+            threshold,
+        )?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        mask_ms += p.mask_ms;
+        tokens += p.completion_tokens;
+        for c in &p.calls {
+            calls_n += 1;
+            let schema = q
+                .tools
+                .iter()
+                .find(|t| t.name == c.name)
+                .map(|t| &t.parameters);
+            if schema.is_some_and(|s| sextant_connect::call::check(s, &c.arguments).is_ok()) {
+                valid_n += 1;
+            }
+        }
+        let verdict = bfcl::score(category, q, &p.calls, answers.get(&q.id));
+        if verdict.correct {
+            correct += 1;
+        } else if let Some(e) = &verdict.error {
+            *errors.entry(e.clone()).or_default() += 1;
+        }
+        if let Some(w) = dump.as_mut() {
+            writeln!(w, "{}", serde_json::json!({"id": q.id, "calls": p.calls}))?;
+        }
+        if !args.json {
+            eprintln!(
+                "[{}/{}] {} {} ({:.1} s)",
+                i + 1,
+                questions.len(),
+                q.id,
+                if verdict.correct {
+                    "ok"
+                } else {
+                    verdict.error.as_deref().unwrap_or("wrong")
+                },
+                ms.last().unwrap() / 1e3
+            );
+        }
+    }
+    if let Some(mut w) = dump {
+        w.flush()?;
+    }
+    let n = questions.len();
+    ms.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        ms.get(((ms.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let report = serde_json::json!({
+        "category": category.name(), "model": id, "n": n,
+        "accuracy": if n == 0 { 0.0 } else { correct as f64 / n as f64 },
+        "schema_valid": if calls_n == 0 { 1.0 } else { valid_n as f64 / calls_n as f64 },
+        "calls": calls_n, "errors": errors, "threshold": threshold,
+        "latency_ms": {"p50": pct(0.5), "p99": pct(0.99)},
+        "mask_ms_per_token": if tokens == 0 { 0.0 } else { mask_ms / tokens as f64 },
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} {}: accuracy {:.1}% over {n}, schema-valid calls {:.1}% ({calls_n}), errors {}",
+            category.name(),
+            id,
+            report["accuracy"].as_f64().unwrap() * 100.0,
+            report["schema_valid"].as_f64().unwrap() * 100.0,
+            report["errors"]
+        );
+    }
+    Ok(0)
+}
