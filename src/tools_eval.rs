@@ -71,7 +71,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
     };
     let (mut correct, mut calls_n, mut valid_n) = (0usize, 0usize, 0usize);
     let mut errors: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut ms, mut mask_ms, mut tokens) = (Vec::new(), 0.0f64, 0usize);
+    let (mut ms, mut mask_ms, mut gen_ms, mut tokens) = (Vec::new(), 0.0f64, 0.0f64, 0usize);
     for (i, q) in questions.iter().enumerate() {
         let turns: Vec<&str> = q.turns.iter().map(String::as_str).collect();
         let t = Instant::now();
@@ -83,6 +83,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         )?;
         ms.push(t.elapsed().as_secs_f64() * 1e3);
         mask_ms += p.mask_ms;
+        gen_ms += p.generate_ms;
         tokens += p.completion_tokens;
         for c in &p.calls {
             calls_n += 1;
@@ -136,6 +137,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         "calls": calls_n, "errors": errors, "threshold": threshold,
         "latency_ms": {"p50": pct(0.5), "p99": pct(0.99)},
         "mask_ms_per_token": if tokens == 0 { 0.0 } else { mask_ms / tokens as f64 },
+        "decode_ms_per_token": if tokens == 0 { 0.0 } else { gen_ms / tokens as f64 },
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
