@@ -155,8 +155,57 @@ fn mutual_tls_certificates_log_in_as_their_users() {
         get(&addr, &ca_der, None, None),
         get(&addr, &ca_der, None, Some(&token)),
     );
+    // The server as another enclave's connected system over mutual TLS: the connector's
+    // private CA and client certificate (alice's) carry the call, which logs in as alice.
+    let local = dir.join("local");
+    std::fs::create_dir_all(local.join("connectors")).unwrap();
+    let alice_key_path = write(dir, "alice.key", alice_key.serialize_pem());
+    let spec = common::repo()
+        .join("docs/openapi.json")
+        .display()
+        .to_string();
+    std::fs::write(
+        local.join("connectors/partner.toml"),
+        format!(
+            "spec = {spec:?}\nbase_url = \"https://{addr}\"\nmarking = \"SECRET\"\n\
+             allow = [\"search\"]\nsafe = [\"search\"]\n\n[tls]\nca_file = {ca_path:?}\n\
+             client_cert = {alice_path:?}\nclient_key = {alice_key_path:?}\n"
+        ),
+    )
+    .unwrap();
+    let lcfg = local.join("sextant.toml");
+    std::fs::write(&lcfg, "").unwrap();
+    let ldata = local.join("data");
+    let note = local.join("note.md");
+    std::fs::write(&note, "# Note\n\nLocal store.\n").unwrap();
+    let lc = lcfg.to_str().unwrap();
+    common::ok(
+        &ldata,
+        &[
+            "--config",
+            lc,
+            "ingest",
+            note.to_str().unwrap(),
+            "--no-embed",
+        ],
+    );
+    let a: serde_json::Value = serde_json::from_str(&common::ok(
+        &ldata,
+        &[
+            "--config",
+            lc,
+            "act",
+            "Search the partner documents for the capital of Mongolia",
+            "--json",
+        ],
+    ))
+    .unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    assert_eq!(a["status"], "executed", "{a:#}");
+    assert_eq!(a["calls"][0]["status"], 200, "{a:#}");
+    assert!(a["answer"].as_str().unwrap().contains("Mongolia"), "{a:#}");
+    assert_eq!(a["marking"], "SECRET", "{a:#}");
     assert_eq!(
         results,
         (200, 401, 401, 200),

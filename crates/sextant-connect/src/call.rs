@@ -178,6 +178,41 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// The connector's TLS settings for ureq: its CA instead of the public roots, its client
+/// certificate.
+fn tls_config(c: &Connector) -> Result<ureq::tls::TlsConfig, String> {
+    use ureq::tls::{parse_pem, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+    let mut b = TlsConfig::builder();
+    let Some(t) = &c.settings.tls else {
+        return Ok(b.build());
+    };
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let certs = |p: &std::path::Path| -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+        let pem = read(p)?;
+        let certs: Vec<_> = parse_pem(&pem)
+            .filter_map(|i| match i {
+                Ok(PemItem::Certificate(c)) => Some(c.to_owned()),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(format!("{}: no PEM certificate", p.display()));
+        }
+        Ok(certs)
+    };
+    if let Some(ca) = &t.ca_file {
+        b = b.root_certs(RootCerts::new_with_certs(&certs(ca)?));
+    }
+    if let (Some(cert), Some(key)) = (&t.client_cert, &t.client_key) {
+        let key =
+            PrivateKey::from_pem(&read(key)?).map_err(|e| format!("{}: {e}", key.display()))?;
+        b = b.client_cert(Some(ClientCert::new_with_certs(&certs(cert)?, key)));
+    }
+    Ok(b.build())
+}
+
 /// Sends `req` with the connector's credentials and reads the answer.
 pub fn execute(c: &Connector, req: &Request) -> Result<Response, CallError> {
     let failed = |message: String| CallError::Failed {
@@ -197,6 +232,7 @@ pub fn execute(c: &Connector, req: &Request) -> Result<Response, CallError> {
         )));
     }
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls_config(c).map_err(failed)?)
         .max_redirects(0)
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(c.settings.timeout_secs)))

@@ -11,6 +11,11 @@
 //! timeout_secs = 10
 //! max_response_bytes = 4194304
 //!
+//! [tls]                               # optional: private CA, client certificate (mutual TLS)
+//! ca_file = "ca.pem"
+//! client_cert = "sextant.pem"
+//! client_key = "sextant.key"
+//!
 //! [auth]                              # optional: how Sextant authenticates to the system
 //! header = "Authorization"
 //! value_prefix = "Bearer "
@@ -45,6 +50,22 @@ struct Raw {
     max_response_bytes: usize,
     #[serde(default)]
     auth: Option<Auth>,
+    #[serde(default)]
+    tls: Option<Tls>,
+}
+
+/// TLS to the connected system: the CA that signs its certificate (instead of the public
+/// roots), and Sextant's client certificate when the system wants one (mutual TLS). Paths are
+/// relative to the settings file; the files are read when a call runs.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 fn default_timeout() -> u64 {
@@ -85,6 +106,8 @@ pub struct Settings {
     /// Optional parameters never offered to the model (the system's defaults apply): output
     /// formats, languages, vendor switches that only lengthen the prompt.
     pub hide: Vec<String>,
+    /// TLS trust and client certificate for https:// base URLs.
+    pub tls: Option<Tls>,
     /// Operations that change nothing although their method could (a search by POST): they
     /// run without confirmation and are allowed by default like GET. Same forms as `allow`.
     pub safe: Vec<String>,
@@ -167,6 +190,28 @@ impl Settings {
                 ));
             }
         }
+        let mut tls = raw.tls.clone();
+        if let Some(t) = &mut tls {
+            if t.client_cert.is_some() != t.client_key.is_some() {
+                return Err(err(
+                    line_of("[tls]"),
+                    "tls: give client_cert and client_key together".into(),
+                ));
+            }
+            let dir = file.parent().unwrap_or(Path::new("."));
+            for p in [&mut t.ca_file, &mut t.client_cert, &mut t.client_key]
+                .into_iter()
+                .flatten()
+            {
+                *p = dir.join(&*p);
+                if !p.is_file() {
+                    return Err(err(
+                        line_of("[tls]"),
+                        format!("tls: {} is not a readable file", p.display()),
+                    ));
+                }
+            }
+        }
         if raw.timeout_secs == 0 || raw.max_response_bytes == 0 {
             return Err(err(
                 None,
@@ -183,6 +228,7 @@ impl Settings {
             roles,
             allow: raw.allow,
             hide: raw.hide,
+            tls,
             safe: raw.safe,
             timeout_secs: raw.timeout_secs,
             max_response_bytes: raw.max_response_bytes,

@@ -21,7 +21,7 @@ pub mod record;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{Auth, Settings};
+pub use config::{Auth, Settings, Tls};
 pub use openapi::{In, Operation, Param};
 
 #[derive(Debug, thiserror::Error)]
