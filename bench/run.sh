@@ -2,7 +2,7 @@
 # Sextant's benchmarks, with their peers measured in the same run on the same inputs.
 # Prints JSON lines and a summary; nothing here is a test and nothing fails on a timing.
 #
-#   bench/run.sh [embed] [ingest] [query] [query1m] [gen] [ask]     (default: embed ingest query)
+#   bench/run.sh [embed] [ingest] [query] [query1m] [gen] [ask] [act]   (default: embed ingest query)
 #
 # embed   : MiniLM throughput, 128- and 256-token chunks: Sextant (candle) vs sentence-transformers
 #           (PyTorch CPU, venv from bench/setup-peer.sh), 2 threads each.
@@ -14,6 +14,9 @@
 #           RSS, Sextant (candle) vs llama.cpp (llama-cpp-python built from source by
 #           bench/setup-llamacpp.sh) on the same GGUF files, 2 threads each, one model at a time;
 #           plus time to first token for a 2,000-token prompt on the 0.5B model.
+# act     : text-to-API against a real pygeoapi (scripts/pygeoapi): request -> executed read-only
+#           call and -> relayed answer, p50/p99, per chat model; grammar mask ms/token against
+#           decode ms/token (the unconstrained cost of the same tokens).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export SEXTANT_CACHE="${SEXTANT_CACHE:-$HOME/.cache/sextant}"
@@ -94,6 +97,24 @@ PY
         RAYON_NUM_THREADS=$THREADS $B ask --data-dir "$DATA" --questions bench/ask-questions.txt \
           --model "$model" --pending 4000 | tee -a "$OUT/ask.jsonl"
       done
+      ;;
+    act)
+      scripts/fetch-data.sh geo adsb >/dev/null
+      GEO="$OUT/pygeoapi"
+      URL=$(scripts/pygeoapi/start.sh "${ACT_PORT:-5097}" "$GEO" | tail -n 1)
+      mkdir -p "$OUT/connectors"
+      cat > "$OUT/connectors/geo.toml" <<EOF
+spec = "$GEO/openapi.json"
+base_url = "$URL"
+marking = "UNCLASSIFIED"
+allow = ["getAircraftFeatures", "getCitiesFeatures", "getReportsFeatures"]
+hide = ["f", "lang", "crs", "bbox-crs", "vendorSpecificParameters", "skipGeometry", "offset", "properties"]
+EOF
+      for model in ${ACT_MODELS:-qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct}; do
+        RAYON_NUM_THREADS=$THREADS $B act --connectors "$OUT/connectors" --requests bench/act-requests.txt \
+          --model "$model" | tee -a "$OUT/act.jsonl"
+      done
+      scripts/pygeoapi/stop.sh "$GEO" >/dev/null
       ;;
     *) echo "unknown benchmark $t" >&2; exit 2 ;;
   esac

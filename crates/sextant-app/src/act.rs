@@ -94,6 +94,25 @@ pub struct Acted {
     pub call_probability: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Where the time went, milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<ActTimings>,
+}
+
+/// Where the time of one request went, milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActTimings {
+    /// Reading the prompt (catalogue and request).
+    pub prefill_ms: f64,
+    /// Writing the calls, token masks included.
+    pub generate_ms: f64,
+    /// Of `generate_ms`, computing the grammar's token masks.
+    pub mask_ms: f64,
+    pub completion_tokens: usize,
+    /// Sending the read-only calls and reading their answers.
+    pub calls_ms: f64,
+    /// Relaying the results as cited records.
+    pub relay_ms: f64,
 }
 
 fn view(r: &CallRecord, arguments: Value) -> CallView {
@@ -352,6 +371,13 @@ impl App {
             marking: floor,
             call_probability: Some(proposal.call_probability),
             model: Some(model.id().to_string()),
+            timings: Some(ActTimings {
+                prefill_ms: proposal.prefill_ms,
+                generate_ms: proposal.generate_ms,
+                mask_ms: proposal.mask_ms,
+                completion_tokens: proposal.completion_tokens,
+                ..Default::default()
+            }),
         };
         let ev = with_text(s.event("act").query(input.request.clone()), s, &out.marking);
         if proposal.calls.is_empty() {
@@ -400,6 +426,7 @@ impl App {
             return Ok(out);
         }
         let mut pending = false;
+        let t_calls = std::time::Instant::now();
         for (mut r, args, read_only) in records {
             if read_only {
                 r.state = CallState::Running;
@@ -412,7 +439,12 @@ impl App {
             }
             out.calls.push(view(&r, args));
         }
+        let t_relay = std::time::Instant::now();
         self.relay_into(s, &mut out, &input.request)?;
+        if let Some(t) = out.timings.as_mut() {
+            t.calls_ms = (t_relay - t_calls).as_secs_f64() * 1e3;
+            t.relay_ms = t_relay.elapsed().as_secs_f64() * 1e3;
+        }
         if pending {
             out.status = "pending";
             let lines: Vec<String> = out
@@ -586,6 +618,7 @@ impl App {
             marking: r.marking.clone(),
             call_probability: None,
             model: None,
+            timings: None,
         };
         self.relay_into(s, &mut out, request)?;
         Ok(out)

@@ -75,6 +75,19 @@ enum Cmd {
         #[arg(long, default_value_t = 4000)]
         pending: usize,
     },
+    /// Text-to-API latency against a connected system (bench/run.sh act starts pygeoapi):
+    /// request to executed read-only call and to relayed answer, p50/p99, per model; grammar
+    /// mask cost per token against the decode cost per token.
+    Act {
+        /// Directory of connector settings (`NAME.toml`).
+        #[arg(long)]
+        connectors: PathBuf,
+        /// Requests, one per line.
+        #[arg(long)]
+        requests: PathBuf,
+        #[arg(long)]
+        model: String,
+    },
     /// Chat model speed (prompt processing and generation tokens/s, time to first token, peak
     /// RSS) and a greedy answer check, for one model and weight format.
     Gen {
@@ -179,6 +192,11 @@ fn main() -> Result<()> {
             model,
             pending,
         } => ask_bench(&cli.models_dir, &data_dir, &questions, &model, pending),
+        Cmd::Act {
+            connectors,
+            requests,
+            model,
+        } => act_bench(&cli.models_dir, &connectors, &requests, &model),
         Cmd::Gen {
             model,
             format,
@@ -593,6 +611,100 @@ fn ask_bench(
         "background_chunks_embedded": embedded, "background_seconds": secs,
     });
     println!("{out}");
+    Ok(())
+}
+
+fn act_bench(models_dir: &Path, connectors: &Path, requests: &Path, model: &str) -> Result<()> {
+    let reqs: Vec<String> = std::fs::read_to_string(requests)
+        .with_context(|| format!("cannot read {}", requests.display()))?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let (loaded, errors) = sextant_connect::load_dir(connectors);
+    if let Some(e) = errors.first() {
+        anyhow::bail!("{e}");
+    }
+    let tmp = tempfile::tempdir()?;
+    let store = Arc::new(Store::open(&tmp.path().join("store"), "none", 1)?);
+    let retriever = Arc::new(Retriever::new(store, None));
+    let models = sextant_assist::load_models(models_dir, &[model.to_string()], 8, None);
+    let assistant = Arc::new(sextant_assist::Assistant::new(
+        retriever,
+        models,
+        model.to_string(),
+        sextant_assist::Options::default(),
+    ));
+    let connect = sextant_app::act::Connect {
+        connectors: loaded,
+        calls: sextant_connect::record::CallStore::open(&tmp.path().join("calls"))?,
+    };
+    let app = sextant_app::App::new(
+        assistant,
+        Arc::new(sextant_audit::AuditLog::disabled()),
+        sextant_app::AppOptions::default(),
+    )
+    .with_connect(Arc::new(connect));
+    let session = sextant_app::Session::administrator("bench", "bench");
+    let (mut to_call, mut to_answer) = (Vec::new(), Vec::new());
+    let (mut mask, mut gen, mut tokens, mut executed) = (0.0, 0.0, 0usize, 0usize);
+    for (i, r) in reqs.iter().enumerate() {
+        let t = Instant::now();
+        let a = app
+            .act(
+                &session,
+                &sextant_app::act::ActInput {
+                    request: r.clone(),
+                    connectors: Vec::new(),
+                    model: Some(model.to_string()),
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let total = t.elapsed().as_secs_f64() * 1e3;
+        let tm = a.timings.clone().unwrap_or_default();
+        eprintln!(
+            "{:>6.0} ms {} {} -> {}",
+            total,
+            a.status,
+            r,
+            a.calls
+                .iter()
+                .map(|c| format!("{} {}", c.method, c.url))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // The first request loads the grammar engine's vocabulary: measured, not counted.
+        if i == 0 && reqs.len() > 1 {
+            continue;
+        }
+        if a.status == "executed" {
+            executed += 1;
+            to_call.push(tm.prefill_ms + tm.generate_ms + tm.calls_ms);
+            to_answer.push(total);
+        }
+        mask += tm.mask_ms;
+        gen += tm.generate_ms;
+        tokens += tm.completion_tokens;
+    }
+    to_call.sort_by(f64::total_cmp);
+    to_answer.sort_by(f64::total_cmp);
+    let pct = |t: &[f64], p: f64| {
+        t.get(((t.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let per_token = |x: f64| if tokens == 0 { f64::NAN } else { x / tokens as f64 };
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "act", "model": model, "requests": reqs.len(), "executed": executed,
+            "to_call_p50_ms": pct(&to_call, 0.5), "to_call_p99_ms": pct(&to_call, 0.99),
+            "to_answer_p50_ms": pct(&to_answer, 0.5), "to_answer_p99_ms": pct(&to_answer, 0.99),
+            "mask_ms_per_token": per_token(mask), "decode_ms_per_token": per_token(gen - mask),
+            "mask_share_of_decode": if gen > mask { mask / (gen - mask) } else { f64::NAN },
+        })
+    );
     Ok(())
 }
 
