@@ -25,7 +25,8 @@ pub(crate) struct ToolsArgs {
     /// Only the first N questions.
     #[arg(long)]
     limit: Option<usize>,
-    /// Write one line per question: {"id","calls":[{"name","arguments"}]}.
+    /// Write one line per question: {"id","calls":[{"name","arguments"}]} (with the model's
+    /// probability of calling and the verdict, for threshold sweeps).
     #[arg(long, value_name = "OUT.jsonl")]
     dump: Option<PathBuf>,
     /// Least probability of calling at all [default: the threshold `sextant act` uses].
@@ -103,7 +104,12 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
             *errors.entry(e.clone()).or_default() += 1;
         }
         if let Some(w) = dump.as_mut() {
-            writeln!(w, "{}", serde_json::json!({"id": q.id, "calls": p.calls}))?;
+            writeln!(
+                w,
+                "{}",
+                serde_json::json!({"id": q.id, "calls": p.calls,
+                    "call_probability": p.call_probability, "correct": verdict.correct})
+            )?;
         }
         if !args.json {
             eprintln!(

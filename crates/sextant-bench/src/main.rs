@@ -694,7 +694,13 @@ fn act_bench(models_dir: &Path, connectors: &Path, requests: &Path, model: &str)
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let per_token = |x: f64| if tokens == 0 { f64::NAN } else { x / tokens as f64 };
+    let per_token = |x: f64| {
+        if tokens == 0 {
+            f64::NAN
+        } else {
+            x / tokens as f64
+        }
+    };
     println!(
         "{}",
         serde_json::json!({
