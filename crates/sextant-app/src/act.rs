@@ -559,7 +559,7 @@ impl App {
                 .detail(json!({"call": id}).to_string())
                 .marking(r.marking.clone()),
         )?;
-        Ok(view(&r, arguments_of(&r)))
+        Ok(view(&r, r.arguments.clone()))
     }
 
     /// The calls of `s`, newest first.
@@ -570,13 +570,14 @@ impl App {
             .of_user(&s.name)
             .into_iter()
             .filter(|r| s.viewer.may_see(&r.marking))
-            .map(|r| view(&r, arguments_of(&r)))
+            .map(|r| view(&r, r.arguments.clone()))
             .collect();
         Ok(list)
     }
 
-    /// Runs the pending call `id` of `s` and relays its result.
-    pub fn confirm(&self, s: &Session, id: &str, request: &str) -> Result<Acted> {
+    /// Moves the pending call `id` of `s` to `to` (under the store's lock, so it happens once);
+    /// anyone else's call, and a call above `s`, is not found.
+    fn decide(&self, s: &Session, id: &str, to: CallState, verb: &str) -> Result<CallRecord> {
         let connect = self.connect()?;
         let owned = connect
             .calls
@@ -585,31 +586,36 @@ impl App {
         if owned.is_none() {
             return Err(AppError::NotFound);
         }
-        let r = connect
+        connect
             .calls
             .update(id, |r| match r.state {
                 CallState::Pending => {
-                    r.state = CallState::Running;
+                    r.state = to;
+                    if to != CallState::Running {
+                        r.decided = Some(record::now());
+                    }
                     Ok(())
                 }
                 other => Err(other),
             })
-            .ok_or(AppError::NotFound)?;
-        let r = match r {
-            Ok(r) => r,
-            Err(state) => {
-                return Err(AppError::BadRequest(format!(
-                    "call {id} is {} and cannot be confirmed",
+            .ok_or(AppError::NotFound)?
+            .map_err(|state| {
+                AppError::BadRequest(format!(
+                    "call {id} is {} and cannot be {verb}",
                     serde_json::to_value(state)
                         .unwrap_or_default()
                         .as_str()
                         .unwrap_or("done")
-                )))
-            }
-        };
-        let args = arguments_of(&r);
+                ))
+            })
+    }
+
+    /// Runs the pending call `id` of `s` and relays its result.
+    pub fn confirm(&self, s: &Session, id: &str, request: &str) -> Result<Acted> {
+        let r = self.decide(s, id, CallState::Running, "confirmed")?;
+        let args = r.arguments.clone();
         audit_call(self, s, "call.confirm", &r, &args)?;
-        let r = self.run_call(s, connect, r, &args)?;
+        let r = self.run_call(s, self.connect()?, r, &args)?;
         let mut out = Acted {
             status: "executed",
             calls: vec![view(&r, args)],
@@ -626,42 +632,11 @@ impl App {
 
     /// Denies the pending call `id` of `s`: it will never run.
     pub fn deny(&self, s: &Session, id: &str) -> Result<CallView> {
-        let connect = self.connect()?;
-        let owned = connect
-            .calls
-            .get(id)
-            .filter(|r| r.user == s.name && s.viewer.may_see(&r.marking));
-        if owned.is_none() {
-            return Err(AppError::NotFound);
-        }
-        let r = connect
-            .calls
-            .update(id, |r| match r.state {
-                CallState::Pending => {
-                    r.state = CallState::Denied;
-                    r.decided = Some(record::now());
-                    Ok(())
-                }
-                other => Err(other),
-            })
-            .ok_or(AppError::NotFound)?
-            .map_err(|state| {
-                AppError::BadRequest(format!(
-                    "call {id} is {} and cannot be denied",
-                    serde_json::to_value(state)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or("done")
-                ))
-            })?;
-        let args = arguments_of(&r);
+        let r = self.decide(s, id, CallState::Denied, "denied")?;
+        let args = r.arguments.clone();
         audit_call(self, s, "call.deny", &r, &args)?;
         Ok(view(&r, args))
     }
-}
-
-fn arguments_of(r: &CallRecord) -> Value {
-    r.arguments.clone()
 }
 
 /// How a client wants tools used (OpenAI's `tool_choice`).

@@ -422,14 +422,7 @@ pub async fn chat_completions(
     // passed verification (nothing is streamed that could later be withdrawn), each chunk
     // carrying the marking of what it shows.
     let chunk = move |delta: serde_json::Value, finish: Option<&str>, marking: &str| {
-        Event::default().data(
-            serde_json::json!({
-                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                "marking": marking,
-            })
-            .to_string(),
-        )
+        completion_chunk(&id, created, &model, delta, finish, Some(marking))
     };
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
     let unmarked = sextant_access::Marking::unclassified().banner();
@@ -475,6 +468,25 @@ pub async fn chat_completions(
         .into_response())
 }
 
+/// One OpenAI streaming chunk, with the marking of what it shows.
+fn completion_chunk(
+    id: &str,
+    created: u64,
+    model: &str,
+    delta: serde_json::Value,
+    finish: Option<&str>,
+    marking: Option<&str>,
+) -> Event {
+    Event::default().data(
+        serde_json::json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "marking": marking,
+        })
+        .to_string(),
+    )
+}
+
 /// The calls as OpenAI returns them: one message with `tool_calls` (arguments as JSON text),
 /// `finish_reason` "tool_calls"; streamed as one delta when asked to stream. The arguments come
 /// from the user's own words, so they carry the user's ceiling marking.
@@ -508,16 +520,14 @@ fn tool_calls_response(
         .into_response();
     }
     let chunk = |delta: serde_json::Value, finish: Option<&str>| {
-        Ok::<_, Infallible>(
-            Event::default().data(
-                serde_json::json!({
-                    "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                    "marking": marking,
-                })
-                .to_string(),
-            ),
-        )
+        Ok::<_, Infallible>(completion_chunk(
+            id,
+            created,
+            model,
+            delta,
+            finish,
+            marking.as_deref(),
+        ))
     };
     let events = vec![
         chunk(
