@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export SEXTANT_CACHE="${SEXTANT_CACHE:-$HOME/.cache/sextant}"
 export SEXTANT_MODELS="${SEXTANT_MODELS:-$PWD/models}"
+# One build, never rebuilt in place: incremental state would only add ~1.5 GB of disk
+# (a CI run once died of "No space left on device" in target/debug/incremental).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 echo "==> building (tests: our code at opt-level 1, dependencies at opt-level 3)"
 cargo build --workspace --all-targets --locked
