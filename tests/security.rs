@@ -1209,6 +1209,11 @@ async fn authentication_roles_limits_and_marked_output() {
             .body(Body::empty())
             .unwrap(),
         upload(&[("a.txt", "x")], None),
+        post("/v1/act", json!({"request": "x"})),
+        get("/v1/calls"),
+        get("/v1/calls/0123456789abcdef0123456789abcdef"),
+        post("/v1/calls/0123456789abcdef0123456789abcdef/confirm", json!({})),
+        post("/v1/calls/0123456789abcdef0123456789abcdef/deny", json!({})),
         get("/readyz"),
         get("/metrics"),
         get("/v1/audit"),

@@ -53,8 +53,10 @@ pub(crate) fn act(
     json: bool,
 ) -> Result<i32> {
     let id = model.unwrap_or_else(|| s.assist.default_model.clone());
-    let app =
+    let mut app =
         app(s, None, std::slice::from_ref(&id))?.with_connect(std::sync::Arc::new(connect(s)?));
+    // Places in the request ("within 50 km of Paris") become areas with the gazetteer.
+    app.options.geo = geo_data(s);
     let mut out = app.act(
         actor,
         &ActInput {

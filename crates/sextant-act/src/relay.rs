@@ -32,6 +32,9 @@ pub struct Record {
     /// hits do): the caller shows the record only to those who may see it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub marking: Option<String>,
+    /// `[lon, lat]` of a GeoJSON feature whose geometry is a point.
+    #[serde(skip)]
+    pub point: Option<[f64; 2]>,
 }
 
 /// What was relayed from one response.
@@ -98,8 +101,15 @@ fn record(v: &Value, path: String) -> Record {
         .find(|(_, k, _)| k == "marking" || k == "classification")
         .map(|(_, _, m)| m.clone());
     l.truncate(MAX_FIELDS);
+    let point = match (v["geometry"]["type"].as_str(), &v["geometry"]["coordinates"]) {
+        (Some("Point"), Value::Array(c)) if c.len() >= 2 => {
+            c[0].as_f64().zip(c[1].as_f64()).map(|(x, y)| [x, y])
+        }
+        _ => None,
+    };
     Record {
         marking,
+        point,
         quote: l
             .iter()
             .map(|(_, k, v)| format!("{k}: {v}"))
@@ -118,20 +128,24 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// The records of `body` to relay for `request`: all of them when few, else those sharing
-/// the most words with the request (ties in the response's order).
-pub fn records(body: &Value, request: &str) -> (Vec<Record>, usize) {
+/// The records of `body` that `keep` lets through, to relay for `request`: all of them when
+/// few, else those sharing the most words with the request (ties in the response's order);
+/// with how many `keep` let through in all (the others are neither quoted nor counted).
+pub fn records(body: &Value, request: &str, keep: impl Fn(&Record) -> bool) -> (Vec<Record>, usize) {
     let Some((base, items)) = main_array(body) else {
-        return match body {
-            Value::Object(_) => (vec![record(body, "$".into())], 1),
-            Value::String(s) if s.trim().is_empty() => (Vec::new(), 0),
-            v => (vec![record(v, "$".into())], 1),
+        let one = match body {
+            Value::String(s) if s.trim().is_empty() => None,
+            v => Some(record(v, "$".into())),
         };
+        let one: Vec<Record> = one.into_iter().filter(|r| keep(r)).collect();
+        let n = one.len();
+        return (one, n);
     };
     let mut all: Vec<Record> = items
         .iter()
         .enumerate()
         .map(|(i, v)| record(v, format!("{base}[{i}]")))
+        .filter(|r| keep(r))
         .collect();
     let total = all.len();
     if total > MAX_RECORDS {
@@ -155,10 +169,7 @@ pub fn relay(
     request: &str,
     keep: impl Fn(&Record) -> bool,
 ) -> Relay {
-    let (mut records, mut total) = records(body, request);
-    let before = records.len();
-    records.retain(|r| keep(r));
-    total -= before - records.len();
+    let (records, total) = records(body, request, keep);
     if !(200..300).contains(&status) {
         let answer = format!(
             "{system} answered with status {status}{}.",
@@ -178,6 +189,21 @@ pub fn relay(
     };
     for (i, r) in records.iter().enumerate() {
         answer.push_str(&format!("\n- {} [{}]", r.quote, i + 1));
+    }
+    // A page of a larger result says so (OGC API numberMatched, a search's total) — unless
+    // records carry markings of their own, when the system's count may include ones the
+    // reader may not see.
+    let returned = main_array(body).map_or(0, |(_, a)| a.len());
+    let matched = ["numberMatched", "total", "totalResults", "total_count"]
+        .iter()
+        .find_map(|k| body.get(k).and_then(Value::as_u64));
+    if let Some(m) = matched {
+        let own_markings = records.iter().any(|r| r.marking.is_some());
+        if m as usize > returned && !own_markings {
+            answer.push_str(&format!(
+                "\n(The system matched {m} records in all and returned the first {returned}; a narrower request, or one asking for more, relays others.)"
+            ));
+        }
     }
     Relay {
         answer,
@@ -213,6 +239,13 @@ mod tests {
             .paths
             .contains(&"$.features[0].properties.altitude".to_string()));
         assert!(r.records[0].quote.contains("coordinates: 2.3, 48.9"));
+        assert_eq!(r.records[0].point, Some([2.3, 48.9]));
+        assert!(!r.answer.contains("matched"), "{}", r.answer);
+        let mut page = body.clone();
+        page["numberMatched"] = json!(1283);
+        let r = relay("geo items", 200, &page, "aircraft", |_| true);
+        assert!(r.answer.contains("matched 1283 records in all and returned the first 2"), "{}", r.answer);
+        assert_eq!(r.records[1].point, None);
     }
 
     #[test]
@@ -222,9 +255,25 @@ mod tests {
                 |i| json!({"name": if i == 37 { "Lyon".to_string() } else { format!("Town {i}") }}),
             )
             .collect();
-        let (rs, total) = records(&json!({ "items": items }), "population of Lyon");
+        let (rs, total) = records(&json!({ "items": items }), "population of Lyon", |_| true);
         assert_eq!(total, 50);
         assert_eq!(rs.len(), MAX_RECORDS);
         assert!(rs.iter().any(|r| r.quote == "name: Lyon"));
+    }
+
+    /// Records held back (above the reader, outside the area asked about) are neither quoted
+    /// nor counted, wherever they are in a large response.
+    #[test]
+    fn records_held_back_are_not_counted() {
+        let items: Vec<Value> = (0..40)
+            .map(|i| json!({"name": format!("Hit {i}"), "marking": if i % 4 == 0 { "SECRET" } else { "UNCLASSIFIED" }}))
+            .collect();
+        let body = json!({ "hits": items });
+        let r = relay("partner search", 200, &body, "hits", |r| {
+            r.marking.as_deref() != Some("SECRET")
+        });
+        assert_eq!(r.total, 30);
+        assert!(r.answer.contains("returned 30 records"), "{}", r.answer);
+        assert!(!r.answer.contains("SECRET"));
     }
 }

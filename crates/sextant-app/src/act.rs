@@ -20,6 +20,7 @@ use sextant_auth::Role;
 use sextant_connect::call::{self, Request};
 use sextant_connect::record::{self, CallRecord, CallState, CallStore};
 use sextant_connect::{Connector, Operation};
+use sextant_geodata::area::{area_in_text, NamedArea};
 
 use crate::{banner, check_text, with_text, App, AppError, Result, Session};
 
@@ -190,13 +191,60 @@ fn describe(op: &Operation) -> String {
     format!("{d} {} ({} {})", verbs(&op.method), op.method, op.path)
 }
 
-/// The operations offered for `request`: the most relevant [`MAX_TOOLS`] by shared words with
-/// the operation's id, summary, description and parameter names.
-fn catalogue<'a>(
-    request: &str,
+/// `request` with the bounding box of the area it names in words, for the model to copy into
+/// a call (small models cannot turn "within 50 km of Paris" into coordinates): the box, rounded
+/// outwards to 0.01°, of the area's part that holds the place.
+fn with_area(request: &str, named: Option<&NamedArea>) -> String {
+    let Some(n) = named else {
+        return request.to_string();
+    };
+    let (x, y) = (n.place.lon, n.place.lat);
+    let boxes = n.area.bounds();
+    let Some(b) = boxes
+        .iter()
+        .find(|b| b[0] <= x && x <= b[2] && b[1] <= y && y <= b[3])
+        .or(boxes.first())
+    else {
+        return request.to_string();
+    };
+    let down = |v: f64| (v * 100.0).floor() / 100.0;
+    let up = |v: f64| (v * 100.0).ceil() / 100.0;
+    format!(
+        "{request}\n(The bounding box of \"{}\" is {},{},{},{} as minLon,minLat,maxLon,maxLat.)",
+        n.phrase,
+        down(b[0]),
+        down(b[1]),
+        up(b[2]),
+        up(b[3])
+    )
+}
+
+/// Words every API uses, which say nothing of what an operation is about.
+const GENERIC: &[&str] = &[
+    "get", "list", "item", "feature", "collection", "record", "data", "query", "result", "search",
+    "find", "show", "read", "create", "add", "update", "delete", "remove", "new", "existing",
+    "api", "json", "request", "response", "object", "field", "value", "return", "given",
+];
+
+/// Whether a chat question speaks of what an operation of `connectors` is about: it shares a
+/// word with an operation's id, summary or description that is not one every API uses.
+fn speaks_of(question: &str, connectors: &[&Connector]) -> bool {
+    let asked: Vec<String> = words(question)
+        .into_iter()
+        .filter(|w| !GENERIC.contains(&w.as_str()))
+        .collect();
+    connectors.iter().flat_map(|c| &c.operations).any(|op| {
+        let mine = words(&format!("{} {} {}", op.id, op.summary, op.description));
+        asked.iter().any(|w| mine.contains(w))
+    })
+}
+
+/// The operations of `connectors` by the words they share with `request` (with the
+/// operation's id, summary, description and parameter names), most first.
+fn ranked<'a>(
+    asked: &[String],
     connectors: &[&'a Connector],
-) -> Vec<(&'a Connector, &'a Operation, Tool)> {
-    let asked = words(request);
+) -> Vec<(usize, usize, &'a Connector, &'a Operation)> {
     let mut all: Vec<(usize, usize, &Connector, &Operation)> = Vec::new();
     for c in connectors {
         for op in &c.operations {
@@ -218,6 +266,16 @@ fn catalogue<'a>(
         }
     }
     all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    all
+}
+
+/// The operations offered for `request`: the most relevant [`MAX_TOOLS`] of [`ranked`].
+fn catalogue<'a>(
+    request: &str,
+    connectors: &[&'a Connector],
+) -> Vec<(&'a Connector, &'a Operation, Tool)> {
+    let asked = words(request);
+    let mut all = ranked(&asked, connectors);
     all.truncate(MAX_TOOLS);
     let asked = &asked;
     let several = connectors.len() > 1;
@@ -351,13 +409,15 @@ impl App {
             }
             usable.retain(|c| input.connectors.iter().any(|n| n == c.name()));
         }
-        let offered = catalogue(&input.request, &usable);
+        let named = (self.options.geo.as_deref()).and_then(|g| area_in_text(&input.request, g));
+        let said = with_area(&input.request, named.as_ref());
+        let offered = catalogue(&said, &usable);
         let tools_: Vec<Tool> = offered.iter().map(|(_, _, t)| t.clone()).collect();
         let model = self.assistant().model(input.model.as_deref())?;
         let proposal = tools::propose(
             model,
             &tools_,
-            tools::prompt(&tools_, None, &[input.request.as_str()]),
+            tools::prompt(&tools_, None, &[said.as_str()]),
             CALL_THRESHOLD,
         )
         .map_err(|e| AppError::Assist(e.into()))?;
@@ -440,7 +500,7 @@ impl App {
             out.calls.push(view(&r, args));
         }
         let t_relay = std::time::Instant::now();
-        self.relay_into(s, &mut out, &input.request)?;
+        self.relay_into(s, &mut out, &input.request, named.as_ref())?;
         if let Some(t) = out.timings.as_mut() {
             t.calls_ms = (t_relay - t_calls).as_secs_f64() * 1e3;
             t.relay_ms = t_relay.elapsed().as_secs_f64() * 1e3;
@@ -464,6 +524,31 @@ impl App {
             out.status = "executed";
         }
         Ok(out)
+    }
+
+    /// A chat question answered by the connected systems, when it speaks of what one of their
+    /// operations is about and the model makes a call; `None` sends it to the documents.
+    pub fn chat_act(
+        &self,
+        s: &Session,
+        question: &str,
+        model: Option<String>,
+    ) -> Result<Option<Acted>> {
+        let Some(connect) = self.connect.as_deref() else {
+            return Ok(None);
+        };
+        if !speaks_of(question, &connectors_for(s, &connect.connectors)) {
+            return Ok(None);
+        }
+        let out = self.act(
+            s,
+            &ActInput {
+                request: question.to_string(),
+                connectors: Vec::new(),
+                model,
+            },
+        )?;
+        Ok(matches!(out.status, "executed" | "pending").then_some(out))
     }
 
     /// Sends a call whose record is Running, and records and audits the result.
@@ -499,9 +584,17 @@ impl App {
         Ok(r)
     }
 
-    /// Adds the relayed results of `out.calls` to the answer, with citations and markings.
-    fn relay_into(&self, s: &Session, out: &mut Acted, request: &str) -> Result<()> {
+    /// Adds the relayed results of `out.calls` to the answer, with citations and markings; of
+    /// point features, only those inside the area the request names.
+    fn relay_into(
+        &self,
+        s: &Session,
+        out: &mut Acted,
+        request: &str,
+        named: Option<&NamedArea>,
+    ) -> Result<()> {
         let connect = self.connect()?;
+        let inside = named.map(|n| n.area.prepare());
         let mut answers = Vec::new();
         let mut markings = vec![out.marking.clone()];
         for c in &out.calls {
@@ -518,7 +611,10 @@ impl App {
             }
             let Some(resp) = &r.response else { continue };
             let system = format!("{} {}", c.connector, c.operation);
-            let keep = |rec: &Record| rec.marking.as_deref().is_none_or(|m| s.viewer.may_see(m));
+            let keep = |rec: &Record| {
+                rec.marking.as_deref().is_none_or(|m| s.viewer.may_see(m))
+                    && (inside.as_ref().zip(rec.point)).is_none_or(|(a, p)| a.covers(p))
+            };
             let rel = relay::relay(&system, resp.status, &resp.body, request, keep);
             let base = out.citations.len();
             let mut text = rel.answer.clone();
@@ -535,6 +631,15 @@ impl App {
                     "path": rec.path, "paths": rec.paths, "quote": rec.quote,
                     "marking": rec.marking.clone().unwrap_or_else(|| r.marking.clone()),
                 }));
+            }
+            if let (Some(n), true) = (named, (200..300).contains(&resp.status)) {
+                text.insert_str(
+                    0,
+                    &format!(
+                        "Only positions {} ({:.4}, {:.4}) are counted. ",
+                        n.phrase, n.place.lat, n.place.lon
+                    ),
+                );
             }
             answers.push(text.replace("[#", "["));
         }
@@ -626,7 +731,7 @@ impl App {
             model: None,
             timings: None,
         };
-        self.relay_into(s, &mut out, request)?;
+        self.relay_into(s, &mut out, request, None)?;
         Ok(out)
     }
 

@@ -2,8 +2,10 @@
 //! `--country`) and in JSON requests (`{"bbox": [...]}`, a GeoJSON geometry, `{"near": {...}}`,
 //! `{"country": "FR"}`) — resolved to an [`Area`] the spatial index can answer.
 
-use crate::gazetteer::GeoData;
+use crate::gazetteer::{GeoData, Place, PlaceKind};
+use regex::Regex;
 use serde::Deserialize;
+use std::sync::LazyLock;
 use sextant_spatial::Area;
 use sextant_types::Geometry;
 
@@ -103,9 +105,110 @@ pub fn area_from_geojson(text: &str) -> Result<Area, String> {
     AreaSpec::from_json(&v)?.resolve(None)
 }
 
+/// An area a request names in words: "within 50 km of Paris", "near Lyon", "over France".
+#[derive(Debug, Clone)]
+pub struct NamedArea {
+    /// The words that name it, as written ("within 50 km of Paris").
+    pub phrase: String,
+    pub place: Place,
+    pub area: Area,
+}
+
+/// Radius of "near PLACE" and "in CITY", in km.
+pub const NEAR_KM: f64 = 25.0;
+
+/// "within 50 km of", "less than 20 nautical miles from", at the end of the text before a place.
+static RADIUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(within|inside|less than|under|up to|no more than)\s+(\d+(?:\.\d+)?)\s*(km|kms|kilomet(?:er|re)s?|mi|miles?|nm|nmi|nautical\s+miles?)\s+(?:of|from|around)\s+(?:the\s+)?$").unwrap()
+});
+/// "near", "around", "in", "over", … right before a place.
+static AT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(near|around|close to|next to|by|in|over|above|inside|across|within|at)\s+(?:the\s+)?$").unwrap()
+});
+
+/// Kilometres in `n` of `unit` (as [`RADIUS`] matches it).
+fn to_km(n: f64, unit: &str) -> f64 {
+    let u = unit.to_lowercase();
+    if u.starts_with('k') {
+        n
+    } else if u.starts_with("mi") {
+        n * 1.609_344
+    } else {
+        n * 1.852
+    }
+}
+
+/// What the words right before a place make of it: a radius in km with the words, or "at the
+/// place" (near, in, over) with the words.
+fn before_place(prefix: &str) -> Option<(Option<f64>, usize)> {
+    if let Some(c) = RADIUS.captures(prefix) {
+        let n: f64 = c[2].parse().ok()?;
+        let km = to_km(n, &c[3]);
+        return (km > 0.0).then_some((Some(km), c.get(0)?.start()));
+    }
+    AT.captures(prefix).map(|c| (None, c.get(0).map_or(0, |m| m.start())))
+}
+
+/// The first area `text` names around a place of the gazetteer: a radius ("within 50 km of
+/// Paris", "20 nautical miles from 48.85, 2.35"), a city or coordinates near which, in which or
+/// over which ([`NEAR_KM`]), or a country in or over which (its Natural Earth polygon). A place
+/// mentioned without such words ("the Paris office") names no area.
+pub fn area_in_text(text: &str, geo: &GeoData) -> Option<NamedArea> {
+    let byte = |chars: usize| text.char_indices().nth(chars).map_or(text.len(), |(b, _)| b);
+    for place in geo.tag(text) {
+        let (start, end) = (byte(place.start), byte(place.end));
+        let Some((radius, from)) = before_place(&text[..start]) else {
+            continue;
+        };
+        let area = match (radius, place.kind) {
+            (Some(km), _) => Area::Near {
+                lon: place.lon,
+                lat: place.lat,
+                km,
+            },
+            (None, PlaceKind::Country) => {
+                match country_area(place.country.as_deref().unwrap_or(&place.name), Some(geo)) {
+                    Ok(a) => a,
+                    Err(_) => continue,
+                }
+            }
+            (None, _) => Area::Near {
+                lon: place.lon,
+                lat: place.lat,
+                km: NEAR_KM,
+            },
+        };
+        return Some(NamedArea {
+            phrase: text[from..end].trim().to_string(),
+            place,
+            area,
+        });
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_before_a_place_name_its_area() {
+        let km = |s: &str| {
+            before_place(s)
+                .and_then(|(k, _)| k)
+                .map(|k| (k * 100.0).round() / 100.0)
+        };
+        assert_eq!(km("Which aircraft were within 50 km of "), Some(50.0));
+        assert_eq!(km("ships less than 20 nautical miles from "), Some(37.04));
+        assert_eq!(km("tracks within 10 miles of the "), Some(16.09));
+        assert_eq!(km("Within 2.5KM of "), Some(2.5));
+        assert!(before_place("aircraft near ").is_some_and(|(k, _)| k.is_none()));
+        assert!(before_place("flights over ").is_some_and(|(k, _)| k.is_none()));
+        assert!(before_place("Summarise the ").is_none());
+        assert!(before_place("within 0 km of ").is_none_or(|(k, _)| k.is_none()));
+        let (_, from) = before_place("Which aircraft were within 50 km of ").unwrap();
+        assert_eq!(&"Which aircraft were within 50 km of "[from..], "within 50 km of ");
+    }
 
     #[test]
     fn specs_parse() {

@@ -185,6 +185,23 @@ pub async fn chat(
     let Json(body) = body?;
     let (question, history) = split_conversation(body.messages)?;
     state.assistant.model(body.model.as_deref())?;
+    // A question about what a connected system holds goes to it first (the documents when the
+    // model makes no call): the act answer, with "route": "act".
+    let (q, m, s) = (question.clone(), body.model.clone(), session.clone());
+    if let Some(acted) = call(&state, move |app| app.chat_act(&s, &q, m)).await? {
+        let mut v = serde_json::to_value(&acted).map_err(ApiError::internal)?;
+        v["route"] = serde_json::json!("act");
+        if !body.stream {
+            return Ok(Json(v).into_response());
+        }
+        let token = serde_json::json!({ "text": acted.answer, "marking": acted.marking });
+        let events = [
+            Event::default().event("token").json_data(token),
+            Event::default().event("answer").json_data(v),
+        ]
+        .map(|e| Ok::<_, Infallible>(e.expect("serialisable")));
+        return Ok(Sse::new(futures_util::stream::iter(events)).into_response());
+    }
     let mut input = AskInput::new(question);
     input.history = history;
     input.model = body.model;

@@ -279,6 +279,18 @@ impl Area {
         }
     }
 
+    /// `[min_lon, min_lat, max_lon, max_lat]` boxes that together contain the area: one, or two
+    /// where it crosses the antimeridian (one per polygon of a multipolygon).
+    pub fn bounds(&self) -> Vec<[f64; 4]> {
+        self.boxes()
+            .iter()
+            .map(|b| {
+                let (lo, hi) = (b.lower(), b.upper());
+                [lo[0], lo[1], hi[0], hi[1]]
+            })
+            .collect()
+    }
+
     /// Boxes (lon/lat, inclusive, within [-180, 180]) that together contain the area.
     fn boxes(&self) -> Vec<AABB<[f64; 2]>> {
         match *self {
