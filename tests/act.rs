@@ -217,8 +217,14 @@ fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmat
         .map(|x| x.as_f64().unwrap())
         .collect();
     // The box holds the 50 km around Paris (2.35 E, 48.86 N) and not much more.
-    assert!(bbox[0] < 1.67 && bbox[0] > 1.5 && bbox[2] > 3.03 && bbox[2] < 3.2, "{a:#}");
-    assert!(bbox[1] < 48.41 && bbox[1] > 48.3 && bbox[3] > 49.3 && bbox[3] < 49.4, "{a:#}");
+    assert!(
+        bbox[0] < 1.67 && bbox[0] > 1.5 && bbox[2] > 3.03 && bbox[2] < 3.2,
+        "{a:#}"
+    );
+    assert!(
+        bbox[1] < 48.41 && bbox[1] > 48.3 && bbox[3] > 49.3 && bbox[3] < 49.4,
+        "{a:#}"
+    );
     assert_eq!(c["status"], 200);
     let cites = a["citations"].as_array().unwrap();
     assert!(!cites.is_empty(), "{a:#}");

@@ -1212,7 +1212,10 @@ async fn authentication_roles_limits_and_marked_output() {
         post("/v1/act", json!({"request": "x"})),
         get("/v1/calls"),
         get("/v1/calls/0123456789abcdef0123456789abcdef"),
-        post("/v1/calls/0123456789abcdef0123456789abcdef/confirm", json!({})),
+        post(
+            "/v1/calls/0123456789abcdef0123456789abcdef/confirm",
+            json!({}),
+        ),
         post("/v1/calls/0123456789abcdef0123456789abcdef/deny", json!({})),
         get("/readyz"),
         get("/metrics"),

@@ -101,7 +101,10 @@ fn record(v: &Value, path: String) -> Record {
         .find(|(_, k, _)| k == "marking" || k == "classification")
         .map(|(_, _, m)| m.clone());
     l.truncate(MAX_FIELDS);
-    let point = match (v["geometry"]["type"].as_str(), &v["geometry"]["coordinates"]) {
+    let point = match (
+        v["geometry"]["type"].as_str(),
+        &v["geometry"]["coordinates"],
+    ) {
         (Some("Point"), Value::Array(c)) if c.len() >= 2 => {
             c[0].as_f64().zip(c[1].as_f64()).map(|(x, y)| [x, y])
         }
@@ -131,7 +134,11 @@ fn words(s: &str) -> Vec<String> {
 /// The records of `body` that `keep` lets through, to relay for `request`: all of them when
 /// few, else those sharing the most words with the request (ties in the response's order);
 /// with how many `keep` let through in all (the others are neither quoted nor counted).
-pub fn records(body: &Value, request: &str, keep: impl Fn(&Record) -> bool) -> (Vec<Record>, usize) {
+pub fn records(
+    body: &Value,
+    request: &str,
+    keep: impl Fn(&Record) -> bool,
+) -> (Vec<Record>, usize) {
     let Some((base, items)) = main_array(body) else {
         let one = match body {
             Value::String(s) if s.trim().is_empty() => None,
@@ -244,7 +251,12 @@ mod tests {
         let mut page = body.clone();
         page["numberMatched"] = json!(1283);
         let r = relay("geo items", 200, &page, "aircraft", |_| true);
-        assert!(r.answer.contains("matched 1283 records in all and returned the first 2"), "{}", r.answer);
+        assert!(
+            r.answer
+                .contains("matched 1283 records in all and returned the first 2"),
+            "{}",
+            r.answer
+        );
         assert_eq!(r.records[1].point, None);
     }
 

@@ -221,9 +221,35 @@ fn with_area(request: &str, named: Option<&NamedArea>) -> String {
 
 /// Words every API uses, which say nothing of what an operation is about.
 const GENERIC: &[&str] = &[
-    "get", "list", "item", "feature", "collection", "record", "data", "query", "result", "search",
-    "find", "show", "read", "create", "add", "update", "delete", "remove", "new", "existing",
-    "api", "json", "request", "response", "object", "field", "value", "return", "given",
+    "get",
+    "list",
+    "item",
+    "feature",
+    "collection",
+    "record",
+    "data",
+    "query",
+    "result",
+    "search",
+    "find",
+    "show",
+    "read",
+    "create",
+    "add",
+    "update",
+    "delete",
+    "remove",
+    "new",
+    "existing",
+    "api",
+    "json",
+    "request",
+    "response",
+    "object",
+    "field",
+    "value",
+    "return",
+    "given",
 ];
 
 /// Whether a chat question speaks of what an operation of `connectors` is about: it shares a

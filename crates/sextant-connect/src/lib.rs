@@ -18,6 +18,7 @@ pub mod call;
 pub mod config;
 pub mod openapi;
 pub mod record;
+pub mod swagger;
 
 use std::path::{Path, PathBuf};
 

@@ -126,18 +126,21 @@ pub fn operations(doc: &Value) -> Located<Vec<Operation>> {
                 format!("OpenAPI {v} is not supported: 3.0 and 3.1 are"),
             ))
         }
-        None if doc.get("swagger").is_some() => {
-            return Err((
-                "/swagger".into(),
-                "Swagger 2.0 is not supported: convert the document to OpenAPI 3".into(),
-            ))
-        }
-        None => {
-            return Err((
-                "".into(),
-                "no \"openapi\" version: not an OpenAPI document".into(),
-            ))
-        }
+        None => match doc.get("swagger").and_then(Value::as_str) {
+            Some("2.0") => return operations(&crate::swagger::to_openapi3(doc)),
+            Some(v) => {
+                return Err((
+                    "/swagger".into(),
+                    format!("Swagger {v} is not supported: 2.0, OpenAPI 3.0 and 3.1 are"),
+                ))
+            }
+            None => {
+                return Err((
+                    "".into(),
+                    "no \"openapi\" version: not an OpenAPI document".into(),
+                ))
+            }
+        },
     }
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return Err(("/paths".into(), "no \"paths\" object".into()));

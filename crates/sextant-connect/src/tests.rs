@@ -104,9 +104,56 @@ fn bad_documents_say_where() {
         "/paths/~1collections~1{collectionId}~1items/get/parameters/0"
     );
     assert!(msg.contains("nope"), "{msg}");
-    let (ptr, msg) = openapi::operations(&json!({"swagger": "2.0"})).unwrap_err();
+    let (ptr, msg) = openapi::operations(&json!({"swagger": "1.2"})).unwrap_err();
     assert_eq!(ptr, "/swagger");
-    assert!(msg.contains("OpenAPI 3"), "{msg}");
+    assert!(msg.contains("2.0, OpenAPI 3.0 and 3.1"), "{msg}");
+    let (ptr, _) = openapi::operations(&json!({"swagger": "2.0"})).unwrap_err();
+    assert_eq!(ptr, "/paths");
+}
+
+/// A Swagger 2.0 document reads like its OpenAPI 3 form: parameter types in schemas, a body
+/// parameter as the JSON body, definitions as components, form data left out.
+#[test]
+fn swagger_2_documents_are_converted() {
+    let doc = json!({"swagger": "2.0", "info": {"title": "tracks", "version": "1"},
+        "basePath": "/api", "consumes": ["application/json"],
+        "parameters": {"limit": {"name": "limit", "in": "query", "type": "integer", "minimum": 1}},
+        "definitions": {"Track": {"type": "object", "required": ["callsign"],
+            "properties": {"callsign": {"type": "string"}, "alt": {"$ref": "#/definitions/Alt"}}},
+            "Alt": {"type": "number"}},
+        "paths": {
+            "/tracks": {
+                "get": {"operationId": "listTracks", "summary": "List tracks", "parameters": [
+                    {"$ref": "#/parameters/limit"},
+                    {"name": "ids", "in": "query", "type": "array", "items": {"type": "string"}},
+                    {"name": "side", "in": "query", "type": "string", "enum": ["blue", "red"], "required": true}],
+                    "responses": {"200": {"description": "ok", "schema": {"$ref": "#/definitions/Track"}}}},
+                "post": {"operationId": "addTrack", "parameters": [
+                    {"name": "track", "in": "body", "required": true, "schema": {"$ref": "#/definitions/Track"}}],
+                    "responses": {"201": {"description": "made"}}}},
+            "/tracks/{id}/photo": {
+                "put": {"operationId": "putPhoto", "parameters": [
+                    {"name": "id", "in": "path", "required": true, "type": "string"},
+                    {"name": "file", "in": "formData", "type": "file"}]}}}});
+    let ops = openapi::operations(&doc).unwrap();
+    let get = ops.iter().find(|o| o.id == "listTracks").unwrap();
+    let a = &get.arguments;
+    assert_eq!(a["properties"]["limit"]["type"], "integer");
+    assert_eq!(a["properties"]["limit"]["minimum"], 1);
+    assert_eq!(a["properties"]["side"]["enum"], json!(["blue", "red"]));
+    assert_eq!(a["required"], json!(["side"]));
+    let ids = get.params.iter().find(|p| p.name == "ids").unwrap();
+    assert!(!ids.explode, "csv arrays are one comma-separated value");
+    let post = ops.iter().find(|o| o.id == "addTrack").unwrap();
+    assert_eq!(post.body.as_deref(), Some("application/json"));
+    assert_eq!(post.arguments["required"], json!(["body"]));
+    assert_eq!(
+        post.arguments["properties"]["body"]["properties"]["alt"]["type"],
+        "number"
+    );
+    let put = ops.iter().find(|o| o.id == "putPhoto").unwrap();
+    assert_eq!(put.body, None);
+    assert_eq!(put.params.len(), 1);
 }
 
 #[test]

@@ -5,9 +5,9 @@
 use crate::gazetteer::{GeoData, Place, PlaceKind};
 use regex::Regex;
 use serde::Deserialize;
-use std::sync::LazyLock;
 use sextant_spatial::Area;
 use sextant_types::Geometry;
+use std::sync::LazyLock;
 
 /// An area in a JSON request.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -146,7 +146,8 @@ fn before_place(prefix: &str) -> Option<(Option<f64>, usize)> {
         let km = to_km(n, &c[3]);
         return (km > 0.0).then_some((Some(km), c.get(0)?.start()));
     }
-    AT.captures(prefix).map(|c| (None, c.get(0).map_or(0, |m| m.start())))
+    AT.captures(prefix)
+        .map(|c| (None, c.get(0).map_or(0, |m| m.start())))
 }
 
 /// The first area `text` names around a place of the gazetteer: a radius ("within 50 km of
@@ -154,7 +155,11 @@ fn before_place(prefix: &str) -> Option<(Option<f64>, usize)> {
 /// over which ([`NEAR_KM`]), or a country in or over which (its Natural Earth polygon). A place
 /// mentioned without such words ("the Paris office") names no area.
 pub fn area_in_text(text: &str, geo: &GeoData) -> Option<NamedArea> {
-    let byte = |chars: usize| text.char_indices().nth(chars).map_or(text.len(), |(b, _)| b);
+    let byte = |chars: usize| {
+        text.char_indices()
+            .nth(chars)
+            .map_or(text.len(), |(b, _)| b)
+    };
     for place in geo.tag(text) {
         let (start, end) = (byte(place.start), byte(place.end));
         let Some((radius, from)) = before_place(&text[..start]) else {
@@ -207,7 +212,10 @@ mod tests {
         assert!(before_place("Summarise the ").is_none());
         assert!(before_place("within 0 km of ").is_none_or(|(k, _)| k.is_none()));
         let (_, from) = before_place("Which aircraft were within 50 km of ").unwrap();
-        assert_eq!(&"Which aircraft were within 50 km of "[from..], "within 50 km of ");
+        assert_eq!(
+            &"Which aircraft were within 50 km of "[from..],
+            "within 50 km of "
+        );
     }
 
     #[test]
