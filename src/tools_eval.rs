@@ -4,8 +4,10 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use sextant_act::bfcl::{self, Category};
-use sextant_act::tools;
+use sextant_act::catalogue;
+use sextant_act::tools::{self, Tool};
 use sextant_config::Settings;
+use sextant_models::Embedder;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +34,11 @@ pub(crate) struct ToolsArgs {
     /// Least probability of calling at all [default: the threshold `sextant act` uses].
     #[arg(long)]
     threshold: Option<f32>,
+    /// Offer each question the K functions of the whole file most relevant to it (the act
+    /// catalogue's ranking: shared words plus embedding similarity) instead of its own, and
+    /// report how often its expected functions were among them.
+    #[arg(long, value_name = "K")]
+    pool: Option<usize>,
     #[arg(long)]
     json: bool,
 }
@@ -44,6 +51,10 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         )
     })?;
     let mut questions = bfcl::read_questions(&args.bfcl).map_err(anyhow::Error::msg)?;
+    let pool = match args.pool {
+        Some(k) => Some(Pool::new(s, &questions, k)?),
+        None => None,
+    };
     if let Some(n) = args.limit {
         questions.truncate(n);
     }
@@ -70,16 +81,34 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         )),
         None => None,
     };
-    let (mut correct, mut calls_n, mut valid_n) = (0usize, 0usize, 0usize);
+    let (mut correct, mut calls_n, mut valid_n, mut found) = (0usize, 0usize, 0usize, 0usize);
     let mut errors: BTreeMap<String, usize> = BTreeMap::new();
     let (mut ms, mut mask_ms, mut gen_ms, mut tokens) = (Vec::new(), 0.0f64, 0.0f64, 0usize);
     for (i, q) in questions.iter().enumerate() {
         let turns: Vec<&str> = q.turns.iter().map(String::as_str).collect();
         let t = Instant::now();
+        let offered = match &pool {
+            Some(pool) => {
+                let offered = pool.offer(&q.turns.join("\n"))?;
+                let expected = answers.get(&q.id).map(|e| {
+                    e.ground_truth
+                        .iter()
+                        .flat_map(|call| call.keys().cloned())
+                        .collect::<Vec<_>>()
+                });
+                if expected
+                    .is_some_and(|names| names.iter().all(|n| offered.iter().any(|t| &t.name == n)))
+                {
+                    found += 1;
+                }
+                offered
+            }
+            None => q.tools.clone(),
+        };
         let p = tools::propose(
             &model,
-            &q.tools,
-            tools::prompt(&q.tools, q.system.as_deref(), &turns),
+            &offered,
+            tools::prompt(&offered, q.system.as_deref(), &turns),
             threshold,
         )?;
         ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -88,8 +117,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         tokens += p.completion_tokens;
         for c in &p.calls {
             calls_n += 1;
-            let schema = q
-                .tools
+            let schema = offered
                 .iter()
                 .find(|t| t.name == c.name)
                 .map(|t| &t.parameters);
@@ -136,7 +164,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
             .copied()
             .unwrap_or(0.0)
     };
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "category": category.name(), "model": id, "n": n,
         "accuracy": if n == 0 { 0.0 } else { correct as f64 / n as f64 },
         "schema_valid": if calls_n == 0 { 1.0 } else { valid_n as f64 / calls_n as f64 },
@@ -145,6 +173,12 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         "mask_ms_per_token": if tokens == 0 { 0.0 } else { mask_ms / tokens as f64 },
         "decode_ms_per_token": if tokens == 0 { 0.0 } else { gen_ms / tokens as f64 },
     });
+    if let Some(pool) = &pool {
+        report["pool"] = serde_json::json!({
+            "functions": pool.tools.len(), "offered": pool.k,
+            "expected_offered": if n == 0 || !category.has_answers() { None } else { Some(found as f64 / n as f64) },
+        });
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -158,4 +192,61 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Every function of a file, with its embedding, to offer each question the most relevant.
+struct Pool {
+    tools: Vec<Tool>,
+    texts: Vec<String>,
+    vectors: Vec<Vec<f32>>,
+    embedder: Embedder,
+    k: usize,
+}
+
+impl Pool {
+    fn new(s: &Settings, questions: &[bfcl::Question], k: usize) -> Result<Pool> {
+        let mut tools: Vec<Tool> = Vec::new();
+        for t in questions.iter().flat_map(|q| &q.tools) {
+            if !tools.iter().any(|x| x.name == t.name) {
+                tools.push(t.clone());
+            }
+        }
+        let texts: Vec<String> = tools
+            .iter()
+            .map(|t| {
+                let params: Vec<&str> = t.parameters["properties"]
+                    .as_object()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                format!(
+                    "{} {} {}",
+                    t.name.replace(['.', '_'], " "),
+                    t.description,
+                    params.join(" ")
+                )
+            })
+            .collect();
+        let embedder = sextant_models::load_default_embedder(&s.models_dir)?;
+        let vectors = embedder.embed(&texts)?;
+        Ok(Pool {
+            tools,
+            texts,
+            vectors,
+            embedder,
+            k,
+        })
+    }
+
+    /// The `k` functions most relevant to `request`.
+    fn offer(&self, request: &str) -> Result<Vec<Tool>> {
+        let asked = catalogue::words(request);
+        let q = self.embedder.embed_one(request)?;
+        let scores: Vec<f32> = (self.texts.iter().zip(&self.vectors))
+            .map(|(t, v)| catalogue::score(&asked, t, catalogue::cosine(&q, v)))
+            .collect();
+        Ok(catalogue::top(&scores, self.k)
+            .into_iter()
+            .map(|i| self.tools[i].clone())
+            .collect())
+    }
 }

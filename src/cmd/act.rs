@@ -14,7 +14,7 @@ pub(crate) fn connect(s: &Settings) -> Result<Connect> {
     }
     let calls = sextant_connect::record::CallStore::open(&s.data_dir.join("calls"))
         .with_context(|| format!("cannot open the call records in {}", s.data_dir.display()))?;
-    Ok(Connect { connectors, calls })
+    Ok(Connect::new(connectors, calls))
 }
 
 fn print(a: &Acted) {
@@ -53,8 +53,8 @@ pub(crate) fn act(
     json: bool,
 ) -> Result<i32> {
     let id = model.unwrap_or_else(|| s.assist.default_model.clone());
-    let mut app =
-        app(s, None, std::slice::from_ref(&id))?.with_connect(std::sync::Arc::new(connect(s)?));
+    let mut app = app(s, Some(load_embedder(s)?), std::slice::from_ref(&id))?
+        .with_connect(std::sync::Arc::new(connect(s)?));
     // Places in the request ("within 50 km of Paris") become areas with the gazetteer.
     app.options.geo = geo_data(s);
     let mut out = app.act(

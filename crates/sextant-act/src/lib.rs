@@ -16,6 +16,7 @@
 //!   anything else is not returned as a call.
 
 pub mod bfcl;
+pub mod catalogue;
 pub mod relay;
 pub mod tools;
 

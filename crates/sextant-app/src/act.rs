@@ -13,6 +13,7 @@
 
 use serde::Serialize;
 use serde_json::{json, Value};
+use sextant_act::catalogue::{cosine, score, words};
 use sextant_act::relay::{self, Record};
 use sextant_act::tools::{self, Tool};
 use sextant_audit::Outcome;
@@ -21,6 +22,9 @@ use sextant_connect::call::{self, Request};
 use sextant_connect::record::{self, CallRecord, CallState, CallStore};
 use sextant_connect::{Connector, Operation};
 use sextant_geodata::area::{area_in_text, NamedArea};
+use sextant_models::Embedder;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::{banner, check_text, with_text, App, AppError, Result, Session};
 
@@ -37,6 +41,67 @@ pub const CALL_THRESHOLD: f32 = 0.5;
 pub struct Connect {
     pub connectors: Vec<Connector>,
     pub calls: CallStore,
+    /// Embeddings of the operations (by `connector/operation`), made on first use.
+    vectors: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+impl Connect {
+    pub fn new(connectors: Vec<Connector>, calls: CallStore) -> Connect {
+        Connect {
+            connectors,
+            calls,
+            vectors: Mutex::default(),
+        }
+    }
+
+    /// Cosine similarity of `request` with each operation of `connectors` (by
+    /// `connector/operation`), with `embedder`; empty without one.
+    fn similarities(
+        &self,
+        embedder: Option<&Embedder>,
+        request: &str,
+        connectors: &[&Connector],
+    ) -> Result<HashMap<String, f32>> {
+        let Some(e) = embedder else {
+            return Ok(HashMap::new());
+        };
+        let key = |c: &Connector, op: &Operation| format!("{}/{}", c.name(), op.id);
+        let mut vectors = self.vectors.lock().unwrap_or_else(|p| p.into_inner());
+        let missing: Vec<(String, String)> = connectors
+            .iter()
+            .flat_map(|c| c.operations.iter().map(move |op| (key(c, op), op_text(op))))
+            .filter(|(k, _)| !vectors.contains_key(k))
+            .collect();
+        if !missing.is_empty() {
+            let texts: Vec<String> = missing.iter().map(|(_, t)| t.clone()).collect();
+            let made = e.embed(&texts).map_err(AppError::internal)?;
+            for ((k, _), v) in missing.into_iter().zip(made) {
+                vectors.insert(k, v);
+            }
+        }
+        let q = e.embed_one(request).map_err(AppError::internal)?;
+        Ok(connectors
+            .iter()
+            .flat_map(|c| c.operations.iter().map(move |op| key(c, op)))
+            .filter_map(|k| vectors.get(&k).map(|v| (k, cosine(&q, v))))
+            .collect())
+    }
+}
+
+/// What an operation is about, as embedded: its id in words, summary, description and
+/// parameter names.
+fn op_text(op: &Operation) -> String {
+    let mut t = format!(
+        "{} {} {}",
+        words(&op.id).join(" "),
+        op.summary,
+        op.description
+    );
+    for p in &op.params {
+        t.push(' ');
+        t.push_str(&p.name);
+    }
+    t.chars().take(1000).collect()
 }
 
 /// The connectors `s` may use, and so know of: those whose marking they may see, with one of
@@ -133,39 +198,6 @@ fn view(r: &CallRecord, arguments: Value) -> CallView {
         expires: r.expires,
         error: r.error.clone(),
     }
-}
-
-/// Words that say nothing of which operation or parameter a request needs.
-const STOP: &[&str] = &[
-    "the", "and", "for", "with", "that", "this", "these", "those", "are", "was", "were", "which",
-    "what", "who", "from", "have", "has", "had", "all", "any", "into", "its", "our", "your", "you",
-    "please", "can", "could", "would", "will", "there", "their", "them", "they", "not", "only",
-    "one", "two", "four", "six", "per", "each", "other", "than", "then", "also", "does",
-];
-
-/// Words of three letters or more, lower case, stop words left out.
-fn words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    // camelCase ids count as their words: getAircraftFeatures -> get aircraft features.
-    let mut spaced = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && c.is_uppercase() {
-            spaced.push(' ');
-        }
-        spaced.push(c);
-    }
-    for w in spaced.split(|c: char| !c.is_alphanumeric()) {
-        if w.chars().count() >= 3 && !STOP.contains(&w.to_lowercase().as_str()) {
-            let w = w.to_lowercase();
-            // Plural and singular alike: "aircraft"/"cities" vs "city".
-            let w = w
-                .strip_suffix("ies")
-                .map(|s| format!("{s}y"))
-                .unwrap_or_else(|| w.trim_end_matches('s').to_string());
-            out.push(w);
-        }
-    }
-    out
 }
 
 /// What an HTTP method does, in the words people use for it.
@@ -266,12 +298,15 @@ fn speaks_of(question: &str, connectors: &[&Connector]) -> bool {
 }
 
 /// The operations of `connectors` by the words they share with `request` (with the
-/// operation's id, summary, description and parameter names), most first.
+/// operation's id, summary, description and parameter names) plus the cosine similarity of
+/// their embeddings (`similar`, by `connector/operation`: it breaks ties and finds the
+/// operation a request names in other words), most first.
 fn ranked<'a>(
     asked: &[String],
     connectors: &[&'a Connector],
-) -> Vec<(usize, usize, &'a Connector, &'a Operation)> {
-    let mut all: Vec<(usize, usize, &Connector, &Operation)> = Vec::new();
+    similar: &HashMap<String, f32>,
+) -> Vec<(f32, usize, &'a Connector, &'a Operation)> {
+    let mut all: Vec<(f32, usize, &Connector, &Operation)> = Vec::new();
     for c in connectors {
         for op in &c.operations {
             let mut text = format!(
@@ -286,12 +321,14 @@ fn ranked<'a>(
                 text.push(' ');
                 text.push_str(&p.name);
             }
-            let mine = words(&text);
-            let score = asked.iter().filter(|w| mine.contains(w)).count();
-            all.push((score, all.len(), c, op));
+            let sim = similar
+                .get(&format!("{}/{}", c.name(), op.id))
+                .copied()
+                .unwrap_or(0.0);
+            all.push((score(asked, &text, sim), all.len(), c, op));
         }
     }
-    all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     all
 }
 
@@ -299,9 +336,10 @@ fn ranked<'a>(
 fn catalogue<'a>(
     request: &str,
     connectors: &[&'a Connector],
+    similar: &HashMap<String, f32>,
 ) -> Vec<(&'a Connector, &'a Operation, Tool)> {
     let asked = words(request);
-    let mut all = ranked(&asked, connectors);
+    let mut all = ranked(&asked, connectors, similar);
     all.truncate(MAX_TOOLS);
     let asked = &asked;
     let several = connectors.len() > 1;
@@ -437,7 +475,8 @@ impl App {
         }
         let named = (self.options.geo.as_deref()).and_then(|g| area_in_text(&input.request, g));
         let said = with_area(&input.request, named.as_ref());
-        let offered = catalogue(&said, &usable);
+        let similar = connect.similarities(self.retriever().embedder(), &input.request, &usable)?;
+        let offered = catalogue(&said, &usable, &similar);
         let tools_: Vec<Tool> = offered.iter().map(|(_, _, t)| t.clone()).collect();
         let model = self.assistant().model(input.model.as_deref())?;
         let proposal = tools::propose(

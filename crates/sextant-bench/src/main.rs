@@ -636,10 +636,10 @@ fn act_bench(models_dir: &Path, connectors: &Path, requests: &Path, model: &str)
         model.to_string(),
         sextant_assist::Options::default(),
     ));
-    let connect = sextant_app::act::Connect {
-        connectors: loaded,
-        calls: sextant_connect::record::CallStore::open(&tmp.path().join("calls"))?,
-    };
+    let connect = sextant_app::act::Connect::new(
+        loaded,
+        sextant_connect::record::CallStore::open(&tmp.path().join("calls"))?,
+    );
     let app = sextant_app::App::new(
         assistant,
         Arc::new(sextant_audit::AuditLog::disabled()),
