@@ -112,7 +112,7 @@ hide = ["f", "lang", "crs", "bbox-crs", "vendorSpecificParameters", "skipGeometr
 EOF
       for model in ${ACT_MODELS:-qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct}; do
         RAYON_NUM_THREADS=$THREADS $B act --connectors "$OUT/connectors" --requests bench/act-requests.txt \
-          --model "$model" | tee -a "$OUT/act.jsonl"
+          --model "$model" --geo-dir "${SEXTANT_CACHE:-$HOME/.cache/sextant}/data/geo" | tee -a "$OUT/act.jsonl"
       done
       scripts/pygeoapi/stop.sh "$GEO" >/dev/null
       ;;

@@ -518,11 +518,25 @@ impl App {
         self.record(&ev.detail(format!("{} call(s) proposed", proposal.calls.len())))?;
         let mut refused = Vec::new();
         let mut records = Vec::new();
+        let asked = words(&input.request);
+        let reads = proposal.calls.iter().any(|c| {
+            offered
+                .iter()
+                .any(|(_, op, t)| t.name == c.name && op.read_only())
+        });
         for c in &proposal.calls {
             let Some((conn, op, _)) = offered.iter().find(|(_, _, t)| t.name == c.name) else {
                 refused.push(format!("{} is not an operation offered", c.name));
                 continue;
             };
+            // A read that also proposes a change the request does not ask for (no word of
+            // the method's verbs): the change is dropped, not shown for confirmation.
+            if reads
+                && !op.read_only()
+                && !words(verbs(&op.method)).iter().any(|w| asked.contains(w))
+            {
+                continue;
+            }
             match call::prepare(conn, &op.id, &c.arguments) {
                 Err(e) => refused.push(e.to_string()),
                 Ok(req) => {

@@ -87,6 +87,9 @@ enum Cmd {
         requests: PathBuf,
         #[arg(long)]
         model: String,
+        /// Gazetteer data (`scripts/fetch-data.sh geo`), for places named in requests.
+        #[arg(long)]
+        geo_dir: PathBuf,
     },
     /// Chat model speed (prompt processing and generation tokens/s, time to first token, peak
     /// RSS) and a greedy answer check, for one model and weight format.
@@ -196,7 +199,8 @@ fn main() -> Result<()> {
             connectors,
             requests,
             model,
-        } => act_bench(&cli.models_dir, &connectors, &requests, &model),
+            geo_dir,
+        } => act_bench(&cli.models_dir, &connectors, &requests, &model, &geo_dir),
         Cmd::Gen {
             model,
             format,
@@ -614,7 +618,14 @@ fn ask_bench(
     Ok(())
 }
 
-fn act_bench(models_dir: &Path, connectors: &Path, requests: &Path, model: &str) -> Result<()> {
+/// `sextant act` as the server runs it (gazetteer for places, embeddings for the catalogue).
+fn act_bench(
+    models_dir: &Path,
+    connectors: &Path,
+    requests: &Path,
+    model: &str,
+    geo_dir: &Path,
+) -> Result<()> {
     let reqs: Vec<String> = std::fs::read_to_string(requests)
         .with_context(|| format!("cannot read {}", requests.display()))?
         .lines()
@@ -628,7 +639,8 @@ fn act_bench(models_dir: &Path, connectors: &Path, requests: &Path, model: &str)
     }
     let tmp = tempfile::tempdir()?;
     let store = Arc::new(Store::open(&tmp.path().join("store"), "none", 1)?);
-    let retriever = Arc::new(Retriever::new(store, None));
+    let embedder = sextant_models::load_default_embedder(models_dir)?;
+    let retriever = Arc::new(Retriever::new(store, Some(embedder)));
     let models = sextant_assist::load_models(models_dir, &[model.to_string()], 8, None);
     let assistant = Arc::new(sextant_assist::Assistant::new(
         retriever,
@@ -640,10 +652,15 @@ fn act_bench(models_dir: &Path, connectors: &Path, requests: &Path, model: &str)
         loaded,
         sextant_connect::record::CallStore::open(&tmp.path().join("calls"))?,
     );
+    let geo = sextant_geodata::GeoData::load(geo_dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", geo_dir.display()))?;
     let app = sextant_app::App::new(
         assistant,
         Arc::new(sextant_audit::AuditLog::disabled()),
-        sextant_app::AppOptions::default(),
+        sextant_app::AppOptions {
+            geo: Some(Arc::new(geo)),
+            ..Default::default()
+        },
     )
     .with_connect(Arc::new(connect));
     let session = sextant_app::Session::administrator("bench", "bench");
