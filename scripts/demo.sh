@@ -39,6 +39,8 @@ base_url = "$GEO_URL"
 marking = "UNCLASSIFIED"
 allow = ["getAircraftFeatures", "getCitiesFeatures", "getReportsFeatures", "addReportsFeatures", "deleteReportsFeatures"]
 hide = ["f", "lang", "crs", "bbox-crs", "vendorSpecificParameters", "skipGeometry", "offset", "properties"]
+[bodies]
+"addReportsFeatures" = "$PWD/scripts/pygeoapi/report.schema.json"
 EOF
 $S connectors list
 $S serve --addr "$ADDR" &

@@ -168,9 +168,14 @@ fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmat
         format!(
             "spec = {:?}\nbase_url = {:?}\nmarking = \"UNCLASSIFIED\"\n\
              allow = [\"getAircraftFeatures\", \"getCitiesFeatures\", \"getReportsFeatures\", \"addReportsFeatures\", \"deleteReportsFeatures\"]\n\
-             hide = [\"f\", \"lang\", \"crs\", \"bbox-crs\", \"vendorSpecificParameters\", \"skipGeometry\", \"offset\", \"properties\"]\n",
+             hide = [\"f\", \"lang\", \"crs\", \"bbox-crs\", \"vendorSpecificParameters\", \"skipGeometry\", \"offset\", \"properties\"]\n\
+             [bodies]\n\"addReportsFeatures\" = {:?}\n",
             geo.dir.path().join("openapi.json").display().to_string(),
-            geo.url
+            geo.url,
+            repo()
+                .join("scripts/pygeoapi/report.schema.json")
+                .display()
+                .to_string()
         ),
     )
     .unwrap();
@@ -262,6 +267,21 @@ fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmat
     assert_eq!(p["status"], "pending", "{p:#}");
     assert_eq!(p["calls"][0]["method"], "POST", "{p:#}");
     assert_eq!(p["calls"][0]["state"], "pending");
+    // The body follows the connector's schema for reports (`[bodies]`).
+    let body = &p["calls"][0]["arguments"]["body"];
+    assert_eq!(body["type"], "Feature", "{p:#}");
+    assert!(
+        body["properties"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("Convoy"),
+        "{p:#}"
+    );
+    assert_eq!(
+        body["geometry"]["coordinates"],
+        json!([2.35, 48.86]),
+        "{p:#}"
+    );
     // Nothing changed on the model's word.
     assert_eq!(
         geo.get("/collections/reports/items?f=json")["numberMatched"],

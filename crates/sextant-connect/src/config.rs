@@ -52,6 +52,8 @@ struct Raw {
     auth: Option<Auth>,
     #[serde(default)]
     tls: Option<Tls>,
+    #[serde(default)]
+    bodies: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// TLS to the connected system: the CA that signs its certificate (instead of the public
@@ -114,6 +116,9 @@ pub struct Settings {
     pub timeout_secs: u64,
     pub max_response_bytes: usize,
     pub auth: Option<Auth>,
+    /// JSON Schemas for request bodies the document leaves open (pygeoapi's `{}`), by
+    /// operation (same forms as `allow`): the model then writes a body valid against it.
+    pub bodies: Vec<(String, PathBuf)>,
 }
 
 /// Connector names: 1-64 lowercase letters, digits, '-' and '_' (they appear in URLs and ids).
@@ -219,7 +224,19 @@ impl Settings {
             ));
         }
         let dir = file.parent().unwrap_or(Path::new("."));
+        let mut bodies = Vec::new();
+        for (entry, path) in raw.bodies {
+            let path = dir.join(path);
+            if !path.is_file() {
+                return Err(err(
+                    line_of(&format!("\"{entry}\"")),
+                    format!("bodies: {} is not a readable file", path.display()),
+                ));
+            }
+            bodies.push((entry, path));
+        }
         Ok(Settings {
+            bodies,
             name,
             file: file.to_path_buf(),
             spec: dir.join(raw.spec),

@@ -81,6 +81,17 @@ impl Connector {
         for op in &mut operations {
             op.hide(&settings.hide);
         }
+        for (entry, path) in &settings.bodies {
+            let schema = read_schema(path)?;
+            let mut found = false;
+            for op in operations.iter_mut().filter(|o| o.named_by(entry)) {
+                op.set_body_schema(schema.clone());
+                found = true;
+            }
+            if !found {
+                return Err(unknown_entry(file, &settings, "bodies", entry));
+            }
+        }
         Ok(Connector {
             settings,
             operations,
@@ -94,6 +105,25 @@ impl Connector {
     pub fn operation(&self, id: &str) -> Option<&Operation> {
         self.operations.iter().find(|o| o.id == id)
     }
+}
+
+/// A JSON Schema file (for `bodies`), checked to be one.
+fn read_schema(path: &Path) -> Result<serde_json::Value> {
+    let spec_err = |message: String| ConnectError::Spec {
+        file: path.to_path_buf(),
+        pointer: String::new(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| spec_err(e.to_string()))?;
+    let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        spec_err(format!(
+            "not JSON (line {} column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    jsonschema::meta::validate(&schema).map_err(|e| spec_err(format!("not a JSON Schema: {e}")))?;
+    Ok(schema)
 }
 
 /// The error for a `key` entry of the settings in `file` that names no operation.

@@ -65,6 +65,19 @@ impl Operation {
     }
 
     /// Removes the optional parameters named in `names` (required ones stay).
+    /// Gives the request body `schema` (for a document that leaves it open); the body becomes
+    /// required, JSON unless the document names another JSON media type.
+    pub fn set_body_schema(&mut self, schema: Value) {
+        self.arguments["properties"]["body"] = schema;
+        let required = self.arguments["required"].as_array_mut();
+        if let Some(r) = required {
+            if !r.iter().any(|x| x == "body") {
+                r.push(json!("body"));
+            }
+        }
+        self.body.get_or_insert_with(|| "application/json".into());
+    }
+
     pub fn hide(&mut self, names: &[String]) {
         let gone: Vec<String> = self
             .params

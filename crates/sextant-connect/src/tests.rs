@@ -264,3 +264,61 @@ fn references_to_other_documents_do_not_stop_the_catalogue() {
         .unwrap()
         .contains("not available offline"));
 }
+
+/// `[bodies]` gives an operation's open request body a schema; errors name the file and line.
+#[test]
+fn body_schemas_fill_open_bodies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut s = spec();
+    s["paths"]["/collections/{collectionId}/items"]["post"]["requestBody"]["content"]
+        ["application/geo+json"]["schema"] = json!({});
+    write(d, "geo.json", &s.to_string());
+    write(
+        d,
+        "report.json",
+        r#"{"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}}"#,
+    );
+    write(d, "bad.json", r#"{"type": 7}"#);
+    let head = "spec = \"geo.json\"\nbase_url = \"http://127.0.0.1:5000\"\nmarking = \"UNCLASSIFIED\"\nallow = [\"addItem\"]\n";
+    let f = write(
+        d,
+        "geo.toml",
+        &format!("{head}[bodies]\n\"addItem\" = \"report.json\"\n"),
+    );
+    let c = Connector::load(&f).unwrap();
+    let op = c.operation("addItem").unwrap();
+    assert_eq!(
+        op.arguments["properties"]["body"]["required"],
+        json!(["title"])
+    );
+    assert!(op.arguments["required"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("body")));
+    assert_eq!(op.body.as_deref(), Some("application/geo+json"));
+    let f = write(
+        d,
+        "geo.toml",
+        &format!("{head}[bodies]\n\"nope\" = \"report.json\"\n"),
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(e.contains("geo.toml line 6") && e.contains("nope"), "{e}");
+    let f = write(
+        d,
+        "geo.toml",
+        &format!("{head}[bodies]\n\"addItem\" = \"bad.json\"\n"),
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("bad.json") && e.contains("not a JSON Schema"),
+        "{e}"
+    );
+    let f = write(
+        d,
+        "geo.toml",
+        &format!("{head}[bodies]\n\"addItem\" = \"missing.json\"\n"),
+    );
+    let e = Connector::load(&f).unwrap_err().to_string();
+    assert!(e.contains("missing.json"), "{e}");
+}
