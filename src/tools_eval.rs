@@ -39,6 +39,10 @@ pub(crate) struct ToolsArgs {
     /// report how often its expected functions were among them.
     #[arg(long, value_name = "K")]
     pool: Option<usize>,
+    /// Least embedding similarity between the request and a called function that shares no
+    /// word with it [default: the floor `sextant act` uses; 0 keeps every call].
+    #[arg(long)]
+    relevance: Option<f32>,
     #[arg(long)]
     json: bool,
 }
@@ -51,8 +55,10 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         )
     })?;
     let mut questions = bfcl::read_questions(&args.bfcl).map_err(anyhow::Error::msg)?;
+    let embedder = sextant_models::load_default_embedder(&s.models_dir)?;
+    let floor = args.relevance.unwrap_or(sextant_app::act::RELEVANCE_FLOOR);
     let pool = match args.pool {
-        Some(k) => Some(Pool::new(s, &questions, k)?),
+        Some(k) => Some(Pool::new(&embedder, &questions, k)?),
         None => None,
     };
     if let Some(n) = args.limit {
@@ -105,12 +111,28 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
             }
             None => q.tools.clone(),
         };
-        let p = tools::propose(
+        let mut p = tools::propose(
             &model,
             &offered,
             tools::prompt(&offered, q.system.as_deref(), &turns),
             threshold,
         )?;
+        // The act path's relevance floor: a call on a function far from the request is dropped.
+        let said = q.turns.join("\n");
+        let (request, asked) = (embedder.embed_one(&said)?, catalogue::words(&said));
+        let mut relevance = Vec::new();
+        let mut keep = true;
+        for c in &p.calls {
+            if let Some(t) = offered.iter().find(|t| t.name == c.name) {
+                let sim = catalogue::cosine(&request, &embedder.embed_one(&tool_text(t))?);
+                let about = format!("{} {}", t.name.replace(['.', '_'], " "), t.description);
+                keep &= catalogue::relevant(&asked, &about, sim, floor);
+                relevance.push(sim);
+            }
+        }
+        if !keep {
+            p.calls.clear();
+        }
         ms.push(t.elapsed().as_secs_f64() * 1e3);
         mask_ms += p.mask_ms;
         gen_ms += p.generate_ms;
@@ -135,7 +157,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
             writeln!(
                 w,
                 "{}",
-                serde_json::json!({"id": q.id, "calls": p.calls,
+                serde_json::json!({"id": q.id, "calls": p.calls, "relevance": relevance,
                     "call_probability": p.call_probability, "correct": verdict.correct})
             )?;
         }
@@ -168,7 +190,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
         "category": category.name(), "model": id, "n": n,
         "accuracy": if n == 0 { 0.0 } else { correct as f64 / n as f64 },
         "schema_valid": if calls_n == 0 { 1.0 } else { valid_n as f64 / calls_n as f64 },
-        "calls": calls_n, "errors": errors, "threshold": threshold,
+        "calls": calls_n, "errors": errors, "threshold": threshold, "relevance_floor": floor,
         "latency_ms": {"p50": pct(0.5), "p99": pct(0.99)},
         "mask_ms_per_token": if tokens == 0 { 0.0 } else { mask_ms / tokens as f64 },
         "decode_ms_per_token": if tokens == 0 { 0.0 } else { gen_ms / tokens as f64 },
@@ -195,38 +217,38 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
 }
 
 /// Every function of a file, with its embedding, to offer each question the most relevant.
-struct Pool {
+struct Pool<'a> {
     tools: Vec<Tool>,
     texts: Vec<String>,
     vectors: Vec<Vec<f32>>,
-    embedder: Embedder,
+    embedder: &'a Embedder,
     k: usize,
 }
 
-impl Pool {
-    fn new(s: &Settings, questions: &[bfcl::Question], k: usize) -> Result<Pool> {
+/// What a function is about, as embedded (like an operation in `act`): its name in words,
+/// description and parameter names.
+fn tool_text(t: &Tool) -> String {
+    let params: Vec<&str> = t.parameters["properties"]
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    format!(
+        "{} {} {}",
+        t.name.replace(['.', '_'], " "),
+        t.description,
+        params.join(" ")
+    )
+}
+
+impl<'a> Pool<'a> {
+    fn new(embedder: &'a Embedder, questions: &[bfcl::Question], k: usize) -> Result<Pool<'a>> {
         let mut tools: Vec<Tool> = Vec::new();
         for t in questions.iter().flat_map(|q| &q.tools) {
             if !tools.iter().any(|x| x.name == t.name) {
                 tools.push(t.clone());
             }
         }
-        let texts: Vec<String> = tools
-            .iter()
-            .map(|t| {
-                let params: Vec<&str> = t.parameters["properties"]
-                    .as_object()
-                    .map(|m| m.keys().map(String::as_str).collect())
-                    .unwrap_or_default();
-                format!(
-                    "{} {} {}",
-                    t.name.replace(['.', '_'], " "),
-                    t.description,
-                    params.join(" ")
-                )
-            })
-            .collect();
-        let embedder = sextant_models::load_default_embedder(&s.models_dir)?;
+        let texts: Vec<String> = tools.iter().map(tool_text).collect();
         let vectors = embedder.embed(&texts)?;
         Ok(Pool {
             tools,

@@ -56,6 +56,17 @@ pub fn score(asked: &[String], text: &str, similarity: f32) -> f32 {
     asked.iter().filter(|w| mine.contains(w)).count() as f32 + similarity
 }
 
+/// Whether a call on an operation about `about` (its name, summary, description) may stand for
+/// a request of words `asked`: it shares a word with the request, or its embedding similarity
+/// reaches `floor`. Small models call some function even when none fits (BFCL irrelevance);
+/// such a call shares no word with the request and sits far from it.
+pub fn relevant(asked: &[String], about: &str, similarity: f32, floor: f32) -> bool {
+    similarity >= floor || {
+        let mine = words(about);
+        asked.iter().any(|w| mine.contains(w))
+    }
+}
+
 /// The indices of the `k` highest `scores`, best first (ties in order).
 pub fn top(scores: &[f32], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -78,5 +89,11 @@ mod tests {
             1.25
         );
         assert_eq!(top(&[0.5, 2.0, 2.0, 1.0], 3), [1, 2, 3]);
+        let asked = words("Calculate the area of a triangle with base 10 and height 5");
+        let bmi = "determine_body_mass_index Calculate body mass index given weight and height";
+        assert!(relevant(&asked, bmi, 0.1, 0.3), "shares calculate, height");
+        let asked = words("What is the capital of Mongolia?");
+        assert!(!relevant(&asked, bmi, 0.1, 0.3));
+        assert!(relevant(&asked, bmi, 0.35, 0.3));
     }
 }

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use sextant_act::catalogue::{cosine, score, words};
+use sextant_act::catalogue::{self, cosine, score, words};
 use sextant_act::relay::{self, Record};
 use sextant_act::tools::{self, Tool};
 use sextant_audit::Outcome;
@@ -36,6 +36,11 @@ pub const PENDING_SECS: u64 = 600;
 
 /// Least probability the model must give to calling at all (BFCL-tuned, docs/act.md).
 pub const CALL_THRESHOLD: f32 = 0.5;
+
+/// Least embedding similarity between a request and the operation a call is on, when they
+/// share no word (BFCL-tuned on the non-live categories, docs/act.md): below it, the call is
+/// not made.
+pub const RELEVANCE_FLOOR: f32 = 0.3;
 
 /// The connected systems of a server: the connectors that loaded and the call records.
 pub struct Connect {
@@ -505,6 +510,23 @@ impl App {
             }),
         };
         let ev = with_text(s.event("act").query(input.request.clone()), s, &out.marking);
+        // A call on an operation that shares no word with the request and sits far from it
+        // (embedding similarity below the floor) is the small models' usual error when
+        // nothing fits: it is not made.
+        let mut proposal = proposal;
+        let asked = words(&input.request);
+        proposal.calls.retain(|c| {
+            offered
+                .iter()
+                .find(|(_, _, t)| t.name == c.name)
+                .is_none_or(|(conn, op, _)| {
+                    let about = format!("{} {} {}", op.id, op.summary, op.description);
+                    match similar.get(&format!("{}/{}", conn.name(), op.id)) {
+                        Some(&sim) => catalogue::relevant(&asked, &about, sim, RELEVANCE_FLOOR),
+                        None => true,
+                    }
+                })
+        });
         if proposal.calls.is_empty() {
             out.answer = if offered.is_empty() {
                 "No connected system you may use serves this request.".into()
@@ -518,7 +540,6 @@ impl App {
         self.record(&ev.detail(format!("{} call(s) proposed", proposal.calls.len())))?;
         let mut refused = Vec::new();
         let mut records = Vec::new();
-        let asked = words(&input.request);
         let reads = proposal.calls.iter().any(|c| {
             offered
                 .iter()
