@@ -19,7 +19,9 @@ use sextant_models::{fetch, Manifest};
 use sextant_retrieve::{Fusion, Retriever};
 use sextant_server::wire::{SearchResponse, WireHit};
 
-use cmd::{act, audit::*, connectors::*, ingest::*, models::*, query::*, serve::*, users::*};
+use cmd::{
+    act, audit::*, connectors::*, ingest::*, models::*, query::*, report, serve::*, users::*,
+};
 use sextant_spatial::Area;
 use sextant_store::Store;
 use sextant_types::{DocId, SearchMode};
@@ -177,10 +179,25 @@ enum Command {
         #[command(subcommand)]
         command: ConnectorsCommand,
     },
+    /// Templated reports (SITREP, INTSUM, spot reports, briefs) with citations and portion
+    /// markings.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The report templates (from `templates/` beside the settings file).
+    Templates {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -332,6 +349,15 @@ struct FeedArgs {
     lon_column: Option<String>,
 }
 
+/// The report templates that load (the others are reported on stderr with file and line).
+fn templates(s: &Settings) -> Vec<sextant_report::Template> {
+    let (ok, errors) = sextant_report::load_dir(&s.templates_dir());
+    for e in errors {
+        eprintln!("warning: template not loaded: {e}");
+    }
+    ok
+}
+
 /// The gazetteer for geotagging, when enabled and installed (a missing one is reported once and
 /// ingest goes on without places).
 fn geo_data(s: &Settings) -> Option<Arc<GeoData>> {
@@ -458,6 +484,7 @@ fn app_over(
             chunking: chunking(s),
             default_marking: marking_policy(s, None)?.default,
             geo: None,
+            templates: Arc::new(templates(s)),
         },
     ))
 }
@@ -477,6 +504,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Models { command } => models(&s, command),
         Command::Users { command } => users(&s, as_user, command),
         Command::Connectors { command } => connectors(&s, as_user, command),
+        Command::Report { command } => report::report(&s, as_user, command),
         Command::Act {
             request,
             connectors,

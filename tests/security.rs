@@ -1209,6 +1209,7 @@ async fn authentication_roles_limits_and_marked_output() {
             .body(Body::empty())
             .unwrap(),
         upload(&[("a.txt", "x")], None),
+        get("/v1/report-templates"),
         post("/v1/act", json!({"request": "x"})),
         get("/v1/calls"),
         get("/v1/calls/0123456789abcdef0123456789abcdef"),

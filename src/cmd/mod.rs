@@ -7,5 +7,6 @@ pub(crate) mod connectors;
 pub(crate) mod ingest;
 pub(crate) mod models;
 pub(crate) mod query;
+pub(crate) mod report;
 pub(crate) mod serve;
 pub(crate) mod users;

@@ -62,6 +62,7 @@ pub(crate) fn serve(
         default_marking,
         rate_limit_per_minute: s.security.rate_limit_per_minute,
         geo: sextant_server::geo::Geo(geo_data(s)),
+        templates: std::sync::Arc::new(templates(s)),
         max_feed_bytes: s.server.max_upload_bytes,
         max_event_bytes: s.geo.max_event_bytes,
     };

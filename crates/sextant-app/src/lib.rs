@@ -15,6 +15,7 @@
 pub mod act;
 mod answers;
 mod documents;
+pub mod report;
 mod search;
 pub mod users;
 
@@ -174,6 +175,8 @@ pub struct AppOptions {
     pub default_marking: Marking,
     /// Gazetteer and country polygons (country areas, geotagging uploads).
     pub geo: Option<Arc<GeoData>>,
+    /// Report templates (`config/templates`).
+    pub templates: Arc<Vec<sextant_report::Template>>,
 }
 
 impl Default for AppOptions {
@@ -184,6 +187,7 @@ impl Default for AppOptions {
             chunking: ChunkConfig::default(),
             default_marking: Marking::unclassified(),
             geo: None,
+            templates: Arc::default(),
         }
     }
 }

@@ -126,6 +126,15 @@ impl Settings {
         }
     }
 
+    /// Where report templates are (`NAME.toml` each): `templates/` beside the settings file in
+    /// force, else `config/templates`.
+    pub fn templates_dir(&self) -> PathBuf {
+        match self.source.as_deref().and_then(|s| s.parent()) {
+            Some(dir) => dir.join("templates"),
+            None => PathBuf::from("config/templates"),
+        }
+    }
+
     /// The audit log in force.
     pub fn audit_file(&self) -> PathBuf {
         if self.security.audit_file.as_os_str().is_empty() {

@@ -300,12 +300,14 @@ impl Template {
                 }
             }
             match (s.form, s.fields.is_empty()) {
-                (Form::Table, true) => return Err((
-                    Some(here),
-                    format!(
+                (Form::Table, true) => {
+                    return Err((
+                        Some(here),
+                        format!(
                         "{what} is a table without fields: give fields = [{{ name, question }}, …]"
                     ),
-                )),
+                    ))
+                }
                 (Form::Table, false) if s.fields.len() > MAX_LENGTH => {
                     return Err((Some(here), format!("{what}: at most {MAX_LENGTH} fields")))
                 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod geo;
 pub mod map;
 pub mod metrics;
+pub mod report;
 pub mod tls;
 pub mod wire;
 
@@ -52,6 +53,8 @@ pub struct ServerOptions {
     pub rate_limit_per_minute: u32,
     /// Gazetteer and country polygons (country areas, geotagging uploads, the map's basemap).
     pub geo: geo::Geo,
+    /// Report templates (`config/templates`).
+    pub templates: Arc<Vec<sextant_report::Template>>,
     /// Largest body of `POST /v1/feeds/{feed}`, bytes.
     pub max_feed_bytes: usize,
     /// Largest Cursor-on-Target event on the `--cot-listen` stream, bytes.
@@ -70,6 +73,7 @@ impl Default for ServerOptions {
             default_marking: Marking::unclassified(),
             rate_limit_per_minute: 600,
             geo: geo::Geo::default(),
+            templates: Arc::default(),
             max_feed_bytes: 64 << 20,
             max_event_bytes: 1 << 20,
         }
@@ -122,6 +126,7 @@ impl AppState {
                 chunking: options.chunking,
                 default_marking: options.default_marking.clone(),
                 geo: options.geo.0.clone(),
+                templates: options.templates.clone(),
             },
         ));
         AppState {
@@ -217,7 +222,8 @@ async fn call<T: Send + 'static>(
         act::calls,
         act::call_get,
         act::confirm,
-        act::deny
+        act::deny,
+        report::templates
     ),
     components(schemas(
         geo::GeoSearchBody,
@@ -300,6 +306,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/v1/audit", get(audit_tail))
+        .route("/v1/report-templates", get(report::templates))
         .route("/v1/act", post(act::act))
         .route("/v1/calls", get(act::calls))
         .route("/v1/calls/{id}", get(act::call_get))
