@@ -804,14 +804,15 @@ impl App {
                 other => Err(other),
             })
             .ok_or(AppError::NotFound)?
-            .map_err(|state| {
-                AppError::BadRequest(format!(
+            .map_err(|e| match e {
+                record::UpdateError::Refused(state) => AppError::BadRequest(format!(
                     "call {id} is {} and cannot be {verb}",
                     serde_json::to_value(state)
                         .unwrap_or_default()
                         .as_str()
                         .unwrap_or("done")
-                ))
+                )),
+                record::UpdateError::Io(e) => AppError::internal(e),
             })
     }
 

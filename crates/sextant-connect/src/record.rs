@@ -67,6 +67,15 @@ pub fn new_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Why [`CallStore::update`] changed nothing.
+#[derive(Debug)]
+pub enum UpdateError<E> {
+    /// The change was refused (by the closure).
+    Refused(E),
+    /// The change could not be written.
+    Io(std::io::Error),
+}
+
 pub struct CallStore {
     dir: PathBuf,
     lock: Mutex<()>,
@@ -119,18 +128,19 @@ impl CallStore {
     }
 
     /// Reads `id`, lets `f` change it (or refuse, with its error), and writes the change, all
-    /// under the store's lock.
+    /// under the store's lock. A change that cannot be written is an error, never reported as
+    /// made (a confirmation not on disk could be confirmed again after a restart).
     pub fn update<E>(
         &self,
         id: &str,
         f: impl FnOnce(&mut CallRecord) -> Result<(), E>,
-    ) -> Option<Result<CallRecord, E>> {
+    ) -> Option<Result<CallRecord, UpdateError<E>>> {
         let _g = self.lock.lock();
         let mut r = self.get(id)?;
         if let Err(e) = f(&mut r) {
-            return Some(Err(e));
+            return Some(Err(UpdateError::Refused(e)));
         }
-        Some(self.write(&r).map(|_| r.clone()).or(Ok(r)))
+        Some(self.write(&r).map(|_| r).map_err(UpdateError::Io))
     }
 
     /// The records of `user`, newest first.
@@ -198,10 +208,10 @@ mod tests {
             Ok(())
         };
         assert!(s.update(&id, confirm).unwrap().is_ok());
-        assert_eq!(
+        assert!(matches!(
             s.update(&id, confirm).unwrap().unwrap_err(),
-            CallState::Running
-        );
+            UpdateError::Refused(CallState::Running)
+        ));
         assert!(s.update(&old, confirm).unwrap().is_err());
         assert!(s.get("../../etc/passwd").is_none());
         assert!(s.get(&new_id()).is_none());
