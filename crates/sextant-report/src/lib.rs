@@ -8,6 +8,7 @@
 //! * `load_dir` returns the templates that load beside the errors of those that do not; a
 //!   broken template never hides the others.
 
+pub mod diff;
 pub mod report;
 pub mod store;
 pub mod template;
