@@ -9,6 +9,7 @@
 //!   broken template never hides the others.
 
 pub mod diff;
+pub mod export;
 pub mod report;
 pub mod store;
 pub mod template;
