@@ -199,6 +199,51 @@ enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Generate a report from a template: every statement cited, every portion marked.
+    New {
+        template: String,
+        /// A template parameter (repeatable): --param country=Kenya
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Chat model id (see `sextant models list`).
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The reports you may see.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One report (its newest version you may see, or --version N).
+    Show {
+        id: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two versions.
+    Diff {
+        id: String,
+        #[arg(long)]
+        from: u32,
+        #[arg(long)]
+        to: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a report to a file: md or html.
+    Export {
+        id: String,
+        #[arg(long)]
+        format: String,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        #[arg(long)]
+        version: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]

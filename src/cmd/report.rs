@@ -1,6 +1,27 @@
 //! `sextant report`: templated reports.
 
 use crate::*;
+use sextant_app::report::{ExportFormat, ReportInput, ReportView};
+use std::io::Write;
+
+/// The use cases with the report store (and the gazetteer for country and area parameters).
+fn report_app(s: &Settings, model: Option<&str>) -> Result<sextant_app::App> {
+    let models: Vec<String> = model.map(str::to_string).into_iter().collect();
+    let mut app = app(s, Some(load_embedder(s)?), &models)?.with_reports(std::sync::Arc::new(
+        sextant_report::store::ReportStore::open(&s.data_dir.join("reports"))
+            .with_context(|| format!("cannot open the reports in {}", s.data_dir.display()))?,
+    ));
+    app.options.geo = geo_data(s);
+    Ok(app)
+}
+
+fn print_version(r: &ReportView) {
+    print!("{}", sextant_report::export::markdown(&r.version));
+    println!(
+        "\nreport {} version {} of {:?} (template {})",
+        r.id, r.version.n, r.versions, r.template
+    );
+}
 
 pub(crate) fn report(s: &Settings, as_user: Option<&str>, cmd: ReportCommand) -> Result<i32> {
     let session = session(s, as_user)?;
@@ -34,6 +55,104 @@ pub(crate) fn report(s: &Settings, as_user: Option<&str>, cmd: ReportCommand) ->
                     );
                 }
             }
+            Ok(0)
+        }
+        ReportCommand::New {
+            template,
+            params,
+            model,
+            json,
+        } => {
+            let mut map = std::collections::BTreeMap::new();
+            for p in params {
+                let (k, v) = p
+                    .split_once('=')
+                    .with_context(|| format!("--param {p:?}: write KEY=VALUE"))?;
+                map.insert(k.trim().to_string(), v.to_string());
+            }
+            let id = model.unwrap_or_else(|| s.assist.default_model.clone());
+            let app = report_app(s, Some(&id))?;
+            let input = ReportInput {
+                template,
+                params: map,
+                model: Some(id),
+            };
+            let r = app.report_new(&session, &input, |done, total, sec| {
+                if !json {
+                    eprintln!(
+                        "[{done}/{total}] {}{}",
+                        sec.heading,
+                        if sec.empty {
+                            " (no reporting found)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                true
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_version(&r);
+            }
+            Ok(0)
+        }
+        ReportCommand::List { json } => {
+            let list = report_app(s, None)?.report_list(&session)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for r in list {
+                    println!(
+                        "{}  v{}  {:<24} {}",
+                        r["id"].as_str().unwrap_or(""),
+                        r["version"],
+                        r["banner"].as_str().unwrap_or(""),
+                        r["title"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        ReportCommand::Show { id, version, json } => {
+            let r = report_app(s, None)?.report_get(&session, &id, version)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_version(&r);
+            }
+            Ok(0)
+        }
+        ReportCommand::Diff { id, from, to, json } => {
+            let d = report_app(s, None)?.report_diff(&session, &id, from, to)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                for sec in &d.sections {
+                    println!("## {} ({:?})", sec.heading, sec.status);
+                    for l in &sec.lines {
+                        println!("{} {}", l.op, l.text);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        ReportCommand::Export {
+            id,
+            format,
+            output,
+            version,
+        } => {
+            let format: ExportFormat = format.parse()?;
+            let text = report_app(s, None)?.report_export(&session, &id, version, format)?;
+            let tmp = output.with_extension("part");
+            let mut f = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &output)?;
+            eprintln!("wrote {}", output.display());
             Ok(0)
         }
     }

@@ -199,6 +199,8 @@ pub struct App {
     pub options: AppOptions,
     /// Connected systems (text-to-API), when configured.
     connect: Option<Arc<act::Connect>>,
+    /// The report store, when the data directory has one open.
+    reports: Option<Arc<sextant_report::store::ReportStore>>,
 }
 
 impl App {
@@ -208,12 +210,18 @@ impl App {
             audit,
             options,
             connect: None,
+            reports: None,
         }
     }
 
     /// Adds the connected systems.
     pub fn with_connect(mut self, connect: Arc<act::Connect>) -> App {
         self.connect = Some(connect);
+        self
+    }
+
+    pub fn with_reports(mut self, reports: Arc<sextant_report::store::ReportStore>) -> App {
+        self.reports = Some(reports);
         self
     }
 

@@ -85,7 +85,7 @@ pub fn markdown(v: &Version) -> String {
         out.push_str("## Sources\n\n");
         for c in &v.citations {
             out.push_str(&format!(
-                "{}. ({}) {} — \"{}\"\n",
+                "{}. {} {} — \"{}\"\n",
                 c.n,
                 c.marking,
                 source_line(c),
@@ -154,7 +154,7 @@ pub fn html(v: &Version) -> String {
         sources.push_str("<h2>Sources</h2>\n<ol>\n");
         for c in &v.citations {
             sources.push_str(&format!(
-                "<li value=\"{}\"><span class=\"mark\">({})</span> {} — <q>{}</q></li>\n",
+                "<li value=\"{}\"><span class=\"mark\">{}</span> {} — <q>{}</q></li>\n",
                 c.n,
                 esc(&c.marking),
                 esc(&source_line(c)),
@@ -237,7 +237,7 @@ mod tests {
             citations: vec![Citation {
                 n: 1,
                 kind: "document".into(),
-                marking: "U".into(),
+                marking: "(U)".into(),
                 title: "Kenya".into(),
                 source: "0123456789abcdef".into(),
                 chunk_id: Some(7),

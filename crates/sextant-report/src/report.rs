@@ -14,6 +14,7 @@ pub struct Citation {
     pub n: usize,
     /// "document" or "api".
     pub kind: String,
+    /// The portion mark of what the citation shows, e.g. "(S//NF)".
     pub marking: String,
     pub title: String,
     /// Document id (documents) or the request URL (API).

@@ -18,6 +18,14 @@ pub struct ReportStore {
     lock: Mutex<()>,
 }
 
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// A fresh report id: 32 hex digits from the OS's CSPRNG.
 pub fn new_id() -> String {
     let b: [u8; 16] = rand::random();
