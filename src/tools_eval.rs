@@ -28,7 +28,8 @@ pub(crate) struct ToolsArgs {
     #[arg(long)]
     limit: Option<usize>,
     /// Write one line per question: {"id","calls":[{"name","arguments"}]} (with the model's
-    /// probability of calling and the verdict, for threshold sweeps).
+    /// probability of calling, the calls it proposed before the relevance rule, their
+    /// similarity to the request and the verdict, for sweeps).
     #[arg(long, value_name = "OUT.jsonl")]
     dump: Option<PathBuf>,
     /// Least probability of calling at all [default: the threshold `sextant act` uses].
@@ -130,6 +131,8 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
                 relevance.push(sim);
             }
         }
+        // What the model proposed, kept in the dump for sweeps of the floor.
+        let proposed = p.calls.clone();
         if !keep {
             p.calls.clear();
         }
@@ -157,7 +160,7 @@ pub(crate) fn tools(s: &Settings, args: ToolsArgs) -> Result<i32> {
             writeln!(
                 w,
                 "{}",
-                serde_json::json!({"id": q.id, "calls": p.calls, "relevance": relevance,
+                serde_json::json!({"id": q.id, "calls": p.calls, "proposed": proposed, "relevance": relevance,
                     "call_probability": p.call_probability, "correct": verdict.correct})
             )?;
         }
