@@ -18,6 +18,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("sextant-geodata", 3),
     ("sextant-connect", 3),
     ("sextant-store", 3),
+    ("sextant-report", 3),
     ("sextant-ingest", 4),
     ("sextant-retrieve", 4),
     ("sextant-act", 4),
