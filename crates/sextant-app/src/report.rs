@@ -284,14 +284,13 @@ impl App {
                 portions.push(portion);
             }
         } else {
+            // Prose, bullets and the BLUF line are the best source statements themselves
+            // (quote-first, like the span design of `ask`): each is supported by construction.
             let question = fill(sec.retrieval(), values);
-            let a = self.section_answer(s, &question, area.as_ref(), model)?;
-            let said: Vec<(String, Vec<usize>)> = sentences(&a.answer)
-                .into_iter()
-                .filter(|(_, nums)| !nums.is_empty())
-                .take(sec.length())
-                .collect();
-            if a.abstained || said.is_empty() {
+            let mut req = AskRequest::new(&question, s.viewer.clone());
+            req.area = area.clone();
+            let found = self.assistant().statements(&req, sec.length())?;
+            if found.is_empty() {
                 empty = true;
                 portions.push(Portion {
                     text: format!("No reporting found for: {question}"),
@@ -299,16 +298,19 @@ impl App {
                     citations: Vec::new(),
                     field: None,
                 });
-            } else {
-                for (text, nums) in said {
-                    let cited = note(&a, sources, &nums);
-                    portions.push(Portion {
-                        text,
-                        marking: portion_mark(sources, &cited)?,
-                        citations: cited,
-                        field: None,
-                    });
-                }
+            }
+            for st in found {
+                evidence.push(Evidence {
+                    source: st.citation.chunk_id.to_string(),
+                    hash: sha256(&st.citation.quote),
+                });
+                let n = sources.number(&st.citation);
+                portions.push(Portion {
+                    text: st.text,
+                    marking: portion_mark(sources, &[n])?,
+                    citations: vec![n],
+                    field: None,
+                });
             }
         }
         evidence.sort();

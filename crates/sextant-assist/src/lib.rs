@@ -17,6 +17,7 @@ pub mod qa_metrics;
 pub mod question;
 pub mod reader;
 pub mod rewrite;
+pub mod statements;
 pub mod verify;
 pub mod versus;
 mod words;

@@ -1,0 +1,76 @@
+//! Source statements for report sections: the best statements for a question, verbatim, each
+//! with its citation. A report's prose, bullets and BLUF line are made of them, so every
+//! sentence is its source's own words (supported by construction), and a section with no
+//! statement good enough says so instead of inventing.
+
+use crate::{quote_marking, AskRequest, Assistant, Citation, Result};
+
+/// Least evidence score of a statement from a document about what the question names.
+pub const MIN_STATEMENT_SCORE: f32 = 0.3;
+
+/// Fewest words of a statement (a bare "Field:" heading line says nothing).
+const MIN_WORDS: usize = 4;
+
+/// One statement with its citation (`n` numbers it within the list, from 1).
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub text: String,
+    pub citation: Citation,
+}
+
+impl Assistant {
+    /// At most `n` statements for `req.question`, best first, from what `req.viewer` may see
+    /// (in `req.area` when set). When the question names something with a document of its own,
+    /// only that document's statements count (at least [`MIN_STATEMENT_SCORE`]); otherwise a
+    /// statement needs the evidence an answer needs (`min_evidence`). Near-duplicates (the
+    /// same text) are left out.
+    pub fn statements(&self, req: &AskRequest, n: usize) -> Result<Vec<Statement>> {
+        let g = self.ground(
+            &req.question,
+            &req.history,
+            req.k,
+            &req.viewer,
+            req.area.as_ref(),
+        )?;
+        let floor = if g.entity_docs.is_empty() {
+            self.options.min_evidence
+        } else {
+            MIN_STATEMENT_SCORE
+        };
+        let mut out: Vec<Statement> = Vec::new();
+        for s in &g.ranked {
+            if out.len() >= n || s.score < floor {
+                break;
+            }
+            let hit = &g.hits[s.sentence.hit];
+            if !g.entity_docs.is_empty()
+                && !g.entity_docs.iter().any(|(_, id, _)| *id == hit.doc_id)
+            {
+                continue;
+            }
+            let text = s.sentence.text.trim();
+            if text.split_whitespace().count() < MIN_WORDS
+                || out.iter().any(|o| o.text.eq_ignore_ascii_case(text))
+            {
+                continue;
+            }
+            let (start, end) = (hit.start + s.sentence.start, hit.start + s.sentence.end);
+            out.push(Statement {
+                text: text.to_string(),
+                citation: Citation {
+                    n: out.len() + 1,
+                    marking: quote_marking(hit, start, end)?.banner(),
+                    doc_id: hit.doc_id.to_string(),
+                    chunk_id: hit.chunk_id.0,
+                    title: hit.title.clone(),
+                    source: hit.source.clone(),
+                    page: hit.page,
+                    start,
+                    end,
+                    quote: text.to_string(),
+                },
+            });
+        }
+        Ok(out)
+    }
+}
