@@ -51,6 +51,20 @@ pub struct ReportView {
     pub version: Version,
 }
 
+impl ReportView {
+    fn new(meta: ReportMeta, versions: Vec<u32>, version: Version) -> ReportView {
+        ReportView {
+            id: meta.id,
+            template: meta.template,
+            params: meta.params,
+            owner: meta.owner,
+            created: meta.created,
+            versions,
+            version,
+        }
+    }
+}
+
 /// "[3]" markers of a sentence, and the sentence without them.
 fn markers(sentence: &str) -> (String, Vec<usize>) {
     let mut text = String::new();
@@ -439,15 +453,7 @@ impl App {
                     version.citations.len()
                 )),
         )?;
-        Ok(ReportView {
-            id: meta.id,
-            template: meta.template,
-            params: meta.params,
-            owner: meta.owner,
-            created: meta.created,
-            versions: vec![1],
-            version,
-        })
+        Ok(ReportView::new(meta, vec![1], version))
     }
 
     /// The versions of report `id` that `s` may see (all but those above their access).
@@ -483,15 +489,7 @@ impl App {
             &with_text(s.event("report.read"), s, &v.banner)
                 .detail(format!("report {id} version {n}")),
         )?;
-        Ok(ReportView {
-            id: meta.id,
-            template: meta.template,
-            params: meta.params,
-            owner: meta.owner,
-            created: meta.created,
-            versions: nums,
-            version: v,
-        })
+        Ok(ReportView::new(meta, nums, v))
     }
 
     /// The reports `s` may see: id, template, title and banner of the newest version they may
