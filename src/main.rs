@@ -234,7 +234,38 @@ enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write a report to a file: md or html.
+    /// Change one section (a new version): regenerate it with an instruction, replace its
+    /// text with your own (marked by you), remove it or move it.
+    Refine {
+        id: String,
+        /// The section (from 1, as `report show` numbers them).
+        #[arg(long)]
+        section: usize,
+        /// Regenerate the section as asked: "shorter", "longer", "focus on logistics".
+        #[arg(long, conflicts_with_all = ["text_file", "remove", "move_to"])]
+        instruction: Option<String>,
+        /// Your own text for the section ([n] markers cite the report's sources).
+        #[arg(long, requires = "marking", conflicts_with_all = ["remove", "move_to"])]
+        text_file: Option<PathBuf>,
+        /// The portion mark of your text, e.g. "(S)" or SECRET.
+        #[arg(long)]
+        marking: Option<String>,
+        /// Take the section out.
+        #[arg(long, conflicts_with = "move_to")]
+        remove: bool,
+        /// Move the section to this position.
+        #[arg(long)]
+        move_to: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run each section's retrieval; rewrite only what changed, and show the diff.
+    Refresh {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a report to a file: md, html, pdf or docx.
     Export {
         id: String,
         #[arg(long)]

@@ -582,8 +582,30 @@ async fn nothing_leaks_to_anyone_through_any_endpoint() {
         },
     ));
     let (tx, _rx) = crossbeam_channel::bounded(1);
+    // A report template over the shared words (prose and bullets: source statements, no model).
+    let template = tmp.path().join("leak.toml");
+    std::fs::write(
+        &template,
+        r#"title = "Brief: {topic}"
+[[params]]
+name = "topic"
+type = "text"
+[[sections]]
+heading = "Activity"
+form = "prose"
+question = "What is reported about the {topic}?"
+length = 4
+[[sections]]
+heading = "Logistics"
+form = "bullets"
+query = "fuel depot supply railway logistics"
+length = 3
+"#,
+    )
+    .unwrap();
     let options = ServerOptions {
         rate_limit_per_minute: 0,
+        templates: Arc::new(vec![sextant_report::Template::load(&template).unwrap()]),
         ..Default::default()
     };
     let state = AppState::new(
@@ -1060,6 +1082,88 @@ async fn nothing_leaks_to_anyone_through_any_endpoint() {
             }
         }
     }
+    // 9. Reports: eight users each generate one (one streamed); then every user lists them and
+    //    reads, diffs, exports (every format), refreshes and refines each: a report above
+    //    them is, on every route, exactly a report that does not exist; the rest pass the
+    //    oracle.
+    let mut reports: Vec<(String, String)> = Vec::new();
+    for (i, user) in people.iter().take(8).enumerate() {
+        let topic = format!("{} {} route", SHARED[i], SHARED[i + 1]);
+        let stream = i == 0;
+        let (s, body) = api
+            .call(
+                Some(&user.token),
+                post(
+                    "/v1/reports",
+                    json!({"template": "leak", "params": {"topic": topic}, "stream": stream}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        Oracle::new(user, &corpus).check("report generation", &body);
+        let report: Value = if stream {
+            assert!(body.contains("event: section"), "{body}");
+            let last = body
+                .split("event: report")
+                .nth(1)
+                .and_then(|r| r.lines().find_map(|l| l.strip_prefix("data:")))
+                .unwrap();
+            serde_json::from_str(last.trim()).unwrap()
+        } else {
+            serde_json::from_str(&body).unwrap()
+        };
+        let banner = report["version"]["banner"].as_str().unwrap().to_string();
+        reports.push((report["id"].as_str().unwrap().to_string(), banner));
+    }
+    let banners: BTreeSet<&String> = reports.iter().map(|(_, b)| b).collect();
+    assert!(banners.len() >= 3, "report banners {banners:?}");
+    let missing = "0123456789abcdef0123456789abcdef";
+    for user in &people {
+        let oracle = Oracle::new(user, &corpus);
+        let t = Some(user.token.as_str());
+        let sees = |m: &str| user.access.may_see(&Marking::parse(m).unwrap());
+        let (s, list) = api.call(t, get("/v1/reports")).await;
+        assert_eq!(s, StatusCode::OK);
+        oracle.check("report list", &list);
+        for (id, banner) in &reports {
+            assert_eq!(list.contains(id.as_str()), sees(banner), "{}: list", user.name);
+            let routes: Vec<(&str, String, Value)> = vec![
+                ("GET", format!("/v1/reports/{id}"), Value::Null),
+                ("GET", format!("/v1/reports/{id}?version=1"), Value::Null),
+                ("GET", format!("/v1/reports/{id}/diff?from=1&to=1"), Value::Null),
+                ("GET", format!("/v1/reports/{id}/export?format=md"), Value::Null),
+                ("GET", format!("/v1/reports/{id}/export?format=html"), Value::Null),
+                ("GET", format!("/v1/reports/{id}/export?format=docx"), Value::Null),
+                ("POST", format!("/v1/reports/{id}/refresh"), json!({})),
+                ("POST", format!("/v1/reports/{id}/sections/1"), json!({"move_to": 1})),
+            ];
+            for (method, path, body) in routes {
+                let req = |path: &str| match method {
+                    "GET" => get(path),
+                    _ => post(path, body.clone()),
+                };
+                let (s, resp) = api.call(t, req(&path)).await;
+                if sees(banner) {
+                    assert!(
+                        s == StatusCode::OK || s == StatusCode::FORBIDDEN,
+                        "{}: {path}: {s} {resp}",
+                        user.name
+                    );
+                    oracle.check(&path, &resp);
+                } else {
+                    let (s2, resp2) = api.call(t, req(&path.replace(id, missing))).await;
+                    assert_eq!(
+                        (s, resp.replace(id, "X")),
+                        (s2, resp2.replace(missing, "X")),
+                        "{}: {method} {path} of a report above them",
+                        user.name
+                    );
+                }
+                cases += 1;
+            }
+        }
+    }
+
     assert!(answered >= 1_000, "only {answered} real answers");
     assert!(admin_reads >= 4, "{admin_reads} admins read the audit log");
     eprintln!(

@@ -1,7 +1,7 @@
 //! `sextant report`: templated reports.
 
 use crate::*;
-use sextant_app::report::{ExportFormat, ReportInput, ReportView};
+use sextant_app::report::{ExportFormat, Refinement, ReportInput, ReportView};
 use std::io::Write;
 
 /// The use cases with the report store (and the gazetteer for country and area parameters).
@@ -13,6 +13,33 @@ fn report_app(s: &Settings, model: Option<&str>) -> Result<sextant_app::App> {
     ));
     app.options.geo = geo_data(s);
     Ok(app)
+}
+
+/// The use cases with the chat model report `id` was written with (the default model when it
+/// is not installed, or the report is not there: the use case then answers as it should).
+fn app_with_model_of(s: &Settings, id: &str) -> Result<sextant_app::App> {
+    let store = sextant_report::store::ReportStore::open(&s.data_dir.join("reports"))?;
+    let written = store
+        .version_numbers(id)
+        .last()
+        .and_then(|n| store.version(id, *n))
+        .map(|v| v.model);
+    let default = s.assist.default_model.clone();
+    match written {
+        Some(m) if m != default => {
+            report_app(s, Some(&m)).or_else(|_| report_app(s, Some(&default)))
+        }
+        _ => report_app(s, Some(&default)),
+    }
+}
+
+fn print_diff(d: &sextant_report::diff::Diff) {
+    for sec in &d.sections {
+        println!("## {} ({:?})", sec.heading, sec.status);
+        for l in &sec.lines {
+            println!("{} {}", l.op, l.text);
+        }
+    }
 }
 
 fn print_version(r: &ReportView) {
@@ -129,10 +156,63 @@ pub(crate) fn report(s: &Settings, as_user: Option<&str>, cmd: ReportCommand) ->
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
-                for sec in &d.sections {
-                    println!("## {} ({:?})", sec.heading, sec.status);
-                    for l in &sec.lines {
-                        println!("{} {}", l.op, l.text);
+                print_diff(&d);
+            }
+            Ok(0)
+        }
+        ReportCommand::Refine {
+            id,
+            section,
+            instruction,
+            text_file,
+            marking,
+            remove,
+            move_to,
+            json,
+        } => {
+            let how = match (instruction, text_file, remove, move_to) {
+                (Some(i), None, false, None) => Refinement::Instruction(i),
+                (None, Some(f), false, None) => Refinement::Text {
+                    text: std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read {}", f.display()))?,
+                    marking: marking.context("--text-file needs --marking")?,
+                },
+                (None, None, true, None) => Refinement::Remove,
+                (None, None, false, Some(k)) => Refinement::MoveTo(k),
+                _ => anyhow::bail!(
+                    "say what to do: --instruction TEXT, --text-file F --marking M, --remove or --move-to K"
+                ),
+            };
+            // Only a regeneration needs the model the report was written with.
+            let app = match &how {
+                Refinement::Instruction(_) => app_with_model_of(s, &id)?,
+                _ => report_app(s, None)?,
+            };
+            let r = app.report_refine(&session, &id, section, how)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_version(&r);
+                eprintln!("{}", r.version.change);
+            }
+            Ok(0)
+        }
+        ReportCommand::Refresh { id, json } => {
+            let r = app_with_model_of(s, &id)?.report_refresh(&session, &id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                match &r.diff {
+                    None => println!(
+                        "report {id}: nothing it rests on changed (still version {})",
+                        r.report.version.n
+                    ),
+                    Some(d) => {
+                        print_diff(d);
+                        println!(
+                            "\nreport {id} version {}: {}",
+                            r.report.version.n, r.report.version.change
+                        );
                     }
                 }
             }
@@ -149,7 +229,7 @@ pub(crate) fn report(s: &Settings, as_user: Option<&str>, cmd: ReportCommand) ->
             let tmp = output.with_extension("part");
             let mut f = std::fs::File::create(&tmp)
                 .with_context(|| format!("cannot write {}", tmp.display()))?;
-            f.write_all(text.as_bytes())?;
+            f.write_all(&text)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &output)?;
             eprintln!("wrote {}", output.display());

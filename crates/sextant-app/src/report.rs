@@ -20,7 +20,7 @@ use sextant_report::report::{
 use sextant_report::store::ReportStore;
 use sextant_report::{fill, Form, ParamType, Section, Template};
 use sextant_spatial::Area;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{with_text, App, AppError, Result, Session};
 
@@ -151,31 +151,67 @@ struct Sources {
 }
 
 impl Sources {
-    /// The report-wide number of an answer's citation.
-    fn number(&mut self, c: &sextant_assist::Citation) -> usize {
-        if let Some(x) = self
-            .list
-            .iter()
-            .find(|x| x.chunk_id == Some(c.chunk_id) && x.quote == c.quote)
-        {
+    /// The number of `c` in this list (the same source and quote once).
+    fn number(&mut self, c: Citation) -> usize {
+        let same = |x: &Citation| {
+            x.kind == c.kind
+                && x.source == c.source
+                && x.chunk_id == c.chunk_id
+                && x.path == c.path
+                && x.quote == c.quote
+        };
+        if let Some(x) = self.list.iter().find(|x| same(x)) {
             return x.n;
         }
         let n = self.list.len() + 1;
-        self.list.push(Citation {
-            n,
-            kind: "document".into(),
-            // The portion mark of what the citation shows (its quote, title and headings).
-            marking: Marking::parse(&c.marking)
-                .map(|m| m.portion())
-                .unwrap_or_else(|_| c.marking.clone()),
-            title: c.title.clone(),
-            source: c.doc_id.clone(),
-            chunk_id: Some(c.chunk_id),
-            page: c.page,
-            path: None,
-            quote: c.quote.clone(),
-        });
+        self.list.push(Citation { n, ..c });
         n
+    }
+}
+
+/// A report citation of an answer's citation.
+fn doc_citation(c: &sextant_assist::Citation) -> Citation {
+    Citation {
+        n: 0,
+        kind: "document".into(),
+        // The portion mark of what the citation shows (its quote, title and headings).
+        marking: Marking::parse(&c.marking)
+            .map(|m| m.portion())
+            .unwrap_or_else(|_| c.marking.clone()),
+        title: c.title.clone(),
+        source: c.doc_id.clone(),
+        chunk_id: Some(c.chunk_id),
+        page: c.page,
+        path: None,
+        quote: c.quote.clone(),
+    }
+}
+
+/// A section with the sources it cites, numbered within the section from 1: what a version is
+/// assembled from, whether the section was just written or kept from an earlier version.
+#[derive(Debug, Clone)]
+struct Part {
+    section: SectionOut,
+    cites: Vec<Citation>,
+}
+
+impl Part {
+    /// Section `i` of `v`.
+    fn of(v: &Version, i: usize) -> Part {
+        let mut section = v.sections[i].clone();
+        let mut local = Sources::default();
+        for p in &mut section.portions {
+            p.citations = p
+                .citations
+                .iter()
+                .filter_map(|n| v.citations.iter().find(|c| c.n == *n))
+                .map(|c| local.number(c.clone()))
+                .collect();
+        }
+        Part {
+            section,
+            cites: local.list,
+        }
     }
 }
 
@@ -189,6 +225,9 @@ fn portion_mark(sources: &Sources, cited: &[usize]) -> Result<String> {
     }
     Ok(m.portion())
 }
+
+/// Best statements kept as a table field's evidence.
+const FIELD_EVIDENCE: usize = 3;
 
 fn sha256(text: &str) -> String {
     use sha2::Digest;
@@ -242,7 +281,66 @@ impl App {
         Ok(self.assistant().ask(&req, |_, _| true)?)
     }
 
-    /// Writes section `i` of a template with `values`, numbering its sources into `sources`.
+    /// The area a section is scoped to, if any.
+    fn section_area(
+        &self,
+        sec: &Section,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Option<Area>> {
+        sec.area
+            .as_ref()
+            .map(|a| {
+                parse_area(&fill(a, values), self.options.geo.as_deref())
+                    .map_err(AppError::BadRequest)
+            })
+            .transpose()
+    }
+
+    /// What a section rests on now: for each of its questions (a table's fields, or its own
+    /// question) the best statements retrieval finds under `s`'s access, by chunk and text hash.
+    /// A refresh regenerates what this changes for, and only that.
+    fn section_evidence(
+        &self,
+        s: &Session,
+        sec: &Section,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Vec<Evidence>> {
+        let area = self.section_area(sec, values)?;
+        let questions: Vec<(Option<String>, String, usize)> = if sec.form == Form::Table {
+            sec.fields
+                .iter()
+                .map(|f| {
+                    (
+                        Some(f.name.clone()),
+                        fill(&f.question, values),
+                        FIELD_EVIDENCE,
+                    )
+                })
+                .collect()
+        } else {
+            vec![(None, fill(sec.retrieval(), values), sec.length())]
+        };
+        let mut out = Vec::new();
+        for (key, question, n) in questions {
+            let mut req = AskRequest::new(&question, s.viewer.clone());
+            req.area = area.clone();
+            for st in self.assistant().statements(&req, n)? {
+                out.push(Evidence {
+                    key: key.clone(),
+                    source: st.citation.chunk_id.to_string(),
+                    hash: sha256(&st.text),
+                });
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Writes section `i` of a template (`sec`, with any instruction applied) with `values`.
+    /// `reuse` is the section as it was and the table fields to rewrite: the other fields keep
+    /// their rows.
+    #[allow(clippy::too_many_arguments)]
     fn write_section(
         &self,
         s: &Session,
@@ -250,40 +348,45 @@ impl App {
         sec: &Section,
         values: &BTreeMap<String, String>,
         model: Option<&str>,
-        sources: &mut Sources,
-    ) -> Result<SectionOut> {
-        let area = match &sec.area {
-            Some(a) => Some(
-                parse_area(&fill(a, values), self.options.geo.as_deref())
-                    .map_err(AppError::BadRequest)?,
-            ),
-            None => None,
-        };
+        instruction: Option<&str>,
+        reuse: Option<(&Part, &BTreeSet<String>)>,
+    ) -> Result<Part> {
+        let area = self.section_area(sec, values)?;
+        let evidence = self.section_evidence(s, sec, values)?;
+        let mut sources = Sources::default();
         let mut portions = Vec::new();
-        let mut evidence = Vec::new();
-        let mut note = |a: &Answer, sources: &mut Sources, nums: &[usize]| -> Vec<usize> {
-            nums.iter()
-                .filter_map(|k| a.citations.iter().find(|c| c.n == *k))
-                .map(|c| {
-                    evidence.push(Evidence {
-                        source: c.chunk_id.to_string(),
-                        hash: sha256(&c.quote),
-                    });
-                    sources.number(c)
-                })
-                .collect()
-        };
         let mut empty = false;
         if sec.form == Form::Table {
             for f in &sec.fields {
+                if let Some((old, rewrite)) = reuse {
+                    let kept = old
+                        .section
+                        .portions
+                        .iter()
+                        .find(|p| p.field.as_deref() == Some(&f.name));
+                    if let (Some(p), false) = (kept, rewrite.contains(&f.name)) {
+                        let mut p = p.clone();
+                        p.citations = p
+                            .citations
+                            .iter()
+                            .map(|k| sources.number(old.cites[k - 1].clone()))
+                            .collect();
+                        portions.push(p);
+                        continue;
+                    }
+                }
                 let a = self.section_answer(s, &fill(&f.question, values), area.as_ref(), model)?;
                 let said = sentences(&a.answer);
                 let portion = match said.first() {
                     Some((text, nums)) if !a.abstained && !nums.is_empty() => {
-                        let cited = note(&a, sources, nums);
+                        let cited: Vec<usize> = nums
+                            .iter()
+                            .filter_map(|k| a.citations.iter().find(|c| c.n == *k))
+                            .map(|c| sources.number(doc_citation(c)))
+                            .collect();
                         Portion {
                             text: text.clone(),
-                            marking: portion_mark(sources, &cited)?,
+                            marking: portion_mark(&sources, &cited)?,
                             citations: cited,
                             field: Some(f.name.clone()),
                         }
@@ -314,31 +417,85 @@ impl App {
                 });
             }
             for st in found {
-                evidence.push(Evidence {
-                    source: st.citation.chunk_id.to_string(),
-                    hash: sha256(&st.citation.quote),
-                });
-                let n = sources.number(&st.citation);
+                let n = sources.number(doc_citation(&st.citation));
                 portions.push(Portion {
                     text: st.text,
-                    marking: portion_mark(sources, &[n])?,
+                    marking: portion_mark(&sources, &[n])?,
                     citations: vec![n],
                     field: None,
                 });
             }
         }
-        evidence.sort();
-        evidence.dedup();
-        Ok(SectionOut {
-            heading: sec.heading.clone(),
-            form: sec.form,
-            template_section: i,
-            portions,
-            empty,
-            author_written: false,
-            flag: None,
-            instruction: None,
-            evidence,
+        Ok(Part {
+            section: SectionOut {
+                heading: sec.heading.clone(),
+                form: sec.form,
+                template_section: i,
+                portions,
+                empty,
+                author_written: false,
+                flag: None,
+                instruction: instruction.map(str::to_string),
+                evidence,
+            },
+            cites: sources.list,
+        })
+    }
+
+    /// A version of `parts`: sources numbered across the report, the banner (the roll-up of
+    /// every portion) and the authority block.
+    fn assemble(
+        s: &Session,
+        n: u32,
+        change: String,
+        title: String,
+        model: String,
+        parts: Vec<Part>,
+    ) -> Result<Version> {
+        let mut sources = Sources::default();
+        let mut sections = Vec::new();
+        let mut banner = Marking::unclassified();
+        for part in parts {
+            let mut sec = part.section;
+            for p in &mut sec.portions {
+                p.citations = p
+                    .citations
+                    .iter()
+                    .map(|k| sources.number(part.cites[k - 1].clone()))
+                    .collect();
+                banner = banner.join(&Marking::parse(&p.marking).map_err(AppError::internal)?);
+            }
+            sections.push(sec);
+        }
+        let unclassified = banner == Marking::unclassified();
+        let titles: BTreeSet<String> = sources.list.iter().map(|c| c.title.clone()).collect();
+        Ok(Version {
+            n,
+            created: sextant_report::store::now(),
+            author: s.name.clone(),
+            change,
+            title,
+            model,
+            sections,
+            citations: sources.list,
+            banner: banner.banner(),
+            authority: if unclassified {
+                Authority {
+                    classified_by: "not applicable (unclassified)".into(),
+                    derived_from: "not applicable".into(),
+                    declassify_on: "not applicable".into(),
+                }
+            } else {
+                Authority {
+                    classified_by: s.name.clone(),
+                    derived_from: if titles.len() == 1 {
+                        titles.into_iter().next().unwrap_or_default()
+                    } else {
+                        "Multiple Sources".into()
+                    },
+                    declassify_on: "25X1".into(),
+                }
+            },
         })
     }
 
@@ -387,52 +544,24 @@ impl App {
         }
         let model = input.model.as_deref();
         let model_id = self.assistant().model(model)?.id().to_string();
-        let mut sources = Sources::default();
-        let mut sections = Vec::new();
+        let mut parts = Vec::new();
         let total = t.sections.len();
         for (i, sec) in t.sections.iter().enumerate() {
-            let out = self.write_section(s, i, sec, &values, model, &mut sources)?;
-            if !progress(i + 1, total, &out) {
+            let part = self.write_section(s, i, sec, &values, model, None, None)?;
+            if !progress(i + 1, total, &part.section) {
                 return Err(AppError::BadRequest("cancelled".into()));
             }
-            sections.push(out);
-        }
-        let mut banner = Marking::unclassified();
-        for p in sections.iter().flat_map(|x| &x.portions) {
-            banner = banner.join(&Marking::parse(&p.marking).map_err(AppError::internal)?);
+            parts.push(part);
         }
         let now = sextant_report::store::now();
-        let unclassified = banner == Marking::unclassified();
-        let titles: std::collections::BTreeSet<String> =
-            sources.list.iter().map(|c| c.title.clone()).collect();
-        let version = Version {
-            n: 1,
-            created: now,
-            author: s.name.clone(),
-            change: "generated".into(),
-            title: fill(&t.title, &values),
-            model: model_id,
-            sections,
-            citations: sources.list,
-            banner: banner.banner(),
-            authority: if unclassified {
-                Authority {
-                    classified_by: "not applicable (unclassified)".into(),
-                    derived_from: "not applicable".into(),
-                    declassify_on: "not applicable".into(),
-                }
-            } else {
-                Authority {
-                    classified_by: s.name.clone(),
-                    derived_from: if titles.len() == 1 {
-                        titles.into_iter().next().unwrap_or_default()
-                    } else {
-                        "Multiple Sources".into()
-                    },
-                    declassify_on: "25X1".into(),
-                }
-            },
-        };
+        let version = App::assemble(
+            s,
+            1,
+            "generated".into(),
+            fill(&t.title, &values),
+            model_id,
+            parts,
+        )?;
         let meta = ReportMeta {
             id: sextant_report::store::new_id(),
             template: t.name.clone(),
@@ -523,11 +652,383 @@ impl App {
     }
 }
 
+/// What a refinement does to one section of a report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refinement {
+    /// Regenerate the section as the instruction asks ("shorter", "focus on logistics").
+    Instruction(String),
+    /// Replace its text with the author's own under the author's portion mark; `[n]` markers
+    /// name the report's sources and stay only where the source still supports the sentence.
+    Text { text: String, marking: String },
+    /// Take the section out.
+    Remove,
+    /// Move the section to position `k` (from 1).
+    MoveTo(usize),
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refreshed {
+    /// The report after the refresh (a new version only when something changed).
+    pub report: ReportView,
+    /// Sections (from 1) rewritten because what they rest on changed.
+    pub regenerated: Vec<usize>,
+    /// Author-written sections whose sources changed: kept as written, flagged for the author.
+    pub flagged: Vec<usize>,
+    /// Against the version refreshed; absent when nothing changed.
+    pub diff: Option<sextant_report::diff::Diff>,
+}
+
+/// Splits an author's text into portions: a table's "Field: value" lines, a list's lines, or
+/// paragraphs (blank-line separated).
+fn author_portions(form: Form, text: &str) -> Result<Vec<(Option<String>, String)>> {
+    let lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let out: Vec<(Option<String>, String)> = match form {
+        Form::Table => lines
+            .map(|l| {
+                l.split_once(':')
+                    .map(|(k, v)| (Some(k.trim().to_string()), v.trim().to_string()))
+                    .ok_or_else(|| {
+                        AppError::BadRequest(format!(
+                            "a table section takes \"Field: value\" lines; {l:?} is not one"
+                        ))
+                    })
+            })
+            .collect::<Result<_>>()?,
+        Form::Bullets => lines
+            .map(|l| {
+                (
+                    None,
+                    l.trim_start_matches(['-', '*', '•']).trim().to_string(),
+                )
+            })
+            .collect(),
+        Form::Prose | Form::Bluf => text
+            .split("\n\n")
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|p| !p.is_empty())
+            .map(|p| (None, p))
+            .collect(),
+    };
+    if out.is_empty() {
+        return Err(AppError::BadRequest("the text is empty".into()));
+    }
+    Ok(out)
+}
+
+impl App {
+    /// The newest version of `id` when `s` may see it (a report whose newest version is above
+    /// them is, to them, missing), with the versions they may see.
+    fn head(&self, s: &Session, id: &str) -> Result<(ReportMeta, Vec<u32>, Version)> {
+        let store = self.reports()?;
+        let (meta, nums) = self.visible_versions(s, id)?;
+        if store.version_numbers(id).last() != nums.last() {
+            return Err(AppError::NotFound);
+        }
+        let v = store
+            .version(id, *nums.last().expect("not empty"))
+            .ok_or(AppError::NotFound)?;
+        Ok((meta, nums, v))
+    }
+
+    /// The template a report was made from.
+    fn template_of(&self, meta: &ReportMeta) -> Result<&Template> {
+        self.options
+            .templates
+            .iter()
+            .find(|t| t.name == meta.template)
+            .ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "the template {:?} of this report is no longer installed",
+                    meta.template
+                ))
+            })
+    }
+
+    /// The model a report was written with, when it is still loaded (else the default).
+    fn model_of(&self, v: &Version) -> Option<String> {
+        self.assistant()
+            .model(Some(&v.model))
+            .ok()
+            .map(|_| v.model.clone())
+    }
+
+    /// Saves `version` as the next version of `id`.
+    fn save_version(&self, id: &str, version: &Version) -> Result<()> {
+        self.reports()?
+            .add_version(id, version)
+            .map_err(AppError::internal)
+    }
+
+    /// Refines section `n` (from 1) of report `id`: a new version. Only its owner (or an
+    /// admin) refines a report. Audited as `report.refine`.
+    pub fn report_refine(
+        &self,
+        s: &Session,
+        id: &str,
+        n: usize,
+        how: Refinement,
+    ) -> Result<ReportView> {
+        s.require(Role::Reader)?;
+        let (meta, mut nums, v) = self.head(s, id)?;
+        if meta.owner != s.name && !s.roles.contains(&Role::Admin) {
+            return Err(AppError::Forbidden(
+                "only the report's owner refines it".into(),
+            ));
+        }
+        let count = v.sections.len();
+        if n == 0 || n > count {
+            return Err(AppError::BadRequest(format!(
+                "section {n}: the report has sections 1 to {count}"
+            )));
+        }
+        let mut parts: Vec<Part> = (0..count).map(|i| Part::of(&v, i)).collect();
+        let change = match &how {
+            Refinement::Remove => {
+                if count == 1 {
+                    return Err(AppError::BadRequest(
+                        "a report keeps at least one section".into(),
+                    ));
+                }
+                parts.remove(n - 1);
+                format!("removed section {n} ({})", v.sections[n - 1].heading)
+            }
+            Refinement::MoveTo(k) => {
+                if *k == 0 || *k > count {
+                    return Err(AppError::BadRequest(format!(
+                        "move to {k}: the report has sections 1 to {count}"
+                    )));
+                }
+                let p = parts.remove(n - 1);
+                parts.insert(k - 1, p);
+                format!("moved section {n} ({}) to {k}", v.sections[n - 1].heading)
+            }
+            Refinement::Instruction(text) => {
+                let t = self.template_of(&meta)?;
+                let old = &v.sections[n - 1];
+                let base = t.sections.get(old.template_section).ok_or_else(|| {
+                    AppError::BadRequest("the template no longer has this section".into())
+                })?;
+                let sec = base.with_instruction(text);
+                let model = self.model_of(&v);
+                parts[n - 1] = self.write_section(
+                    s,
+                    old.template_section,
+                    &sec,
+                    &meta.params,
+                    model.as_deref(),
+                    Some(text),
+                    None,
+                )?;
+                parts[n - 1].section.heading = old.heading.clone();
+                format!("regenerated section {n} ({}): {text}", old.heading)
+            }
+            Refinement::Text { text, marking } => {
+                let mark = Marking::parse(marking)
+                    .map_err(|e| AppError::BadRequest(format!("marking {marking:?}: {e}")))?;
+                if !s.viewer.may_see(&mark.banner()) {
+                    return Err(AppError::BadRequest(
+                        "an author marks their text at or below their own access".into(),
+                    ));
+                }
+                let old = &parts[n - 1];
+                let mut local = Sources::default();
+                let mut portions = Vec::new();
+                for (field, para) in author_portions(old.section.form, text)? {
+                    let (plain, nums) = markers(&para);
+                    let mut cited = Vec::new();
+                    for k in nums {
+                        let Some(c) = v.citations.iter().find(|c| c.n == k) else {
+                            continue;
+                        };
+                        if sextant_assist::verify::supports(&plain, &c.quote, &c.title) {
+                            cited.push(local.number(c.clone()));
+                        }
+                    }
+                    let rolled = Marking::parse(&portion_mark(&local, &cited)?)
+                        .map_err(AppError::internal)?;
+                    if !mark.dominates(&rolled) {
+                        return Err(AppError::BadRequest(format!(
+                            "marking {} is below what the text cites ({})",
+                            mark.portion(),
+                            rolled.portion()
+                        )));
+                    }
+                    portions.push(Portion {
+                        text: plain,
+                        marking: mark.portion(),
+                        citations: cited,
+                        field,
+                    });
+                }
+                let sec = &mut parts[n - 1];
+                sec.section.portions = portions;
+                sec.section.author_written = true;
+                sec.section.empty = false;
+                sec.section.flag = None;
+                sec.cites = local.list;
+                format!(
+                    "section {n} ({}) written by {}",
+                    sec.section.heading, s.name
+                )
+            }
+        };
+        let next = v.n + 1;
+        let model = match &how {
+            Refinement::Instruction(_) => self
+                .assistant()
+                .model(self.model_of(&v).as_deref())?
+                .id()
+                .to_string(),
+            _ => v.model.clone(),
+        };
+        let version = App::assemble(s, next, change, v.title.clone(), model, parts)?;
+        self.save_version(id, &version)?;
+        self.record(
+            &with_text(s.event("report.refine"), s, &version.banner)
+                .detail(format!("report {id} version {next}: {}", version.change)),
+        )?;
+        nums.push(next);
+        Ok(ReportView::new(meta, nums, version))
+    }
+
+    /// Re-runs every section's retrieval and rewrites only those whose evidence changed (a
+    /// table only in the fields that did); author-written sections are kept as written and
+    /// flagged when a source they cite changed or went away. A new version only when something
+    /// changed. Audited as `report.refresh`.
+    pub fn report_refresh(&self, s: &Session, id: &str) -> Result<Refreshed> {
+        s.require(Role::Reader)?;
+        let (meta, mut nums, v) = self.head(s, id)?;
+        let t = self.template_of(&meta)?;
+        let model = self.model_of(&v);
+        let mut parts = Vec::new();
+        let (mut regenerated, mut flagged) = (Vec::new(), Vec::new());
+        for (i, old) in v.sections.iter().enumerate() {
+            let mut part = Part::of(&v, i);
+            if old.author_written {
+                let gone: Vec<usize> = part
+                    .cites
+                    .iter()
+                    .filter(|c| !self.still_there(s, c))
+                    .map(|c| c.n)
+                    .collect();
+                if !gone.is_empty() {
+                    let flag = format!(
+                        "{} of the sources this section cites changed or were removed: check it",
+                        gone.len()
+                    );
+                    if part.section.flag.as_deref() != Some(flag.as_str()) {
+                        part.section.flag = Some(flag);
+                        flagged.push(i + 1);
+                    }
+                }
+                parts.push(part);
+                continue;
+            }
+            let Some(base) = t.sections.get(old.template_section) else {
+                parts.push(part);
+                continue;
+            };
+            let sec = match &old.instruction {
+                Some(text) => base.with_instruction(text),
+                None => base.clone(),
+            };
+            let now = self.section_evidence(s, &sec, &meta.params)?;
+            if now == old.evidence {
+                parts.push(part);
+                continue;
+            }
+            let keys = |e: &[Evidence], k: &Option<String>| -> Vec<Evidence> {
+                e.iter().filter(|x| &x.key == k).cloned().collect()
+            };
+            let changed: BTreeSet<String> = sec
+                .fields
+                .iter()
+                .map(|f| Some(f.name.clone()))
+                .filter(|k| keys(&now, k) != keys(&old.evidence, k))
+                .flatten()
+                .collect();
+            let mut new = self.write_section(
+                s,
+                old.template_section,
+                &sec,
+                &meta.params,
+                model.as_deref(),
+                old.instruction.as_deref(),
+                Some((&part, &changed)),
+            )?;
+            new.section.heading = old.heading.clone();
+            regenerated.push(i + 1);
+            parts.push(new);
+        }
+        let changed = !regenerated.is_empty() || !flagged.is_empty();
+        let (version, diff) = if changed {
+            let mut what = Vec::new();
+            if !regenerated.is_empty() {
+                what.push(format!("sections {regenerated:?} rewritten"));
+            }
+            if !flagged.is_empty() {
+                what.push(format!("sections {flagged:?} flagged"));
+            }
+            let next = v.n + 1;
+            let version = App::assemble(
+                s,
+                next,
+                format!("refreshed: {}", what.join("; ")),
+                v.title.clone(),
+                if regenerated.is_empty() {
+                    v.model.clone()
+                } else {
+                    self.assistant().model(model.as_deref())?.id().to_string()
+                },
+                parts,
+            )?;
+            self.save_version(id, &version)?;
+            nums.push(next);
+            let diff = sextant_report::diff::diff(&v, &version);
+            (version, Some(diff))
+        } else {
+            (v, None)
+        };
+        self.record(
+            &with_text(s.event("report.refresh"), s, &version.banner).detail(format!(
+                "report {id} version {}: {} rewritten, {} flagged",
+                version.n,
+                regenerated.len(),
+                flagged.len()
+            )),
+        )?;
+        Ok(Refreshed {
+            report: ReportView::new(meta, nums, version),
+            regenerated,
+            flagged,
+            diff,
+        })
+    }
+
+    /// Whether a cited source still says what it was cited for (the document is there, under
+    /// `s`'s access, and still holds the quote).
+    fn still_there(&self, s: &Session, c: &Citation) -> bool {
+        if c.kind != "document" {
+            return true;
+        }
+        let Some(id) = sextant_types::DocId::parse(&c.source) else {
+            return false;
+        };
+        matches!(
+            self.store().document(&id, &s.viewer),
+            Ok(Some(d)) if d.text.contains(&c.quote)
+        )
+    }
+}
+
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Markdown,
     Html,
+    Pdf,
+    Docx,
 }
 
 impl std::str::FromStr for ExportFormat {
@@ -536,8 +1037,10 @@ impl std::str::FromStr for ExportFormat {
         match s {
             "md" | "markdown" => Ok(ExportFormat::Markdown),
             "html" => Ok(ExportFormat::Html),
+            "pdf" => Ok(ExportFormat::Pdf),
+            "docx" => Ok(ExportFormat::Docx),
             other => Err(AppError::BadRequest(format!(
-                "format {other:?}: md or html (pdf and docx are not available yet)"
+                "format {other:?}: md, html, pdf or docx"
             ))),
         }
     }
@@ -548,6 +1051,20 @@ impl ExportFormat {
         match self {
             ExportFormat::Markdown => "text/markdown; charset=utf-8",
             ExportFormat::Html => "text/html; charset=utf-8",
+            ExportFormat::Pdf => "application/pdf",
+            ExportFormat::Docx => {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            }
+        }
+    }
+
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Markdown => "md",
+            ExportFormat::Html => "html",
+            ExportFormat::Pdf => "pdf",
+            ExportFormat::Docx => "docx",
         }
     }
 }
@@ -590,11 +1107,14 @@ impl App {
         id: &str,
         version: Option<u32>,
         format: ExportFormat,
-    ) -> Result<String> {
+    ) -> Result<Vec<u8>> {
         let view = self.report_get(s, id, version)?;
+        let v = &view.version;
         let out = match format {
-            ExportFormat::Markdown => sextant_report::export::markdown(&view.version),
-            ExportFormat::Html => sextant_report::export::html(&view.version),
+            ExportFormat::Markdown => sextant_report::export::markdown(v).into_bytes(),
+            ExportFormat::Html => sextant_report::export::html(v).into_bytes(),
+            ExportFormat::Pdf => sextant_report::pdf::pdf(v).map_err(AppError::internal)?,
+            ExportFormat::Docx => sextant_report::docx::docx(v).map_err(AppError::internal)?,
         };
         self.record(
             &with_text(s.event("report.export"), s, &view.version.banner).detail(format!(

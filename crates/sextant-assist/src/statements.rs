@@ -18,10 +18,29 @@ pub struct Statement {
     pub citation: Citation,
 }
 
+/// Whether a document title names one of the question's entities as a whole word ("Kenya
+/// security note" is about Kenya; "Kenyan" is not "Kenya").
+fn names_entity(title: &str, entities: &[String]) -> bool {
+    let words: Vec<String> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    entities.iter().any(|e| {
+        let e: Vec<String> = e
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        !e.is_empty() && words.windows(e.len()).any(|w| w == e.as_slice())
+    })
+}
+
 impl Assistant {
     /// At most `n` statements for `req.question`, best first, from what `req.viewer` may see
     /// (in `req.area` when set). When the question names something with a document of its own,
-    /// only that document's statements count (at least [`MIN_STATEMENT_SCORE`]); otherwise a
+    /// only statements of that document, or of documents whose title names it, count (at least
+    /// [`MIN_STATEMENT_SCORE`]); otherwise a
     /// statement needs the evidence an answer needs (`min_evidence`). Near-duplicates (the
     /// same text) are left out.
     pub fn statements(&self, req: &AskRequest, n: usize) -> Result<Vec<Statement>> {
@@ -45,6 +64,7 @@ impl Assistant {
             let hit = &g.hits[s.sentence.hit];
             if !g.entity_docs.is_empty()
                 && !g.entity_docs.iter().any(|(_, id, _)| *id == hit.doc_id)
+                && !names_entity(&hit.title, &g.question.entities)
             {
                 continue;
             }
@@ -72,5 +92,23 @@ impl Assistant {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_entity;
+
+    #[test]
+    fn titles_name_entities_as_whole_words() {
+        let e = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(names_entity("Kenya security note", &e(&["Kenya"])));
+        assert!(names_entity(
+            "Notes on South Sudan, 2026",
+            &e(&["South Sudan"])
+        ));
+        assert!(!names_entity("Kenyan tea", &e(&["Kenya"])));
+        assert!(!names_entity("Sudan", &e(&["South Sudan"])));
+        assert!(!names_entity("Kenya", &e(&[])));
     }
 }

@@ -171,6 +171,26 @@ pub fn best_span(
     best
 }
 
+/// Whether `quote` (with its document's `title`) still supports `claim` on its own: at least
+/// [`MIN_SUPPORT`] of the claim's content words, and every number it states. For text a person
+/// wrote: their citations are kept only where this holds.
+pub fn supports(claim: &str, quote: &str, title: &str) -> bool {
+    let words: HashSet<String> = content_words(claim).into_iter().collect();
+    if words.is_empty() {
+        return false;
+    }
+    let bag: HashSet<String> = content_words(&format!("{title} {quote}"))
+        .into_iter()
+        .collect();
+    if words
+        .iter()
+        .any(|w| w.chars().any(|c| c.is_ascii_digit()) && !bag.contains(w))
+    {
+        return false;
+    }
+    words.iter().filter(|w| bag.contains(*w)).count() as f32 / words.len() as f32 >= MIN_SUPPORT
+}
+
 /// Verifies `generated` against `sources` (numbered from 1).
 pub fn verify(
     generated: &str,

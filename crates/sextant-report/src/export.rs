@@ -6,7 +6,8 @@
 use crate::report::{Citation, Portion, SectionOut, Version};
 use crate::template::Form;
 
-fn cites(p: &Portion) -> String {
+/// " [1][2]": a portion's citation markers.
+pub fn cites(p: &Portion) -> String {
     if p.citations.is_empty() {
         return String::new();
     }
@@ -27,6 +28,21 @@ pub fn source_line(c: &Citation) -> String {
             Some(p) => format!("{}, page {p}", c.title),
             None => c.title.clone(),
         },
+    }
+}
+
+/// The colour of a banner (CAPCO display practice): green UNCLASSIFIED, blue CONFIDENTIAL,
+/// red SECRET, orange TOP SECRET, yellow TOP SECRET with compartments.
+pub fn banner_color(banner: &str) -> &'static str {
+    use sextant_access::{Level, Marking};
+    match Marking::parse(banner) {
+        Ok(m) if m.level() == Level::TopSecret && !m.sci().is_empty() => "#b8a000",
+        Ok(m) if m.level() == Level::TopSecret => "#e06c00",
+        Ok(m) if m.level() == Level::Secret => "#c8102e",
+        Ok(m) if m.level() == Level::Confidential => "#0033a0",
+        Ok(_) => "#007a33",
+        // Never shown lower than it may be: an unreadable banner is shown as the highest.
+        Err(_) => "#e06c00",
     }
 }
 
@@ -188,7 +204,7 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #999; padding
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::{Authority, Citation, Portion, SectionOut};
 

@@ -9,7 +9,9 @@
 //!   broken template never hides the others.
 
 pub mod diff;
+pub mod docx;
 pub mod export;
+pub mod pdf;
 pub mod report;
 pub mod store;
 pub mod template;

@@ -47,6 +47,9 @@ pub struct Portion {
 /// What a section was written from, to tell on refresh whether it changed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Evidence {
+    /// The table field it was for (a section's own question otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// A chunk id, or the request URL of an API call.
     pub source: String,
     /// sha256 of the text (or response) used.

@@ -151,6 +151,34 @@ impl Section {
             .or(self.query.as_deref())
             .unwrap_or(&self.heading)
     }
+
+    /// The section as an author's instruction asks for it. Sections are made of verified
+    /// source statements, so an instruction can change how many ("shorter", "longer", "more
+    /// detail") and what they are about ("focus on logistics": the words after "focus on" join
+    /// the retrieval question); it cannot ask for unsourced text.
+    pub fn with_instruction(&self, instruction: &str) -> Section {
+        let mut out = self.clone();
+        let lower = instruction.to_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+        if self.form != Form::Table && self.form != Form::Bluf {
+            let n = self.length();
+            if has(&["shorter", "brief", "concise", "less", "fewer", "summar"]) {
+                out.length = Some(n.div_ceil(2).max(1));
+            } else if has(&["longer", "more", "detail", "expand"]) {
+                out.length = Some((n * 2).min(MAX_LENGTH));
+            }
+        }
+        let focus = ["focus on ", "focus ", "about ", "emphasise ", "emphasize "]
+            .iter()
+            .find_map(|p| lower.find(p).map(|i| &instruction[i + p.len()..]));
+        if let Some(topic) = focus {
+            let topic = topic.trim().trim_end_matches('.');
+            if !topic.is_empty() && self.form != Form::Table {
+                out.question = Some(format!("{} {topic}", self.retrieval()));
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -247,7 +247,7 @@ fn error_event(body: impl serde::Serialize) -> Event {
 }
 
 /// The events as a response body; dropping the body (the client went away) drops `cancel`.
-fn event_stream(
+pub(crate) fn event_stream(
     rx: mpsc::UnboundedReceiver<Event>,
     cancel: CancelOnDrop,
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {

@@ -30,6 +30,7 @@ use sextant_app::{App, Session};
 use sextant_audit::AuditLog;
 use sextant_auth::Role;
 use sextant_ingest::ChunkConfig;
+use sextant_report::store::ReportStore;
 use sextant_retrieve::{Fusion, Retriever};
 use sextant_store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,7 +118,7 @@ impl AppState {
         wake_embedder: crossbeam_channel::Sender<()>,
     ) -> AppState {
         let limiter = Limiter::new(options.rate_limit_per_minute);
-        let app = Arc::new(App::new(
+        let app = App::new(
             assistant.clone(),
             audit.clone(),
             sextant_app::AppOptions {
@@ -128,7 +129,16 @@ impl AppState {
                 geo: options.geo.0.clone(),
                 templates: options.templates.clone(),
             },
-        ));
+        );
+        // Reports live beside the documents, in the data directory.
+        let reports = assistant.retriever().store().dir().join("reports");
+        let app = Arc::new(match ReportStore::open(&reports) {
+            Ok(store) => app.with_reports(Arc::new(store)),
+            Err(e) => {
+                tracing::error!(error = %e, dir = %reports.display(), "reports are unavailable: cannot open their directory");
+                app
+            }
+        });
         AppState {
             app,
             assistant,
@@ -223,7 +233,14 @@ async fn call<T: Send + 'static>(
         act::call_get,
         act::confirm,
         act::deny,
-        report::templates
+        report::templates,
+        report::generate,
+        report::list,
+        report::show,
+        report::refine,
+        report::refresh,
+        report::diff,
+        report::export
     ),
     components(schemas(
         geo::GeoSearchBody,
@@ -232,6 +249,8 @@ async fn call<T: Send + 'static>(
         geo::GeoAskBody,
         act::ActBody,
         act::ConfirmBody,
+        report::NewReportBody,
+        report::RefineBody,
         SearchRequestBody,
         SearchResponse,
         WireHit,
@@ -307,6 +326,12 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/v1/audit", get(audit_tail))
         .route("/v1/report-templates", get(report::templates))
+        .route("/v1/reports", get(report::list).post(report::generate))
+        .route("/v1/reports/{id}", get(report::show))
+        .route("/v1/reports/{id}/sections/{n}", post(report::refine))
+        .route("/v1/reports/{id}/refresh", post(report::refresh))
+        .route("/v1/reports/{id}/diff", get(report::diff))
+        .route("/v1/reports/{id}/export", get(report::export))
         .route("/v1/act", post(act::act))
         .route("/v1/calls", get(act::calls))
         .route("/v1/calls/{id}", get(act::call_get))
