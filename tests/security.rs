@@ -1126,16 +1126,41 @@ length = 3
         assert_eq!(s, StatusCode::OK);
         oracle.check("report list", &list);
         for (id, banner) in &reports {
-            assert_eq!(list.contains(id.as_str()), sees(banner), "{}: list", user.name);
+            assert_eq!(
+                list.contains(id.as_str()),
+                sees(banner),
+                "{}: list",
+                user.name
+            );
             let routes: Vec<(&str, String, Value)> = vec![
                 ("GET", format!("/v1/reports/{id}"), Value::Null),
                 ("GET", format!("/v1/reports/{id}?version=1"), Value::Null),
-                ("GET", format!("/v1/reports/{id}/diff?from=1&to=1"), Value::Null),
-                ("GET", format!("/v1/reports/{id}/export?format=md"), Value::Null),
-                ("GET", format!("/v1/reports/{id}/export?format=html"), Value::Null),
-                ("GET", format!("/v1/reports/{id}/export?format=docx"), Value::Null),
+                (
+                    "GET",
+                    format!("/v1/reports/{id}/diff?from=1&to=1"),
+                    Value::Null,
+                ),
+                (
+                    "GET",
+                    format!("/v1/reports/{id}/export?format=md"),
+                    Value::Null,
+                ),
+                (
+                    "GET",
+                    format!("/v1/reports/{id}/export?format=html"),
+                    Value::Null,
+                ),
+                (
+                    "GET",
+                    format!("/v1/reports/{id}/export?format=docx"),
+                    Value::Null,
+                ),
                 ("POST", format!("/v1/reports/{id}/refresh"), json!({})),
-                ("POST", format!("/v1/reports/{id}/sections/1"), json!({"move_to": 1})),
+                (
+                    "POST",
+                    format!("/v1/reports/{id}/sections/1"),
+                    json!({"move_to": 1}),
+                ),
             ];
             for (method, path, body) in routes {
                 let req = |path: &str| match method {

@@ -717,11 +717,19 @@ fn author_portions(form: Form, text: &str) -> Result<Vec<(Option<String>, String
 }
 
 impl App {
-    /// The newest version of `id` when `s` may see it (a report whose newest version is above
-    /// them is, to them, missing), with the versions they may see.
+    /// The newest version of `id` for a change by `s`, with the versions they may see. Only
+    /// the owner changes a report: a refresh or regeneration reads under the changer's access,
+    /// and anyone else's could raise the report above its owner (or write from sources its
+    /// owner may not see). A report `s` may not see at all is missing; one they see but do not
+    /// own is refused.
     fn head(&self, s: &Session, id: &str) -> Result<(ReportMeta, Vec<u32>, Version)> {
         let store = self.reports()?;
         let (meta, nums) = self.visible_versions(s, id)?;
+        if meta.owner != s.name {
+            return Err(AppError::Forbidden(
+                "only the report's owner changes it".into(),
+            ));
+        }
         if store.version_numbers(id).last() != nums.last() {
             return Err(AppError::NotFound);
         }
@@ -760,8 +768,8 @@ impl App {
             .map_err(AppError::internal)
     }
 
-    /// Refines section `n` (from 1) of report `id`: a new version. Only its owner (or an
-    /// admin) refines a report. Audited as `report.refine`.
+    /// Refines section `n` (from 1) of report `id`: a new version. Only its owner refines a
+    /// report. Audited as `report.refine`.
     pub fn report_refine(
         &self,
         s: &Session,
@@ -771,11 +779,6 @@ impl App {
     ) -> Result<ReportView> {
         s.require(Role::Reader)?;
         let (meta, mut nums, v) = self.head(s, id)?;
-        if meta.owner != s.name && !s.roles.contains(&Role::Admin) {
-            return Err(AppError::Forbidden(
-                "only the report's owner refines it".into(),
-            ));
-        }
         let count = v.sections.len();
         if n == 0 || n > count {
             return Err(AppError::BadRequest(format!(
@@ -895,7 +898,7 @@ impl App {
     /// Re-runs every section's retrieval and rewrites only those whose evidence changed (a
     /// table only in the fields that did); author-written sections are kept as written and
     /// flagged when a source they cite changed or went away. A new version only when something
-    /// changed. Audited as `report.refresh`.
+    /// changed. Only the owner refreshes a report. Audited as `report.refresh`.
     pub fn report_refresh(&self, s: &Session, id: &str) -> Result<Refreshed> {
         s.require(Role::Reader)?;
         let (meta, mut nums, v) = self.head(s, id)?;
