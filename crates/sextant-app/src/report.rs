@@ -426,6 +426,23 @@ impl App {
                 });
             }
         }
+        // Scopes the writer does not apply yet are said, never silently dropped.
+        let mut unapplied = Vec::new();
+        if let Some(t) = &sec.time {
+            unapplied.push(format!("the time window {:?}", fill(t, values)));
+        }
+        if let Some(f) = &sec.feed {
+            unapplied.push(format!("the feed {:?}", fill(f, values)));
+        }
+        if let Some(c) = &sec.connector {
+            unapplied.push(format!("the connected system {c:?}"));
+        }
+        let flag = (!unapplied.is_empty()).then(|| {
+            format!(
+                "{} not applied yet: the statements come from all documents you may see",
+                unapplied.join(" and ")
+            )
+        });
         Ok(Part {
             section: SectionOut {
                 heading: sec.heading.clone(),
@@ -434,7 +451,7 @@ impl App {
                 portions,
                 empty,
                 author_written: false,
-                flag: None,
+                flag,
                 instruction: instruction.map(str::to_string),
                 evidence,
             },
@@ -585,14 +602,16 @@ impl App {
         Ok(ReportView::new(meta, vec![1], version))
     }
 
-    /// The versions of report `id` that `s` may see (all but those above their access).
+    /// The versions of report `id` that `s` may see: those before the first above their access
+    /// (later ones too are withheld, so that the numbers they see have no gap).
     fn visible_versions(&self, s: &Session, id: &str) -> Result<(ReportMeta, Vec<u32>)> {
         let store = self.reports()?;
         let meta = store.meta(id).ok_or(AppError::NotFound)?;
         let nums: Vec<u32> = store
             .version_numbers(id)
             .into_iter()
-            .filter(|n| {
+            // Up to the first version above them: a gap in the numbers would tell of it.
+            .take_while(|n| {
                 store
                     .version(id, *n)
                     .is_some_and(|v| s.viewer.may_see(&v.banner))
