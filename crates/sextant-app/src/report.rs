@@ -339,7 +339,7 @@ impl App {
 
     /// Writes section `i` of a template (`sec`, with any instruction applied) with `values`.
     /// `reuse` is the section as it was and the table fields to rewrite: the other fields keep
-    /// their rows.
+    /// their rows. `known` is the section's evidence when the caller has just computed it.
     #[allow(clippy::too_many_arguments)]
     fn write_section(
         &self,
@@ -350,9 +350,10 @@ impl App {
         model: Option<&str>,
         instruction: Option<&str>,
         reuse: Option<(&Part, &BTreeSet<String>)>,
+        known: Option<Vec<Evidence>>,
     ) -> Result<Part> {
         let area = self.section_area(sec, values)?;
-        let evidence = self.section_evidence(s, sec, values)?;
+        let mut evidence = known;
         let mut sources = Sources::default();
         let mut portions = Vec::new();
         let mut empty = false;
@@ -400,6 +401,9 @@ impl App {
                 };
                 portions.push(portion);
             }
+            if evidence.is_none() {
+                evidence = Some(self.section_evidence(s, sec, values)?);
+            }
         } else {
             // Prose, bullets and the BLUF line are the best source statements themselves
             // (quote-first, like the span design of `ask`): each is supported by construction.
@@ -407,6 +411,21 @@ impl App {
             let mut req = AskRequest::new(&question, s.viewer.clone());
             req.area = area.clone();
             let found = self.assistant().statements(&req, sec.length())?;
+            // The statements written are the section's evidence (what `section_evidence`
+            // would find again).
+            evidence.get_or_insert_with(|| {
+                let mut e: Vec<Evidence> = found
+                    .iter()
+                    .map(|st| Evidence {
+                        key: None,
+                        source: st.citation.chunk_id.to_string(),
+                        hash: sha256(&st.text),
+                    })
+                    .collect();
+                e.sort();
+                e.dedup();
+                e
+            });
             if found.is_empty() {
                 empty = true;
                 portions.push(Portion {
@@ -453,7 +472,7 @@ impl App {
                 author_written: false,
                 flag,
                 instruction: instruction.map(str::to_string),
-                evidence,
+                evidence: evidence.unwrap_or_default(),
             },
             cites: sources.list,
         })
@@ -564,7 +583,7 @@ impl App {
         let mut parts = Vec::new();
         let total = t.sections.len();
         for (i, sec) in t.sections.iter().enumerate() {
-            let part = self.write_section(s, i, sec, &values, model, None, None)?;
+            let part = self.write_section(s, i, sec, &values, model, None, None, None)?;
             if !progress(i + 1, total, &part.section) {
                 return Err(AppError::BadRequest("cancelled".into()));
             }
@@ -841,6 +860,7 @@ impl App {
                     model.as_deref(),
                     Some(text),
                     None,
+                    None,
                 )?;
                 parts[n - 1].section.heading = old.heading.clone();
                 format!("regenerated section {n} ({}): {text}", old.heading)
@@ -978,6 +998,7 @@ impl App {
                 model.as_deref(),
                 old.instruction.as_deref(),
                 Some((&part, &changed)),
+                Some(now),
             )?;
             new.section.heading = old.heading.clone();
             regenerated.push(i + 1);

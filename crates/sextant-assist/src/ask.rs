@@ -17,13 +17,7 @@ impl Assistant {
         on_text: impl FnMut(&str, &str) -> bool,
     ) -> Result<(Answer, Grounding)> {
         let model = self.model(req.model.as_deref())?;
-        let g = self.ground(
-            &req.question,
-            &req.history,
-            req.k,
-            &req.viewer,
-            req.area.as_ref(),
-        )?;
+        let g = self.ground_request(req)?;
         let mut answer = self.answer(model, &req.question, &req.history, &g, on_text)?;
         if !req.trace {
             answer.trace = None;

@@ -26,6 +26,17 @@ impl Grounding {
 }
 
 impl Assistant {
+    /// [`Assistant::ground`] for a request (its question, history, depth, viewer and area).
+    pub(crate) fn ground_request(&self, req: &crate::AskRequest) -> Result<Grounding> {
+        self.ground(
+            &req.question,
+            &req.history,
+            req.k,
+            &req.viewer,
+            req.area.as_ref(),
+        )
+    }
+
     /// Retrieval and evidence scoring for a question (with its history), over what `viewer` may
     /// see: every search and every term statistic runs inside their scope.
     ///

@@ -44,13 +44,7 @@ impl Assistant {
     /// statement needs the evidence an answer needs (`min_evidence`). Near-duplicates (the
     /// same text) are left out.
     pub fn statements(&self, req: &AskRequest, n: usize) -> Result<Vec<Statement>> {
-        let g = self.ground(
-            &req.question,
-            &req.history,
-            req.k,
-            &req.viewer,
-            req.area.as_ref(),
-        )?;
+        let g = self.ground_request(req)?;
         let floor = if g.entity_docs.is_empty() {
             self.options.min_evidence
         } else {
