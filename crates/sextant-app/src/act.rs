@@ -452,6 +452,13 @@ fn audit_call(
 }
 
 impl App {
+    /// How many connected systems `s` may use (0 when none are configured).
+    pub fn connector_count(&self, s: &Session) -> usize {
+        self.connect
+            .as_deref()
+            .map_or(0, |c| connectors_for(s, &c.connectors).len())
+    }
+
     fn connect(&self) -> Result<&Connect> {
         self.connect
             .as_deref()

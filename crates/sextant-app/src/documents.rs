@@ -1,4 +1,4 @@
-//! Writing and reading documents: upload, feed push, get, delete.
+//! Writing and reading documents: upload, feed push, list, get, delete.
 
 use crate::{banner, with_text, App, AppError, Result, Session};
 use sextant_access::Marking;
@@ -7,7 +7,30 @@ use sextant_auth::Role;
 use sextant_feeds::{CsvColumns, FeedFormat};
 use sextant_ingest::{Deleted, FeedReport, IngestOptions, MarkingPolicy, Outcome};
 use sextant_store::Viewer;
-use sextant_types::{DocId, Document};
+use sextant_types::{DocId, Document, DocumentMeta};
+
+/// Which documents a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFilter {
+    /// Words the title or source must hold (case-insensitive substring).
+    pub text: Option<String>,
+    /// The classification level the banner must start with ("SECRET" matches "SECRET//NOFORN").
+    pub marking: Option<String>,
+    /// Feed records instead of documents.
+    pub records: bool,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// A page of documents, newest first.
+#[derive(Debug, Clone)]
+pub struct DocumentList {
+    pub documents: Vec<DocumentMeta>,
+    /// How many the filter matched among what the session may see.
+    pub total: usize,
+    /// Roll-up of the page.
+    pub marking: String,
+}
 
 /// One uploaded file: its name (final path component only) and bytes.
 pub struct Upload {
@@ -265,6 +288,56 @@ impl App {
                 )),
         )?;
         Ok(report)
+    }
+
+    /// The documents (or feed records) the session may see, filtered and paged, newest first.
+    /// Hidden documents count nowhere: not in the page, not in the total.
+    pub fn documents(&self, s: &Session, f: &DocumentFilter) -> Result<DocumentList> {
+        s.require(Role::Reader)?;
+        let text = f
+            .text
+            .as_deref()
+            .map(str::to_lowercase)
+            .filter(|t| !t.trim().is_empty());
+        let level = f
+            .marking
+            .as_deref()
+            .map(|m| m.trim().to_uppercase())
+            .filter(|m| !m.is_empty());
+        let mut all = self
+            .store()
+            .documents(&s.viewer)
+            .map_err(AppError::internal)?;
+        all.retain(|m| {
+            m.feed.is_some() == f.records
+                && text.as_ref().is_none_or(|t| {
+                    m.title.to_lowercase().contains(t) || m.source.to_lowercase().contains(t)
+                })
+                && level
+                    .as_ref()
+                    .is_none_or(|l| m.marking == *l || m.marking.starts_with(&format!("{l}//")))
+        });
+        all.sort_by(|a, b| {
+            b.ingested_at
+                .cmp(&a.ingested_at)
+                .then_with(|| a.title.cmp(&b.title))
+        });
+        let total = all.len();
+        let documents: Vec<DocumentMeta> = all
+            .into_iter()
+            .skip(f.offset)
+            .take(f.limit.clamp(1, 1000))
+            .collect();
+        let marking = banner(documents.iter().map(|d| d.marking.as_str()))?;
+        let ev = s
+            .event("document.list")
+            .docs(documents.iter().map(|d| d.doc_id.to_string()));
+        self.record(&with_text(ev, s, &marking).detail(format!("{} of {total}", documents.len())))?;
+        Ok(DocumentList {
+            documents,
+            total,
+            marking,
+        })
     }
 
     /// A document the session may see; `NotFound` for one that is absent or hidden alike.

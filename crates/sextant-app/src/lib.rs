@@ -14,13 +14,16 @@
 
 pub mod act;
 mod answers;
+pub mod conversations;
 mod documents;
 pub mod report;
 mod search;
 pub mod users;
 
 pub use answers::{AskInput, CompareInput};
-pub use documents::{FeedInput, Upload, UploadOutcome, UploadStatus, Uploaded};
+pub use documents::{
+    DocumentFilter, DocumentList, FeedInput, Upload, UploadOutcome, UploadStatus, Uploaded,
+};
 pub use search::{SearchInput, Searched};
 
 use sextant_access::Marking;
@@ -201,6 +204,8 @@ pub struct App {
     connect: Option<Arc<act::Connect>>,
     /// The report store, when the data directory has one open.
     reports: Option<Arc<sextant_report::store::ReportStore>>,
+    /// The conversation store, when the data directory has one open.
+    conversations: Option<Arc<conversations::ConversationStore>>,
 }
 
 impl App {
@@ -211,6 +216,7 @@ impl App {
             options,
             connect: None,
             reports: None,
+            conversations: None,
         }
     }
 
@@ -223,6 +229,21 @@ impl App {
     pub fn with_reports(mut self, reports: Arc<sextant_report::store::ReportStore>) -> App {
         self.reports = Some(reports);
         self
+    }
+
+    pub fn with_conversations(mut self, c: Arc<conversations::ConversationStore>) -> App {
+        self.conversations = Some(c);
+        self
+    }
+
+    /// The conversation store with the audit log its calls write to.
+    pub fn conversations(&self) -> Result<(&conversations::ConversationStore, &AuditLog)> {
+        match &self.conversations {
+            Some(c) => Ok((c, &self.audit)),
+            None => Err(AppError::internal(
+                "conversations are unavailable: their directory could not be opened",
+            )),
+        }
     }
 
     pub fn assistant(&self) -> &Arc<Assistant> {
@@ -270,6 +291,27 @@ impl App {
             sextant_audit::redact(r, |m| s.viewer.may_see(m));
         }
         Ok(records)
+    }
+}
+
+impl App {
+    /// Checks the audit chain from its first record (admins only), audited as `audit.verify`.
+    /// `None` when this process keeps no audit file.
+    pub fn audit_verify(&self, s: &Session) -> Result<Option<sextant_audit::Verification>> {
+        s.require(Role::Admin)?;
+        let Some(path) = self.audit.path() else {
+            return Ok(None);
+        };
+        let v = sextant_audit::verify(path).map_err(AppError::internal)?;
+        self.record(
+            &s.event("audit.verify")
+                .marking("UNCLASSIFIED")
+                .detail(match &v.broken {
+                    None => format!("{} records, chain intact", v.records),
+                    Some(b) => format!("broken at line {}: {}", b.line, b.reason),
+                }),
+        )?;
+        Ok(Some(v))
     }
 }
 

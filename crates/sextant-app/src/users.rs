@@ -39,6 +39,18 @@ pub fn remove_user(audit: &AuditLog, s: &Session, users_file: &Path, name: &str)
     Ok(removed)
 }
 
+/// The users (name, clearance, roles; never a token), audited as `user.list`.
+pub fn list_users(
+    audit: &AuditLog,
+    s: &Session,
+    users_file: &Path,
+) -> Result<Vec<sextant_auth::UserRecord>> {
+    s.require(Role::Admin)?;
+    let users = sextant_auth::list_users(users_file).map_err(refused)?;
+    record(audit, s, "user.list", format!("{}", users.len()))?;
+    Ok(users)
+}
+
 fn record(audit: &AuditLog, s: &Session, action: &str, detail: String) -> Result<()> {
     audit
         .record(&s.event(action).marking("UNCLASSIFIED").detail(detail))

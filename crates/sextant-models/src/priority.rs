@@ -29,6 +29,11 @@ pub fn waiting() -> bool {
     WAITING.load(Ordering::SeqCst) > 0
 }
 
+/// How many requests are waiting on (or running on) the models right now.
+pub fn waiting_count() -> usize {
+    WAITING.load(Ordering::SeqCst)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -229,12 +229,11 @@ fn too_many(wait: Duration) -> Response {
     resp
 }
 
-/// Routes anyone may call: liveness and the API description carry no data.
-/// Routes served without credentials: liveness, the API description, and the map page's
-/// static assets (public code and Natural Earth polygons; every API call the page makes carries
-/// the user's token).
+/// Routes served without credentials: liveness, the API description, and the web app's static
+/// files (public code and Natural Earth polygons; every API call the app makes carries the
+/// user's credentials).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/openapi.json" | "/map") || path.starts_with("/map/")
+    matches!(path, "/healthz" | "/openapi.json") || crate::web::is_public(path)
 }
 
 /// Resolves the caller, applies the rate limit, and hands the request on with a [`Session`]

@@ -18,6 +18,7 @@ use sextant_models::generate::ChatMessage;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
+use crate::conversations;
 use crate::error::{ApiError, ErrorCode};
 use crate::{call, spawn_use_case, AppState};
 use sextant_act::Tool;
@@ -72,6 +73,9 @@ pub struct ChatBody {
     /// Server-sent events (default) or one JSON answer.
     #[serde(default = "yes")]
     pub stream: bool,
+    /// One of the caller's conversations (`/v1/conversations`): the question and the final
+    /// answer are appended to it.
+    pub conversation: Option<String>,
 }
 
 fn yes() -> bool {
@@ -185,12 +189,19 @@ pub async fn chat(
     let Json(body) = body?;
     let (question, history) = split_conversation(body.messages)?;
     state.assistant.model(body.model.as_deref())?;
+    let conversation = body.conversation.clone();
+    if let Some(id) = &conversation {
+        conversations::check(&state, session.clone(), id.clone()).await?;
+    }
     // A question about what a connected system holds goes to it first (the documents when the
     // model makes no call): the act answer, with "route": "act".
     let (q, m, s) = (question.clone(), body.model.clone(), session.clone());
     if let Some(acted) = call(&state, move |app| app.chat_act(&s, &q, m)).await? {
         let mut v = serde_json::to_value(&acted).map_err(ApiError::internal)?;
         v["route"] = serde_json::json!("act");
+        if let Some(id) = conversation {
+            conversations::append(&state, session.clone(), id, question.clone(), v.clone()).await?;
+        }
         if !body.stream {
             return Ok(Json(v).into_response());
         }
@@ -202,16 +213,35 @@ pub async fn chat(
         .map(|e| Ok::<_, Infallible>(e.expect("serialisable")));
         return Ok(Sse::new(futures_util::stream::iter(events)).into_response());
     }
-    let mut input = AskInput::new(question);
+    let mut input = AskInput::new(question.clone());
     input.history = history;
     input.model = body.model;
     input.k = body.k;
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
-    let (job, cancel) = spawn_answer(&state, session, input, tx);
+    let (job, cancel) = spawn_answer(&state, session.clone(), input, tx);
+    // The turn is kept once the answer is whole (before the client is told it is done).
+    let keep = {
+        let state = state.clone();
+        move |answer: &Answer| {
+            let (state, session) = (state.clone(), session.clone());
+            let (conversation, question) = (conversation.clone(), question.clone());
+            let detail = serde_json::to_value(answer);
+            async move {
+                match conversation {
+                    Some(id) => {
+                        let detail = detail.map_err(ApiError::internal)?;
+                        conversations::append(&state, session, id, question, detail).await
+                    }
+                    None => Ok(()),
+                }
+            }
+        }
+    };
     if !body.stream {
         while rx.recv().await.is_some() {}
         let answer = job.await.map_err(ApiError::internal)??;
         drop(cancel);
+        keep(&answer).await?;
         return Ok(Json(answer).into_response());
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel::<Event>();
@@ -226,7 +256,10 @@ pub async fn chat(
             }
         }
         let last = match job.await {
-            Ok(Ok(answer)) => Event::default().event("answer").json_data(&answer),
+            Ok(Ok(answer)) => match keep(&answer).await {
+                Ok(()) => Event::default().event("answer").json_data(&answer),
+                Err(e) => Event::default().event("error").json_data(e.body()),
+            },
             Ok(Err(e)) => Event::default().event("error").json_data(e.body()),
             Err(e) => Event::default()
                 .event("error")

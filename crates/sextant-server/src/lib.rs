@@ -4,15 +4,17 @@
 //! `router(state)` is the whole API, testable with `tower::ServiceExt::oneshot`; [`serve`]
 //! binds it to a socket and runs the embedding catch-up thread beside it.
 
+pub mod account;
 pub mod act;
 pub mod auth;
 pub mod chat;
+pub mod conversations;
 pub mod error;
 pub mod geo;
-pub mod map;
 pub mod metrics;
 pub mod report;
 pub mod tls;
+pub mod web;
 pub mod wire;
 
 use auth::{Auth, AuthMode, Limiter};
@@ -26,6 +28,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use error::{ApiError, ErrorCode};
 use sextant_access::Marking;
+use sextant_app::conversations::ConversationStore;
 use sextant_app::{App, Session};
 use sextant_audit::AuditLog;
 use sextant_auth::Role;
@@ -132,10 +135,19 @@ impl AppState {
         );
         // Reports live beside the documents, in the data directory.
         let reports = assistant.retriever().store().dir().join("reports");
-        let app = Arc::new(match ReportStore::open(&reports) {
+        let app = match ReportStore::open(&reports) {
             Ok(store) => app.with_reports(Arc::new(store)),
             Err(e) => {
                 tracing::error!(error = %e, dir = %reports.display(), "reports are unavailable: cannot open their directory");
+                app
+            }
+        };
+        // So do conversations.
+        let dir = assistant.retriever().store().dir().join("conversations");
+        let app = Arc::new(match ConversationStore::open(&dir) {
+            Ok(store) => app.with_conversations(Arc::new(store)),
+            Err(e) => {
+                tracing::error!(error = %e, dir = %dir.display(), "conversations are unavailable: cannot open their directory");
                 app
             }
         });
@@ -225,6 +237,18 @@ async fn call<T: Send + 'static>(
         readyz,
         metrics_text,
         audit_tail,
+        account::me,
+        account::documents,
+        account::users,
+        account::add_user,
+        account::remove_user,
+        account::status,
+        account::audit_verify,
+        conversations::list,
+        conversations::create,
+        conversations::get,
+        conversations::rename,
+        conversations::delete,
         geo::geo_search,
         geo::geo_ask,
         geo::push_feed,
@@ -248,6 +272,13 @@ async fn call<T: Send + 'static>(
         geo::HitFeature,
         geo::GeoAskBody,
         act::ActBody,
+        account::Me,
+        account::DocumentItem,
+        account::DocumentList,
+        account::NewUserBody,
+        account::ModelStatus,
+        account::SystemStatus,
+        conversations::ConversationBody,
         act::ConfirmBody,
         report::NewReportBody,
         report::RefineBody,
@@ -305,11 +336,14 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState) -> Router {
     let opts = state.options.clone();
     let upload = Router::new()
-        .route("/v1/documents", post(upload_documents))
+        .route(
+            "/v1/documents",
+            post(upload_documents).get(account::documents),
+        )
         .layer(DefaultBodyLimit::max(opts.max_upload_bytes));
     let feeds = geo::feed_routes().layer(DefaultBodyLimit::max(opts.max_feed_bytes));
     let basemap = opts.geo.0.as_ref().map(|g| Arc::new(g.basemap_geojson()));
-    let map = map::routes(map::MapAssets::locate(basemap));
+    let web = web::routes(web::WebAssets::locate(), basemap);
     let api = Router::new()
         .route(
             "/v1/documents/{id}",
@@ -325,6 +359,24 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/v1/audit", get(audit_tail))
+        .route("/v1/audit/verify", get(account::audit_verify))
+        .route("/v1/me", get(account::me))
+        .route("/v1/status", get(account::status))
+        .route("/v1/users", get(account::users).post(account::add_user))
+        .route(
+            "/v1/users/{name}",
+            axum::routing::delete(account::remove_user),
+        )
+        .route(
+            "/v1/conversations",
+            get(conversations::list).post(conversations::create),
+        )
+        .route(
+            "/v1/conversations/{id}",
+            get(conversations::get)
+                .patch(conversations::rename)
+                .delete(conversations::delete),
+        )
         .route("/v1/report-templates", get(report::templates))
         .route("/v1/reports", get(report::list).post(report::generate))
         .route("/v1/reports/{id}", get(report::show))
@@ -343,7 +395,7 @@ pub fn router(state: AppState) -> Router {
     upload
         .merge(feeds)
         .merge(api)
-        .merge(map)
+        .merge(web)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -504,6 +504,14 @@ impl Store {
             .filter(|m| viewer.may_see(&m.marking)))
     }
 
+    /// Metadata of every document `viewer` may see all of (the rule of
+    /// [`Store::document_meta`]), in no particular order.
+    pub fn documents(&self, viewer: &Viewer) -> Result<Vec<DocumentMeta>> {
+        let mut all = self.text.documents()?;
+        all.retain(|m| viewer.may_see(&m.marking));
+        Ok(all)
+    }
+
     /// A document with its text, under the same rule as [`Store::document_meta`].
     pub fn document(&self, id: &DocId, viewer: &Viewer) -> Result<Option<Document>> {
         Ok(self

@@ -1,176 +1,175 @@
-//! The offline map UI at `/map`: static files from `deploy/map/` (the page, its script and style,
-//! and Leaflet from `deploy/map/node_modules/leaflet/dist/`, installed by `npm ci`) and the
-//! basemap, a GeoJSON FeatureCollection of country polygons held in memory.
+//! The web app at `/`: static files from `deploy/web/dist/` (built by `npm ci && npm run build`
+//! in `deploy/web`; Vite puts every script, stylesheet and image under `assets/`), and the
+//! map's basemap, a GeoJSON FeatureCollection of country polygons held in memory, at
+//! `/map/basemap.geojson`. `/map` (the map page of earlier releases) redirects to the app's map
+//! view.
 //!
-//! No authentication here: these are public static assets, and every API call the page makes
-//! carries the user's bearer token. What is served is narrow on purpose: an allowlist of file
-//! extensions, path components of plain characters only (no `..`, no absolute paths, no hidden
-//! files), and the canonical path must stay under the assets directory, so a symlink cannot
-//! point out of it. Every response carries a strict Content-Security-Policy: the page runs only
-//! its own scripts, so even a slip in how it renders document text cannot run injected code.
+//! No authentication here: these are public static assets, and every API call the app makes
+//! carries the user's bearer token (or rides on the client certificate). What is served is
+//! narrow on purpose: an allowlist of file extensions, path components of plain characters only
+//! (no `..`, no absolute paths, no hidden files), and the canonical path must stay under the
+//! assets directory, so a symlink cannot point out of it. Every response carries a strict
+//! Content-Security-Policy: the app runs only its own scripts, so even a slip in how it renders
+//! document text cannot run injected code.
 
 use crate::error::{ApiError, ErrorCode};
 use axum::body::{Body, Bytes};
 use axum::extract::Path as UrlPath;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The policy sent with every `/map` response. Leaflet needs nothing beyond `'self'`: it sets
-/// element positions through the CSSOM (`el.style.transform = …`), which `style-src` does not
-/// govern, and its marker images come from its own stylesheet (`img-src 'self'`; `data:` for
-/// any inline icon).
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+/// The policy sent with every response of the app. Leaflet and Preact set element styles
+/// through the CSSOM (`el.style.transform = …`), which `style-src` does not govern; Leaflet's
+/// marker images come from the bundled stylesheet (`img-src 'self'`; `data:` for inline icons,
+/// `blob:` for exported reports the app hands to the browser as downloads).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; \
      style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
-/// What the page's files are, where they live, and the basemap to draw under them.
+/// Where the app's built files live.
 #[derive(Debug, Clone)]
-pub struct MapAssets {
-    /// Canonical path of the directory holding `index.html` (normally `deploy/map`).
+pub struct WebAssets {
+    /// Canonical path of the directory holding `index.html` (normally `deploy/web/dist`).
     dir: PathBuf,
-    basemap: Option<Arc<String>>,
 }
 
-/// The file that marks an assets directory, and the one that shows `npm ci` has run in it.
+/// The file that marks a built app.
 const INDEX: &str = "index.html";
-const LEAFLET_DIST: &str = "node_modules/leaflet/dist";
 
-/// How to run the install step; shown when the assets are missing.
-const NOT_INSTALLED: &str = "The map UI is not installed on this server. From the Sextant source \
-     tree run `npm ci --prefix deploy/map` (or `bash scripts/setup-browser.sh`) and restart \
-     `sextant serve`, or set SEXTANT_MAP_DIR to a directory holding index.html and \
-     node_modules/leaflet.\n";
+/// How to run the build step; shown when the app is missing.
+const NOT_INSTALLED: &str = "The web app is not built on this server. From the Sextant source \
+     tree run `npm ci --prefix deploy/web && npm run build --prefix deploy/web` (or `bash \
+     scripts/setup-browser.sh`) and restart `sextant serve`, or set SEXTANT_WEB_DIR to a \
+     directory holding the built app (index.html and assets/).\n";
 
-impl MapAssets {
-    /// Finds the assets: `$SEXTANT_MAP_DIR` when set (and only there), else `./deploy/map`, else
-    /// `deploy/map` in the directory of the running binary or any of its ancestors (the binary
-    /// lives in `target/{debug,release}/` of the source tree). `None` when no directory with
-    /// `index.html` and an installed Leaflet is found; the reason is logged.
-    pub fn locate(basemap: Option<Arc<String>>) -> Option<MapAssets> {
-        let env = std::env::var_os("SEXTANT_MAP_DIR")
+impl WebAssets {
+    /// Finds the app: `$SEXTANT_WEB_DIR` when set (and only there), else `./deploy/web/dist`,
+    /// else, walking up from the running binary, `web/` beside its `bin/` (an installed bundle)
+    /// or `deploy/web/dist` (the binary in `target/{debug,release}/` of the source tree).
+    /// `None` when no directory with `index.html` is found; the reason is logged.
+    pub fn locate() -> Option<WebAssets> {
+        let env = std::env::var_os("SEXTANT_WEB_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
         let cwd = std::env::current_dir().ok();
         let exe = std::env::current_exe().ok();
-        locate_in(env.as_deref(), cwd.as_deref(), exe.as_deref(), basemap)
+        locate_in(env.as_deref(), cwd.as_deref(), exe.as_deref())
     }
 
-    /// Assets in `dir`, which must hold `index.html` and `node_modules/leaflet/dist/leaflet.js`.
-    pub fn at(dir: &Path, basemap: Option<Arc<String>>) -> Option<MapAssets> {
-        if !is_installed(dir) {
+    /// The app in `dir`, which must hold `index.html`.
+    pub fn at(dir: &Path) -> Option<WebAssets> {
+        if !dir.join(INDEX).is_file() {
             return None;
         }
         let dir = dir.canonicalize().ok()?;
-        Some(MapAssets { dir, basemap })
+        Some(WebAssets { dir })
     }
 
     /// The directory the files are served from.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-
-    /// Whether a basemap is loaded.
-    pub fn has_basemap(&self) -> bool {
-        self.basemap.is_some()
-    }
 }
 
-fn is_installed(dir: &Path) -> bool {
-    dir.join(INDEX).is_file() && dir.join(LEAFLET_DIST).join("leaflet.js").is_file()
-}
-
-/// [`MapAssets::locate`] with its inputs given, so it can be tested without touching the
+/// [`WebAssets::locate`] with its inputs given, so it can be tested without touching the
 /// process environment.
-fn locate_in(
-    env: Option<&Path>,
-    cwd: Option<&Path>,
-    exe: Option<&Path>,
-    basemap: Option<Arc<String>>,
-) -> Option<MapAssets> {
+fn locate_in(env: Option<&Path>, cwd: Option<&Path>, exe: Option<&Path>) -> Option<WebAssets> {
     if let Some(dir) = env {
         // An explicit setting is not second-guessed: a wrong one is reported, not skipped.
-        let found = MapAssets::at(dir, basemap);
+        let found = WebAssets::at(dir);
         if found.is_none() {
-            tracing::warn!(dir = %dir.display(), "SEXTANT_MAP_DIR has no index.html with an installed Leaflet; /map is off");
+            tracing::warn!(dir = %dir.display(), "SEXTANT_WEB_DIR holds no index.html; the web app is off");
         }
         return found;
     }
     let mut candidates = Vec::new();
     if let Some(cwd) = cwd {
-        candidates.push(cwd.join("deploy/map"));
+        candidates.push(cwd.join("deploy/web/dist"));
     }
     if let Some(bin_dir) = exe.and_then(Path::parent) {
-        candidates.extend(bin_dir.ancestors().map(|a| a.join("deploy/map")));
+        for a in bin_dir.ancestors() {
+            candidates.push(a.join("web"));
+            candidates.push(a.join("deploy/web/dist"));
+        }
     }
     for dir in &candidates {
-        if let Some(found) = MapAssets::at(dir, basemap.clone()) {
+        if let Some(found) = WebAssets::at(dir) {
             return Some(found);
         }
     }
-    match candidates.iter().find(|d| d.join(INDEX).is_file()) {
-        Some(dir) => {
-            tracing::warn!(dir = %dir.display(), "map UI found but Leaflet is not installed (npm ci --prefix deploy/map); /map is off")
-        }
-        None => tracing::info!("map UI assets (deploy/map) not found; /map is off"),
-    }
+    tracing::info!("web app (deploy/web/dist) not found; / answers how to build it");
     None
 }
 
-/// The `/map` routes. With `None` every one of them answers 503 saying how to install the UI.
-pub fn routes<S: Clone + Send + Sync + 'static>(assets: Option<MapAssets>) -> Router<S> {
+/// Redirects the map page of earlier releases to the app's map view.
+async fn to_map_view() -> Redirect {
+    Redirect::to("/#/map")
+}
+
+/// The app's routes. With `None` the app's pages answer 503 saying how to build it.
+pub fn routes<S: Clone + Send + Sync + 'static>(
+    assets: Option<WebAssets>,
+    basemap: Option<Arc<String>>,
+) -> Router<S> {
+    // One copy at start; each response then shares the bytes.
+    let basemap = basemap.map(|b| Bytes::from(b.as_str().to_owned()));
+    let basemap = move || {
+        let basemap = basemap.clone();
+        async move {
+            match basemap {
+                Some(bytes) => file_response(bytes, "application/geo+json"),
+                None => ApiError::new(
+                    ErrorCode::NotFound,
+                    "no basemap: this server was started without the Natural Earth \
+                     country polygons, so the map shows no countries",
+                )
+                .into_response(),
+            }
+        }
+    };
+    let router = Router::new()
+        .route("/map", get(to_map_view))
+        .route("/map/", get(to_map_view))
+        .route("/map/basemap.geojson", get(basemap));
     let router = match assets {
         None => {
             let off = || async { (StatusCode::SERVICE_UNAVAILABLE, NOT_INSTALLED).into_response() };
-            Router::new()
-                .route("/map", get(off))
-                .route("/map/", get(off))
-                .route("/map/{*rest}", get(off))
+            router
+                .route("/", get(off))
+                .route("/index.html", get(off))
+                .route("/assets/{*rest}", get(off))
         }
         Some(assets) => {
             let dir = Arc::new(assets.dir);
-            let leaflet = Arc::new(dir.join(LEAFLET_DIST));
-            // One copy at start; each response then shares the bytes.
-            let basemap = assets.basemap.map(|b| Bytes::from(b.as_str().to_owned()));
             let index = {
                 let dir = dir.clone();
                 move || serve_file(dir.clone(), INDEX.to_string(), TOP_LEVEL)
             };
-            let file = {
-                let dir = dir.clone();
-                move |UrlPath(name): UrlPath<String>| serve_file(dir.clone(), name, TOP_LEVEL)
+            let file = move |UrlPath(path): UrlPath<String>| {
+                serve_file(dir.clone(), format!("assets/{path}"), ASSETS)
             };
-            let vendor =
-                move |UrlPath(path): UrlPath<String>| serve_file(leaflet.clone(), path, VENDOR);
-            let basemap = move || {
-                let basemap = basemap.clone();
-                async move {
-                    match basemap {
-                        Some(bytes) => file_response(bytes, "application/geo+json"),
-                        None => ApiError::new(
-                            ErrorCode::NotFound,
-                            "no basemap: this server was started without the Natural Earth \
-                             country polygons, so the map shows no countries",
-                        )
-                        .into_response(),
-                    }
-                }
-            };
-            Router::new()
-                .route("/map", get(index.clone()))
-                .route("/map/", get(index))
-                .route("/map/basemap.geojson", get(basemap))
-                .route("/map/vendor/leaflet/{*path}", get(vendor))
-                .route("/map/{file}", get(file))
+            router
+                .route("/", get(index.clone()))
+                .route("/index.html", get(index))
+                .route("/assets/{*path}", get(file))
         }
     };
     router.layer(axum::middleware::map_response(security_headers))
 }
 
-/// Adds the page's security headers to every `/map` response, errors included.
+/// Whether `path` is one of the app's public routes (static files; no data).
+pub fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/index.html" | "/map" | "/map/" | "/map/basemap.geojson"
+    ) || path.starts_with("/assets/")
+}
+
+/// Adds the app's security headers to every response, errors included.
 async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
@@ -200,13 +199,13 @@ struct Allow {
 }
 
 const TOP_LEVEL: Allow = Allow {
-    extensions: &["html", "js", "css", "png", "svg"],
+    extensions: &["html"],
     nested: false,
 };
 
-/// Leaflet's `dist/`: the script, its stylesheet, marker images and the source map.
-const VENDOR: Allow = Allow {
-    extensions: &["js", "css", "png", "svg", "map"],
+/// What Vite writes under `assets/`: scripts, stylesheets, images, fonts, source maps.
+const ASSETS: Allow = Allow {
+    extensions: &["js", "css", "png", "svg", "woff2", "map", "json"],
     nested: true,
 };
 
@@ -217,6 +216,7 @@ fn content_type(ext: &str) -> Option<&'static str> {
         "css" => "text/css; charset=utf-8",
         "png" => "image/png",
         "svg" => "image/svg+xml",
+        "woff2" => "font/woff2",
         "map" | "json" => "application/json",
         "geojson" => "application/geo+json",
         _ => return None,
@@ -272,7 +272,7 @@ fn read_under(base: &Path, rel: &str) -> Option<Vec<u8>> {
     if !path.starts_with(&base) {
         tracing::warn!(
             path = rel,
-            "map asset resolves outside its directory; refused"
+            "web asset resolves outside its directory; refused"
         );
         return None;
     }
@@ -301,7 +301,7 @@ mod tests {
     use axum::http::Request;
     use tower::ServiceExt;
 
-    /// A map directory like `deploy/map` after `npm ci`, inside a parent holding a secret.
+    /// A built app like `deploy/web/dist`, inside a parent holding a secret.
     struct Fixture {
         root: tempfile::TempDir,
     }
@@ -309,38 +309,30 @@ mod tests {
     impl Fixture {
         fn new() -> Fixture {
             let root = tempfile::tempdir().unwrap();
-            let dir = root.path().join("deploy/map");
-            let dist = dir.join(LEAFLET_DIST);
-            std::fs::create_dir_all(dist.join("images")).unwrap();
+            let dir = root.path().join("deploy/web/dist");
+            std::fs::create_dir_all(dir.join("assets/images")).unwrap();
             std::fs::write(root.path().join("secret.txt"), "secret").unwrap();
             std::fs::write(root.path().join("secret.js"), "secret").unwrap();
-            std::fs::write(dir.join("index.html"), "<!doctype html><title>map</title>").unwrap();
-            std::fs::write(dir.join("map.js"), "// map").unwrap();
-            std::fs::write(dir.join("map.css"), "body{}").unwrap();
-            std::fs::write(dir.join("package.json"), "{}").unwrap();
-            std::fs::write(dir.join(".env.js"), "hidden").unwrap();
-            std::fs::write(dist.join("leaflet.js"), "// leaflet").unwrap();
-            std::fs::write(dist.join("leaflet.css"), ".leaflet{}").unwrap();
-            std::fs::write(dist.join("images/marker-icon.png"), b"\x89PNG").unwrap();
+            std::fs::write(dir.join("index.html"), "<!doctype html><title>app</title>").unwrap();
+            std::fs::write(dir.join("assets/index-1a2b.js"), "// app").unwrap();
+            std::fs::write(dir.join("assets/index-1a2b.css"), "body{}").unwrap();
+            std::fs::write(dir.join("assets/.env.js"), "hidden").unwrap();
+            std::fs::write(dir.join("assets/package.toml"), "hidden").unwrap();
+            std::fs::write(dir.join("assets/images/marker-icon.png"), b"\x89PNG").unwrap();
             #[cfg(unix)]
-            {
-                std::os::unix::fs::symlink(root.path().join("secret.js"), dist.join("out.js"))
-                    .unwrap();
-                std::os::unix::fs::symlink(root.path().join("secret.js"), dir.join("out.js"))
-                    .unwrap();
-            }
+            std::os::unix::fs::symlink(root.path().join("secret.js"), dir.join("assets/out.js"))
+                .unwrap();
             Fixture { root }
         }
 
         fn dir(&self) -> PathBuf {
-            self.root.path().join("deploy/map")
+            self.root.path().join("deploy/web/dist")
         }
 
         fn app(&self, basemap: Option<&str>) -> Router {
             let basemap = basemap.map(|b| Arc::new(b.to_string()));
-            routes(Some(
-                MapAssets::at(&self.dir(), basemap).expect("fixture is installed"),
-            ))
+            let assets = WebAssets::at(&self.dir()).expect("fixture is built");
+            routes(Some(assets), basemap)
         }
     }
 
@@ -380,31 +372,19 @@ mod tests {
             assert!(body(resp).await.contains(text), "{uri}");
         }
         let html = "text/html; charset=utf-8";
-        check(&app, "/map", html, "<title>map</title>").await;
-        check(&app, "/map/", html, "<title>map</title>").await;
-        check(&app, "/map/index.html", html, "<title>map</title>").await;
-        check(
-            &app,
-            "/map/map.js",
-            "text/javascript; charset=utf-8",
-            "// map",
-        )
-        .await;
-        check(&app, "/map/map.css", "text/css; charset=utf-8", "body{}").await;
+        check(&app, "/", html, "<title>app</title>").await;
+        check(&app, "/index.html", html, "<title>app</title>").await;
         let js = "text/javascript; charset=utf-8";
-        check(&app, "/map/vendor/leaflet/leaflet.js", js, "// leaflet").await;
+        check(&app, "/assets/index-1a2b.js", js, "// app").await;
         let css = "text/css; charset=utf-8";
-        check(&app, "/map/vendor/leaflet/leaflet.css", css, ".leaflet{}").await;
-        let png = "image/png";
-        check(
-            &app,
-            "/map/vendor/leaflet/images/marker-icon.png",
-            png,
-            "PNG",
-        )
-        .await;
+        check(&app, "/assets/index-1a2b.css", css, "body{}").await;
+        check(&app, "/assets/images/marker-icon.png", "image/png", "PNG").await;
         let geo = "application/geo+json";
         check(&app, "/map/basemap.geojson", geo, "FeatureCollection").await;
+        // The old map page is the app's map view now.
+        let (status, resp) = get(&app, "/map").await;
+        assert!(status.is_redirection(), "{status}");
+        assert_eq!(header(&resp, header::LOCATION), "/#/map");
     }
 
     #[tokio::test]
@@ -412,24 +392,20 @@ mod tests {
         let fx = Fixture::new();
         let app = fx.app(None);
         for uri in [
-            "/map/../secret.txt",
-            "/map/vendor/leaflet/../../../../secret.js",
-            "/map/vendor/leaflet/%2e%2e/%2e%2e/%2e%2e/%2e%2e/secret.js",
-            "/map/vendor/leaflet/..%2f..%2f..%2f..%2fsecret.js",
-            "/map/vendor/leaflet/images/..%2f..%2fleaflet.js",
-            "/map/%2e%2e%2fsecret.js",
-            "/map/%2Fetc%2Fpasswd",
-            "/map/vendor/leaflet//etc/passwd.js",
-            "/map/vendor/leaflet/%2Fetc%2Fhosts.js",
-            "/map/vendor/leaflet/..%5c..%5csecret.js",
-            "/map/vendor/leaflet/leaflet.js%00.png",
-            "/map/vendor/leaflet/out.js",
-            "/map/out.js",
-            "/map/.env.js",
-            "/map/package.json",
-            "/map/vendor/leaflet/../../package.json",
-            "/map/node_modules/leaflet/dist/leaflet.js",
-            "/map/missing.js",
+            "/assets/../../secret.txt",
+            "/assets/../../../secret.js",
+            "/assets/%2e%2e/%2e%2e/%2e%2e/secret.js",
+            "/assets/..%2f..%2f..%2f..%2fsecret.js",
+            "/assets/images/..%2f..%2findex-1a2b.js",
+            "/assets/%2Fetc%2Fpasswd",
+            "/assets//etc/passwd.js",
+            "/assets/%2Fetc%2Fhosts.js",
+            "/assets/..%5c..%5csecret.js",
+            "/assets/index-1a2b.js%00.png",
+            "/assets/out.js",
+            "/assets/.env.js",
+            "/assets/package.toml",
+            "/assets/missing.js",
             "/map/basemap.geojson",
         ] {
             let (status, resp) = get(&app, uri).await;
@@ -454,14 +430,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn not_installed_answers_503_with_the_install_command() {
-        let app: Router = routes(None);
-        for uri in [
-            "/map",
-            "/map/",
-            "/map/map.js",
-            "/map/vendor/leaflet/leaflet.js",
-        ] {
+    async fn not_built_answers_503_with_the_build_command() {
+        let app: Router = routes(None, None);
+        for uri in ["/", "/index.html", "/assets/index-1a2b.js"] {
             let (status, resp) = get(&app, uri).await;
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
             assert!(header(&resp, header::CONTENT_TYPE).starts_with("text/plain"));
@@ -470,7 +441,9 @@ mod tests {
                 CONTENT_SECURITY_POLICY
             );
             assert!(
-                body(resp).await.contains("npm ci --prefix deploy/map"),
+                body(resp)
+                    .await
+                    .contains("npm run build --prefix deploy/web"),
                 "{uri}"
             );
         }
@@ -481,9 +454,9 @@ mod tests {
         let fx = Fixture::new();
         let app = fx.app(None);
         for uri in [
-            "/map",
-            "/map/map.js",
-            "/map/nope.js",
+            "/",
+            "/assets/index-1a2b.js",
+            "/assets/nope.js",
             "/map/basemap.geojson",
         ] {
             let (_, resp) = get(&app, uri).await;
@@ -507,27 +480,33 @@ mod tests {
     #[test]
     fn locates_env_then_cwd_then_the_binarys_ancestors() {
         let fx = Fixture::new();
-        let map = fx.dir().canonicalize().unwrap();
+        let web = fx.dir().canonicalize().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         let exe = fx.root.path().join("target/release/sextant");
         let found = |env: Option<&Path>, cwd: Option<&Path>, exe: Option<&Path>| {
-            locate_in(env, cwd, exe, None).map(|a| a.dir().to_path_buf())
+            locate_in(env, cwd, exe).map(|a| a.dir().to_path_buf())
         };
         // The explicit setting wins, and a wrong one is not silently replaced.
         assert_eq!(
             found(Some(&fx.dir()), Some(elsewhere.path()), None),
-            Some(map.clone())
+            Some(web.clone())
         );
         assert_eq!(
             found(Some(elsewhere.path()), Some(fx.root.path()), None),
             None
         );
-        // ./deploy/map, then the binary's target/release/ walking up to the source tree.
-        assert_eq!(found(None, Some(fx.root.path()), None), Some(map.clone()));
-        assert_eq!(found(None, Some(elsewhere.path()), Some(&exe)), Some(map));
+        // ./deploy/web/dist, then the binary's target/release/ walking up to the source tree.
+        assert_eq!(found(None, Some(fx.root.path()), None), Some(web.clone()));
+        assert_eq!(found(None, Some(elsewhere.path()), Some(&exe)), Some(web));
         assert_eq!(found(None, Some(elsewhere.path()), None), None);
-        // index.html without `npm ci` is not installed.
-        std::fs::remove_file(fx.dir().join(LEAFLET_DIST).join("leaflet.js")).unwrap();
-        assert_eq!(found(None, Some(fx.root.path()), Some(&exe)), None);
+        // An installed bundle: PREFIX/bin/sextant beside PREFIX/web.
+        let prefix = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(prefix.path().join("web")).unwrap();
+        std::fs::write(prefix.path().join("web/index.html"), "x").unwrap();
+        let installed = prefix.path().join("bin/sextant");
+        assert_eq!(
+            found(None, Some(elsewhere.path()), Some(&installed)),
+            Some(prefix.path().join("web").canonicalize().unwrap())
+        );
     }
 }
