@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Prepare the map UI and its headless-browser end-to-end test. Idempotent.
+# Prepare the web app and its headless-browser end-to-end tests. Idempotent.
 #
 #   scripts/setup-browser.sh
 #
 # 1. Debian's chromium at /usr/bin/chromium (apt-get; needs root) unless it is already there.
 #    Playwright's own browser download is never used: tests/browser drives this chromium.
-# 2. npm ci --prefix deploy/map     -> deploy/map/node_modules/leaflet (served by `sextant serve` at /map)
-# 3. npm ci --prefix tests/browser  -> tests/browser/node_modules/playwright-core
+# 2. npm ci --prefix deploy/web     -> the web app's build tools (Vite, TypeScript, Preact, Leaflet)
+# 3. npm run build --prefix deploy/web -> deploy/web/dist (served by `sextant serve` at /); skipped
+#    while dist is newer than every file in deploy/web/src, index.html, vite.config.ts and
+#    package-lock.json
+# 4. npm ci --prefix tests/browser  -> tests/browser/node_modules/{playwright-core,axe-core}
 # Each npm ci is skipped when node_modules already matches the committed package-lock.json.
 # Needs: bash, node + npm; apt-get and root only when chromium is missing.
 set -euo pipefail
@@ -44,6 +47,8 @@ install_npm() {
             const have = JSON.parse(fs.readFileSync(process.argv[2])).packages;
             for (const [p, v] of Object.entries(want)) {
                 if (p === "") continue;
+                // Optional packages for other platforms (native bindings) are never installed.
+                if (!have[p] && v.optional) continue;
                 if (!have[p] || have[p].version !== v.version || have[p].integrity !== v.integrity) process.exit(1);
             }
         ' "$dir/package-lock.json" "$dir/node_modules/.package-lock.json" 2>/dev/null; then
@@ -54,9 +59,21 @@ install_npm() {
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
 }
 
-install_npm deploy/map
+install_npm deploy/web
 install_npm tests/browser
 
-[[ -f "$ROOT/deploy/map/node_modules/leaflet/dist/leaflet.js" ]] || die "deploy/map/node_modules/leaflet/dist/leaflet.js is missing after npm ci"
+# The web app's bundle: rebuilt when any of its sources is newer than dist/index.html.
+web="$ROOT/deploy/web"
+if [[ -f "$web/dist/index.html" ]] &&
+    [[ -z "$(find "$web/src" "$web/index.html" "$web/vite.config.ts" "$web/tsconfig.json" "$web/package.json" "$web/package-lock.json" \
+              -newer "$web/dist/index.html" -print -quit 2>/dev/null)" ]]; then
+    say "deploy/web: dist up to date"
+else
+    say "deploy/web: npm run build"
+    npm run build --prefix "$web" --silent
+fi
+
 [[ -f "$ROOT/tests/browser/node_modules/playwright-core/package.json" ]] || die "tests/browser/node_modules/playwright-core is missing after npm ci"
-say "ready: serve with 'sextant serve' and open /map; e2e: node tests/browser/map.e2e.mjs"
+[[ -f "$ROOT/tests/browser/node_modules/axe-core/axe.min.js" ]] || die "tests/browser/node_modules/axe-core is missing after npm ci"
+[[ -f "$web/dist/index.html" ]] || die "deploy/web/dist/index.html is missing after the build"
+say "ready: serve with 'sextant serve' and open / (the web app); e2e: cargo test --test web"

@@ -190,6 +190,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Pack the offline install bundle (.tar.zst): this binary, the web app, the installed
+    /// models, the settings, the systemd unit, install.sh, SHA256SUMS and a CycloneDX SBOM.
+    Bundle {
+        /// The archive to write, e.g. sextant-bundle.tar.zst.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Only these model ids (comma-separated) [default: every installed model].
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -581,6 +591,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Users { command } => users(&s, as_user, command),
         Command::Connectors { command } => connectors(&s, as_user, command),
         Command::Report { command } => report::report(&s, as_user, command),
+        Command::Bundle { output, models } => cmd::bundle::bundle(&s, &output, &models),
         Command::Act {
             request,
             connectors,

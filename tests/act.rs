@@ -92,60 +92,6 @@ fn haversine_km(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
     2.0 * 6371.0088 * h.sqrt().asin()
 }
 
-/// A real OGC API – Features server (pygeoapi, started by `scripts/pygeoapi/start.sh`),
-/// stopped when dropped.
-struct Pygeoapi {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Pygeoapi {
-    fn start() -> Pygeoapi {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let out = std::process::Command::new("bash")
-            .arg(repo().join("scripts/pygeoapi/start.sh"))
-            .arg(port.to_string())
-            .arg(dir.path())
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "pygeoapi did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let url = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .to_string();
-        Pygeoapi { dir, url }
-    }
-
-    /// `GET url` with curl, as JSON.
-    fn get(&self, path: &str) -> serde_json::Value {
-        let out = std::process::Command::new("curl")
-            .args(["-sf", &format!("{}{path}", self.url)])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-impl Drop for Pygeoapi {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("bash")
-            .arg(repo().join("scripts/pygeoapi/stop.sh"))
-            .arg(self.dir.path())
-            .output();
-    }
-}
-
 /// Against the running pygeoapi: a read-only request becomes a valid call that runs at once
 /// and is answered with citations of the response; a request to create a feature becomes a
 /// pending call that changes nothing until confirmed; every step is audited.
@@ -153,32 +99,7 @@ impl Drop for Pygeoapi {
 fn requests_to_pygeoapi_run_read_only_calls_and_hold_changing_ones_for_confirmation() {
     let geo = Pygeoapi::start();
     let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("connectors")).unwrap();
-    let cfg = root.path().join("sextant.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = {:?}\n",
-            root.path().join("data").display().to_string()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        root.path().join("connectors/geo.toml"),
-        format!(
-            "spec = {:?}\nbase_url = {:?}\nmarking = \"UNCLASSIFIED\"\n\
-             allow = [\"getAircraftFeatures\", \"getCitiesFeatures\", \"getReportsFeatures\", \"addReportsFeatures\", \"deleteReportsFeatures\"]\n\
-             hide = [\"f\", \"lang\", \"crs\", \"bbox-crs\", \"vendorSpecificParameters\", \"skipGeometry\", \"offset\", \"properties\"]\n\
-             [bodies]\n\"addReportsFeatures\" = {:?}\n",
-            geo.dir.path().join("openapi.json").display().to_string(),
-            geo.url,
-            repo()
-                .join("scripts/pygeoapi/report.schema.json")
-                .display()
-                .to_string()
-        ),
-    )
-    .unwrap();
+    let cfg = geo.write_config(root.path());
     let run = |args: &[&str]| {
         let out = sextant()
             .arg("--config")

@@ -3,6 +3,7 @@
 
 pub(crate) mod act;
 pub(crate) mod audit;
+pub(crate) mod bundle;
 pub(crate) mod connectors;
 pub(crate) mod ingest;
 pub(crate) mod models;

@@ -280,3 +280,84 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A real OGC API – Features server (pygeoapi, started by `scripts/pygeoapi/start.sh`),
+/// stopped when dropped.
+pub struct Pygeoapi {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl Pygeoapi {
+    pub fn start() -> Pygeoapi {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::process::Command::new("bash")
+            .arg(repo().join("scripts/pygeoapi/start.sh"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "pygeoapi did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_string();
+        Pygeoapi { dir, url }
+    }
+
+    /// Writes `root/sextant.toml` (data in `root/data`) and `root/connectors/geo.toml`, a
+    /// connector on this server (aircraft, cities, and the editable reports collection whose
+    /// bodies follow scripts/pygeoapi/report.schema.json); returns the settings file.
+    pub fn write_config(&self, root: &Path) -> PathBuf {
+        std::fs::create_dir_all(root.join("connectors")).unwrap();
+        let cfg = root.join("sextant.toml");
+        let data = root.join("data").display().to_string();
+        std::fs::write(&cfg, format!("data_dir = {data:?}\n")).unwrap();
+        std::fs::write(
+            root.join("connectors/geo.toml"),
+            format!(
+                "spec = {:?}\nbase_url = {:?}\nmarking = \"UNCLASSIFIED\"\n\
+                 allow = [\"getAircraftFeatures\", \"getCitiesFeatures\", \"getReportsFeatures\", \"addReportsFeatures\", \"deleteReportsFeatures\"]\n\
+                 hide = [\"f\", \"lang\", \"crs\", \"bbox-crs\", \"vendorSpecificParameters\", \"skipGeometry\", \"offset\", \"properties\"]\n\
+                 [bodies]\n\"addReportsFeatures\" = {:?}\n",
+                self.dir.path().join("openapi.json").display().to_string(),
+                self.url,
+                repo()
+                    .join("scripts/pygeoapi/report.schema.json")
+                    .display()
+                    .to_string()
+            ),
+        )
+        .unwrap();
+        cfg
+    }
+
+    /// `GET url` with curl, as JSON.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let out = std::process::Command::new("curl")
+            .args(["-sf", &format!("{}{path}", self.url)])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Pygeoapi {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(repo().join("scripts/pygeoapi/stop.sh"))
+            .arg(self.dir.path())
+            .output();
+    }
+}

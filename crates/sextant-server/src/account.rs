@@ -8,6 +8,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use sextant_app::{DocumentFilter, Session};
 use sextant_auth::Role;
+use sextant_store::Viewer;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthMode;
@@ -18,9 +19,12 @@ use crate::{call, AppState};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     pub name: String,
-    /// The highest marking they may see, as a banner (their level with their SCI controls);
-    /// "UNRESTRICTED" for the local administrator of `--insecure-dev`.
+    /// Their level with the SCI controls and SAP programs they are read into, e.g. "TOP
+    /// SECRET//SI/TK"; "UNRESTRICTED" for the local administrator of `--insecure-dev`.
     pub clearance: String,
+    /// ISO 3166 trigraph (REL TO and NOFORN are decided by it); absent when unrestricted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citizenship: Option<String>,
     pub roles: Vec<String>,
     pub admin: bool,
 }
@@ -29,11 +33,21 @@ pub struct Me {
 /// authentication: it repeats what the caller's own credential says.
 #[utoipa::path(get, path = "/v1/me", responses((status = 200, body = Me), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn me(Extension(session): Extension<Session>) -> Json<Me> {
+    let (clearance, citizenship) = match &session.viewer {
+        Viewer::Cleared(a) => {
+            let grants = a.grants();
+            let mut c = a.level().name().to_string();
+            if !grants.is_empty() {
+                c.push_str("//");
+                c.push_str(&grants.join("/"));
+            }
+            (c, Some(a.citizenship().to_string()))
+        }
+        Viewer::Unrestricted => ("UNRESTRICTED".to_string(), None),
+    };
     Json(Me {
-        clearance: session
-            .ceiling()
-            .map(|m| m.banner())
-            .unwrap_or_else(|| "UNRESTRICTED".into()),
+        clearance,
+        citizenship,
         roles: session
             .roles
             .iter()
