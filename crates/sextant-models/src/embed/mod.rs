@@ -1,5 +1,6 @@
-//! The sentence embedder: all-MiniLM-L6-v2 through candle-transformers' BERT, mean pooling and
-//! L2 normalisation, exactly as sentence-transformers computes it. The model lives on one worker
+//! The sentence embedder: all-MiniLM-L6-v2, mean pooling and L2 normalisation, exactly as
+//! sentence-transformers computes it. On the CPU the encoder is our own ([`bert`]: no padding,
+//! fused projections and attention); on a GPU it is candle-transformers' BERT. The model lives on one worker
 //! thread; callers send batches over a channel and block on the reply, so async code must call
 //! [`Embedder::embed`] from a blocking thread.
 
@@ -7,6 +8,8 @@ use crate::{ModelError, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+
+mod bert;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::path::Path;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
@@ -41,9 +44,15 @@ pub struct Embedder {
 }
 
 struct Model {
-    bert: BertModel,
+    encoder: Encoder,
     tokenizer: Tokenizer,
-    device: Device,
+}
+
+enum Encoder {
+    /// Ours, on the CPU.
+    Cpu(bert::Bert),
+    /// candle-transformers' on another device (CUDA).
+    Candle(BertModel, Device),
 }
 
 pub fn device() -> Device {
@@ -173,17 +182,21 @@ impl Model {
             }))
             .map_err(|e| ModelError::Load(format!("tokenizer truncation: {e}")))?;
         let weights = dir.join("model.safetensors");
-        // SAFETY: the weights file is not modified while mapped; `models fetch` replaces files by
-        // rename, never in place.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
-            .map_err(|e| ModelError::Load(format!("model.safetensors: {e}")))?;
-        let bert = BertModel::load(vb, &config)
-            .map_err(|e| ModelError::Load(format!("BERT weights: {e}")))?;
-        Ok(Model {
-            bert,
-            tokenizer,
-            device,
-        })
+        let encoder = if device.is_cpu() {
+            let config: bert::Config = serde_json::from_slice(&read("config.json")?)
+                .map_err(|e| ModelError::Load(format!("config.json: {e}")))?;
+            Encoder::Cpu(bert::Bert::load(&weights, &config)?)
+        } else {
+            // SAFETY: the weights file is not modified while mapped; `models fetch` replaces
+            // files by rename, never in place.
+            let vb =
+                unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
+                    .map_err(|e| ModelError::Load(format!("model.safetensors: {e}")))?;
+            let bert = BertModel::load(vb, &config)
+                .map_err(|e| ModelError::Load(format!("BERT weights: {e}")))?;
+            Encoder::Candle(bert, device)
+        };
+        Ok(Model { encoder, tokenizer })
     }
 
     fn bert_dim(&self, dir: &Path) -> Result<usize> {
@@ -236,6 +249,10 @@ impl Model {
             .map_err(|e| ModelError::Inference(format!("tokenizer: {e}")))?;
         let n = enc.len();
         let len = enc.first().map(|e| e.get_ids().len()).unwrap_or(0);
+        let (bert, device) = match &self.encoder {
+            Encoder::Cpu(bert) => return cpu_embed(bert, &enc),
+            Encoder::Candle(bert, device) => (bert, device),
+        };
         let mut ids = Vec::with_capacity(n * len);
         let mut mask = Vec::with_capacity(n * len);
         for e in &enc {
@@ -243,10 +260,10 @@ impl Model {
             mask.extend(e.get_attention_mask().iter().map(|&x| x as u32));
         }
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
-            let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+            let ids = Tensor::from_vec(ids, (n, len), device)?;
+            let mask = Tensor::from_vec(mask, (n, len), device)?;
             let types = ids.zeros_like()?;
-            let hidden = self.bert.forward(&ids, &types, Some(&mask))?; // (n, len, dim)
+            let hidden = bert.forward(&ids, &types, Some(&mask))?; // (n, len, dim)
             let maskf = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (n, len, 1)
             let summed = hidden.broadcast_mul(&maskf)?.sum(1)?; // (n, dim)
             let counts = maskf.sum(1)?.clamp(1e-9, f64::MAX)?; // (n, 1)
@@ -258,4 +275,38 @@ impl Model {
         };
         run().map_err(|e| ModelError::Inference(format!("embedding forward pass: {e}")))
     }
+}
+
+/// Our encoder over the texts' real tokens (padding dropped), then mean pooling and L2
+/// normalisation per text.
+fn cpu_embed(bert: &bert::Bert, enc: &[tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
+    let texts: Vec<&[u32]> = enc
+        .iter()
+        .map(|e| {
+            let real = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
+            &e.get_ids()[..real]
+        })
+        .collect();
+    let hidden = bert.forward(&texts)?;
+    let h = bert.hidden_size();
+    let mut out = Vec::with_capacity(texts.len());
+    let mut row = 0;
+    for ids in &texts {
+        let mut mean = vec![0f32; h];
+        for t in 0..ids.len() {
+            for (m, v) in mean
+                .iter_mut()
+                .zip(&hidden[(row + t) * h..(row + t + 1) * h])
+            {
+                *m += v;
+            }
+        }
+        row += ids.len();
+        let count = (ids.len() as f32).max(1e-9);
+        mean.iter_mut().for_each(|m| *m /= count);
+        let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
+        mean.iter_mut().for_each(|m| *m /= norm);
+        out.push(mean);
+    }
+    Ok(out)
 }
