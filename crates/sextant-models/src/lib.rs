@@ -6,6 +6,7 @@ pub mod cancel;
 pub mod embed;
 pub mod fetch;
 pub mod generate;
+pub mod kernels;
 pub mod manifest;
 pub mod priority;
 
