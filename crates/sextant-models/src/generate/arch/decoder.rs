@@ -96,7 +96,9 @@ impl Cache {
 }
 
 pub struct Decoder {
-    embed: candle_nn::Embedding,
+    /// The token embedding, kept quantized (rows are dequantized on lookup; for Qwen 0.5B the
+    /// f32 copy was 545 MB), shared with the output projection when the model ties them.
+    embed: QMatMul,
     layers: Vec<Layer>,
     norm: RmsNorm,
     output: QMatMul,
@@ -154,11 +156,10 @@ impl Decoder {
             .map_or(head_dim, |d| d as usize);
         let neox = arch != "llama";
 
-        let embed_q = tensor(&ct, reader, "token_embd.weight", device)?;
-        let embed = candle_nn::Embedding::new(embed_q.dequantize(device)?, n_embd);
+        let embed = QMatMul::from_qtensor(tensor(&ct, reader, "token_embd.weight", device)?)?;
         let output = match tensor(&ct, reader, "output.weight", device) {
             Ok(t) => QMatMul::from_qtensor(t)?,
-            Err(_) => QMatMul::from_qtensor(embed_q)?,
+            Err(_) => embed.clone(),
         };
         let norm = RmsNorm::from_qtensor(tensor(&ct, reader, "output_norm.weight", device)?, eps)?;
         let mut layers = Vec::with_capacity(n_layer);
@@ -484,7 +485,7 @@ impl CausalLm for Decoder {
         } else {
             Some(self.mask(seq, pos)?)
         };
-        let mut h = self.embed.forward(tokens)?;
+        let mut h = self.embed.embedding(tokens)?;
         for li in 0..self.layers.len() {
             let residual = h.clone();
             let x = self.layers[li].attn_norm.forward(&h)?;
