@@ -27,6 +27,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The Q8_0 matrix product of prompt processing: ours (register-tiled) against candle's
+    /// `QMatMul` on the same quantised weights and tokens, on the chat models' layer shapes.
+    Kernels {
+        /// Tokens per product (prompt length).
+        #[arg(long, value_delimiter = ',', default_value = "64,512")]
+        tokens: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
     /// Embedding throughput on chunks of exactly N word pieces; writes the texts for the peer.
     Embed {
         /// A directory of .txt files to cut chunks from.
@@ -176,6 +185,7 @@ fn read_dir_texts(dir: &Path) -> Result<Vec<String>> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Kernels { tokens, reps } => kernels(&tokens, reps),
         Cmd::Embed {
             source,
             n,
@@ -740,6 +750,64 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
             copy_dir(&e.path(), &target)?;
         } else {
             std::fs::copy(e.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints, per shape, GFLOP/s of our tiled Q8_0 product and of candle's on the same inputs
+/// (best of `reps`), and their ratio.
+fn kernels(tokens: &[usize], reps: usize) -> Result<()> {
+    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+    use candle_core::{Device, Module, Tensor};
+    use sextant_models::kernels::q8;
+    // (model, layer, k = inputs, n = outputs): SmolLM2-135M and Qwen2.5-0.5B.
+    let shapes = [
+        ("smollm2", "attn q/o", 576, 576),
+        ("smollm2", "ffn gate/up", 576, 1536),
+        ("smollm2", "ffn down", 1536, 576),
+        ("qwen2.5-0.5b", "attn q/o", 896, 896),
+        ("qwen2.5-0.5b", "ffn gate/up", 896, 4864),
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for &m in tokens {
+        for &(model, layer, k, n) in &shapes {
+            let w: Vec<f32> = (0..n * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let x: Vec<f32> = (0..m * k).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let qt = Arc::new(QTensor::quantize(
+                &Tensor::from_vec(w, (n, k), &Device::Cpu)?,
+                GgmlDType::Q8_0,
+            )?);
+            let qm = QMatMul::from_arc(qt.clone())?;
+            let xt = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu)?;
+            let bytes = qt.data()?;
+            let wb = q8::blocks(&bytes).ok_or_else(|| anyhow::anyhow!("unaligned Q8_0 data"))?;
+            let mut a = Vec::new();
+            let mut out = vec![0f32; m * n];
+            let best = |f: &mut dyn FnMut()| {
+                f();
+                (0..reps)
+                    .map(|_| {
+                        let t = Instant::now();
+                        f();
+                        t.elapsed().as_secs_f64()
+                    })
+                    .fold(f64::MAX, f64::min)
+            };
+            let ours = best(&mut || {
+                q8::quantize_rows(&x, k, &mut a);
+                q8::matmul(&a, wb, m, n, k, &mut out);
+            });
+            let theirs = best(&mut || {
+                qm.forward(&xt).expect("candle matmul");
+            });
+            let gflop = 2.0 * (m * n * k) as f64 / 1e9;
+            println!(
+                "{{\"bench\":\"q8_0 matmul\",\"model\":\"{model}\",\"layer\":\"{layer}\",\"tokens\":{m},\"k\":{k},\"n\":{n},\"sextant_gflops\":{:.1},\"candle_gflops\":{:.1},\"ratio\":{:.2}}}",
+                gflop / ours,
+                gflop / theirs,
+                theirs / ours
+            );
         }
     }
     Ok(())

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::quantized::{gguf_file, QMatMul, QTensor};
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
@@ -18,23 +18,74 @@ use super::CausalLm;
 /// Rotary tables are precomputed for this many positions (and the context is capped there).
 pub const MAX_POSITIONS: usize = 32_768;
 
+/// A quantized linear layer. Prompt processing (several rows at once) of a Q8_0 weight on the
+/// CPU runs on our tiled kernel ([`crate::kernels::q8`]) unless the inner size is a multiple of
+/// 256, where candle's repacked kernels are faster (measured by `sextant-bench kernels`);
+/// everything else runs on candle's `QMatMul`.
+struct Linear {
+    w: QMatMul,
+    /// The weight's Q8_0 tensor when our kernel takes its prompt rows.
+    tiled: Option<std::sync::Arc<QTensor>>,
+}
+
+impl Linear {
+    fn new(t: QTensor) -> Result<Linear> {
+        let w = QMatMul::from_qtensor(t)?;
+        let tiled = match &w {
+            QMatMul::QTensor(q)
+                if q.dtype() == GgmlDType::Q8_0
+                    && q.device().is_cpu()
+                    && q.shape().dims2().is_ok_and(|(_, k)| k % 256 != 0) =>
+            {
+                Some(q.clone())
+            }
+            _ => None,
+        };
+        Ok(Linear { w, tiled })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let k = *dims
+            .last()
+            .expect("a linear layer's input has a last dimension");
+        let rows = x.elem_count() / k.max(1);
+        let Some(q) = self.tiled.as_ref().filter(|_| rows >= 2) else {
+            return self.w.forward(x);
+        };
+        let n = q.shape().dims2()?.0;
+        let data = q.data()?;
+        let Some(w) = crate::kernels::q8::blocks(&data) else {
+            return self.w.forward(x);
+        };
+        let xs = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut a = Vec::new();
+        crate::kernels::q8::quantize_rows(&xs, k, &mut a);
+        let mut out = vec![0f32; rows * n];
+        crate::kernels::q8::matmul(&a, w, rows, n, k, &mut out);
+        let mut shape = dims;
+        *shape.last_mut().expect("checked above") = n;
+        Tensor::from_vec(out, shape, x.device())
+    }
+}
+
 struct Attention {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
     bq: Option<Tensor>,
     bk: Option<Tensor>,
     bv: Option<Tensor>,
-    wo: QMatMul,
+    wo: Linear,
 }
 
 struct Layer {
     attn_norm: RmsNorm,
     attn: Attention,
     ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     cache: Cache,
 }
 
@@ -173,21 +224,21 @@ impl Decoder {
                 }
             };
             let attn = Attention {
-                wq: QMatMul::from_qtensor(q("attn_q.weight")?)?,
-                wk: QMatMul::from_qtensor(q("attn_k.weight")?)?,
-                wv: QMatMul::from_qtensor(q("attn_v.weight")?)?,
+                wq: Linear::new(q("attn_q.weight")?)?,
+                wk: Linear::new(q("attn_k.weight")?)?,
+                wv: Linear::new(q("attn_v.weight")?)?,
                 bq: bias(q("attn_q.bias"))?,
                 bk: bias(q("attn_k.bias"))?,
                 bv: bias(q("attn_v.bias"))?,
-                wo: QMatMul::from_qtensor(q("attn_output.weight")?)?,
+                wo: Linear::new(q("attn_output.weight")?)?,
             };
             layers.push(Layer {
                 attn_norm: RmsNorm::from_qtensor(q("attn_norm.weight")?, eps)?,
                 attn,
                 ffn_norm: RmsNorm::from_qtensor(q("ffn_norm.weight")?, eps)?,
-                gate: QMatMul::from_qtensor(q("ffn_gate.weight")?)?,
-                up: QMatMul::from_qtensor(q("ffn_up.weight")?)?,
-                down: QMatMul::from_qtensor(q("ffn_down.weight")?)?,
+                gate: Linear::new(q("ffn_gate.weight")?)?,
+                up: Linear::new(q("ffn_up.weight")?)?,
+                down: Linear::new(q("ffn_down.weight")?)?,
                 cache: Cache::new(device),
             });
         }
@@ -255,7 +306,7 @@ impl Decoder {
         let (b, seq, n_embd) = x.dims3()?;
         let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let a = &self.layers[li].attn;
-        let proj = |w: &QMatMul, bias: &Option<Tensor>| -> Result<Tensor> {
+        let proj = |w: &Linear, bias: &Option<Tensor>| -> Result<Tensor> {
             let y = w.forward(x)?;
             match bias {
                 Some(b) => y.broadcast_add(b),

@@ -1,5 +1,8 @@
 //! Elementwise kernels the forward passes share: `exp` and `erf` for f32 without branches, so
-//! the loops calling them vectorise (AVX2/FMA with the project's `x86-64-v3` target).
+//! the loops calling them vectorise (AVX2/FMA with the project's `x86-64-v3` target); and
+//! [`q8`], the tiled Q8_0 matrix product for prompt processing.
+
+pub mod q8;
 
 /// `e^x` for f32 without branches, so loops over it vectorise: `x = n ln2 + r`, `|r| ≤ ln2/2`,
 /// `e^r` by a degree-6 polynomial, `2^n` by building the exponent bits. Relative error below
