@@ -388,6 +388,26 @@ fn openapi_matches_committed_copy() {
         std::fs::write(&path, &current).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    // Connectors name operations by operationId (a partner Sextant's spec among them): each
+    // must be unique.
+    let spec: serde_json::Value = serde_json::from_str(&current).unwrap();
+    let mut ids = std::collections::BTreeMap::<String, usize>::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(id) = op["operationId"].as_str() {
+                *ids.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    let twice: Vec<&String> = ids
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "operationIds used more than once: {twice:?}"
+    );
     assert!(
         committed == current,
         "the API drifted from docs/openapi.json; if intended, rerun with SEXTANT_BLESS=1"

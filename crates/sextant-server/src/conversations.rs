@@ -19,7 +19,7 @@ pub struct ConversationBody {
 }
 
 /// The caller's conversations, most recently active first.
-#[utoipa::path(get, path = "/v1/conversations",
+#[utoipa::path(operation_id = "list_conversations", get, path = "/v1/conversations",
     responses((status = 200, description = "{\"conversations\": [{id, title, created, updated, messages, marking}]}")))]
 pub async fn list(
     State(state): State<AppState>,
@@ -34,7 +34,7 @@ pub async fn list(
 }
 
 /// Starts a conversation.
-#[utoipa::path(post, path = "/v1/conversations", request_body = ConversationBody,
+#[utoipa::path(operation_id = "create_conversation", post, path = "/v1/conversations", request_body = ConversationBody,
     responses((status = 201, description = "The new conversation's summary")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -51,7 +51,7 @@ pub async fn create(
 }
 
 /// One conversation with its messages (those the caller may see now).
-#[utoipa::path(get, path = "/v1/conversations/{id}", params(("id" = String, Path, description = "Conversation id")),
+#[utoipa::path(operation_id = "get_conversation", get, path = "/v1/conversations/{id}", params(("id" = String, Path, description = "Conversation id")),
     responses((status = 200, description = "{id, title, created, updated, messages: [{role, content, marking, answer, at}], marking}"),
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
@@ -68,7 +68,7 @@ pub async fn get(
 }
 
 /// Renames a conversation.
-#[utoipa::path(patch, path = "/v1/conversations/{id}", params(("id" = String, Path, description = "Conversation id")),
+#[utoipa::path(operation_id = "rename_conversation", patch, path = "/v1/conversations/{id}", params(("id" = String, Path, description = "Conversation id")),
     request_body = ConversationBody,
     responses((status = 200, description = "The summary"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn rename(
@@ -88,7 +88,7 @@ pub async fn rename(
 }
 
 /// Deletes a conversation.
-#[utoipa::path(delete, path = "/v1/conversations/{id}", params(("id" = String, Path, description = "Conversation id")),
+#[utoipa::path(operation_id = "delete_conversation", delete, path = "/v1/conversations/{id}", params(("id" = String, Path, description = "Conversation id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
