@@ -451,74 +451,83 @@ fn cpu_attention(q: &[f32], ck: &[f32], cv: &[f32], cap: usize, s: &Shape) -> Ve
     let mut y = vec![0f32; seq * width];
     let out = Out(y.as_mut_ptr());
     let blocks = seq.div_ceil(ROWS);
-    (0..s.n_head * blocks).into_par_iter().for_each_init(
-        Vec::new,
-        |scores: &mut Vec<f32>, task| {
-            let out = out;
-            let (h, block) = (task / blocks, task % blocks);
-            let kv = h / rep;
-            let r0 = block * ROWS;
-            let rows = ROWS.min(seq - r0);
-            // The last row of the block sees the most positions.
-            let total = s.pos + r0 + rows;
-            scores.resize(rows * total, 0.0);
-            let keys = &ck[kv * cap * hd..(kv * cap + total) * hd];
-            let values = &cv[kv * cap * hd..(kv * cap + total) * hd];
-            let qs = &q[(h * seq + r0) * hd..(h * seq + r0 + rows) * hd];
-            // SAFETY: the slices above cover rows × hd, total × hd and rows × total; the task
-            // writes rows r0..r0+rows, columns h*hd..(h+1)*hd of y, which no other task writes.
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    total,
-                    hd,
-                    scores.as_mut_ptr(),
-                    1,
-                    total as isize,
-                    false,
-                    qs.as_ptr(),
-                    1,
-                    hd as isize,
-                    keys.as_ptr(),
-                    hd as isize,
-                    1,
-                    0.0,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-            for (i, row) in scores.chunks_exact_mut(total).enumerate() {
-                let seen = s.pos + r0 + i + 1;
-                crate::kernels::softmax_prefix(row, seen);
-            }
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    hd,
-                    total,
-                    out.0.add(r0 * width + h * hd),
-                    1,
-                    width as isize,
-                    false,
-                    scores.as_ptr(),
-                    1,
-                    total as isize,
-                    values.as_ptr(),
-                    1,
-                    hd as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-        },
-    );
+    let work = |scores: &mut Vec<f32>, task: usize| {
+        let out = out;
+        let (h, block) = (task / blocks, task % blocks);
+        let kv = h / rep;
+        let r0 = block * ROWS;
+        let rows = ROWS.min(seq - r0);
+        // The last row of the block sees the most positions.
+        let total = s.pos + r0 + rows;
+        scores.resize(rows * total, 0.0);
+        let keys = &ck[kv * cap * hd..(kv * cap + total) * hd];
+        let values = &cv[kv * cap * hd..(kv * cap + total) * hd];
+        let qs = &q[(h * seq + r0) * hd..(h * seq + r0 + rows) * hd];
+        // SAFETY: the slices above cover rows × hd, total × hd and rows × total; the task
+        // writes rows r0..r0+rows, columns h*hd..(h+1)*hd of y, which no other task writes.
+        unsafe {
+            gemm::gemm(
+                rows,
+                total,
+                hd,
+                scores.as_mut_ptr(),
+                1,
+                total as isize,
+                false,
+                qs.as_ptr(),
+                1,
+                hd as isize,
+                keys.as_ptr(),
+                hd as isize,
+                1,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        for (i, row) in scores.chunks_exact_mut(total).enumerate() {
+            let seen = s.pos + r0 + i + 1;
+            crate::kernels::softmax_prefix(row, seen);
+        }
+        unsafe {
+            gemm::gemm(
+                rows,
+                hd,
+                total,
+                out.0.add(r0 * width + h * hd),
+                1,
+                width as isize,
+                false,
+                scores.as_ptr(),
+                1,
+                total as isize,
+                values.as_ptr(),
+                1,
+                hd as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    };
+    if seq == 1 {
+        // One token: a few microseconds of work per head. Handing it to the rayon pool between
+        // candle's matmuls (which run on candle's own spinning pool) cost more than it saved.
+        let mut scores = Vec::new();
+        for task in 0..s.n_head {
+            work(&mut scores, task);
+        }
+    } else {
+        (0..s.n_head * blocks)
+            .into_par_iter()
+            .for_each_init(Vec::new, |scores, task| work(scores, task));
+    }
     y
 }
 
