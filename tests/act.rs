@@ -302,25 +302,7 @@ fn connectors_and_calls_are_invisible_beyond_their_users_and_markings() {
     let cfg = root.path().join("sextant.toml");
     std::fs::write(&cfg, "").unwrap();
     std::fs::create_dir_all(&data).unwrap();
-    let token = |name: &str, clearance: &str| {
-        ok(
-            &data,
-            &[
-                "users",
-                "add",
-                name,
-                "--clearance",
-                clearance,
-                "--roles",
-                "reader",
-            ],
-        )
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string()
-    };
+    let token = |name: &str, clearance: &str| add_user(&data, name, clearance, "reader");
     let low = token("low", "UNCLASSIFIED");
     let owner = token("owner", "SECRET");
     let srv = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);

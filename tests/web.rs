@@ -13,22 +13,6 @@ mod common;
 const SECRET_DOC: &str = "Harbour report\n\nThe submarine tender Corvus is berthed at pier Zulu-7 in the outer harbour.\n";
 const SECRET_PHRASE: &str = "Zulu-7";
 
-fn add_user(data: &std::path::Path, name: &str, clearance: &str, roles: &str) -> String {
-    let out = common::ok(
-        data,
-        &[
-            "users",
-            "add",
-            name,
-            "--clearance",
-            clearance,
-            "--roles",
-            roles,
-        ],
-    );
-    out.lines().last().expect("a token line").trim().to_string()
-}
-
 /// Runs the browser script against `server` with `env` and returns its summary line; fails the
 /// test with the script's output when it fails. Needs the built app (scripts/setup-browser.sh).
 fn browse(server: &common::Server, env: &[(&str, &str)]) -> serde_json::Value {
@@ -87,8 +71,8 @@ fn web_app_end_to_end() {
         &data,
         &["ingest", "--marking", "SECRET", secret.to_str().unwrap()],
     );
-    let admin = add_user(&data, "analyst", "SECRET", "reader,ingester,admin");
-    let low = add_user(&data, "visitor", "UNCLASSIFIED", "reader");
+    let admin = common::add_user(&data, "analyst", "SECRET", "reader,ingester,admin");
+    let low = common::add_user(&data, "visitor", "UNCLASSIFIED", "reader");
     let server = common::Server::start(&data);
 
     let shots = std::env::var_os("SCREENSHOT_DIR")
@@ -171,8 +155,8 @@ fn web_app_confirms_and_denies_a_pending_call() {
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::copy(common::factbook_dir().join("fr.md"), docs.join("fr.md")).unwrap();
     common::ok(&data, &["ingest", docs.to_str().unwrap()]);
-    let admin = add_user(&data, "analyst", "SECRET", "reader,ingester,admin");
-    let low = add_user(&data, "visitor", "UNCLASSIFIED", "reader");
+    let admin = common::add_user(&data, "analyst", "SECRET", "reader,ingester,admin");
+    let low = common::add_user(&data, "visitor", "UNCLASSIFIED", "reader");
     let server = common::Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     let summary = browse(
         &server,

@@ -361,3 +361,20 @@ impl Drop for Pygeoapi {
             .output();
     }
 }
+
+/// Adds a user with `sextant users add` and returns their token.
+pub fn add_user(data: &std::path::Path, name: &str, clearance: &str, roles: &str) -> String {
+    let out = ok(
+        data,
+        &[
+            "users",
+            "add",
+            name,
+            "--clearance",
+            clearance,
+            "--roles",
+            roles,
+        ],
+    );
+    out.lines().last().expect("a token line").trim().to_string()
+}

@@ -39,6 +39,23 @@ pub struct Turn {
     pub at: u64,
 }
 
+impl Turn {
+    /// The turn a question and its answer (the JSON the chat route returns: its `answer` text
+    /// and `marking`) make, now.
+    pub fn new(question: String, detail: serde_json::Value) -> Turn {
+        Turn {
+            question,
+            answer: detail["answer"].as_str().unwrap_or_default().to_string(),
+            marking: detail["marking"]
+                .as_str()
+                .unwrap_or("UNCLASSIFIED")
+                .to_string(),
+            detail,
+            at: now(),
+        }
+    }
+}
+
 /// A conversation as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Stored {

@@ -111,19 +111,7 @@ pub(crate) async fn append(
     question: String,
     detail: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let turn = sextant_app::conversations::Turn {
-        question,
-        answer: detail["answer"].as_str().unwrap_or_default().to_string(),
-        marking: detail["marking"]
-            .as_str()
-            .unwrap_or("UNCLASSIFIED")
-            .to_string(),
-        detail,
-        at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
+    let turn = sextant_app::conversations::Turn::new(question, detail);
     call(state, move |app| {
         let (store, audit) = app.conversations()?;
         store.append(audit, &session, &id, turn)
