@@ -774,32 +774,46 @@ fn kernels(tokens: &[usize], reps: usize) -> Result<()> {
         for &(model, layer, k, n) in &shapes {
             let w: Vec<f32> = (0..n * k).map(|_| rng.random_range(-1.0..1.0)).collect();
             let x: Vec<f32> = (0..m * k).map(|_| rng.random_range(-2.0..2.0)).collect();
-            let qt = Arc::new(QTensor::quantize(
-                &Tensor::from_vec(w, (n, k), &Device::Cpu)?,
-                GgmlDType::Q8_0,
-            )?);
-            let qm = QMatMul::from_arc(qt.clone())?;
+            // Distinct copies of the weight, used in turn, so that (as in a forward pass over
+            // many layers) the weights come from memory rather than the cache.
+            let copies = (256 << 20) / (n * k) + 1;
+            let wt = Tensor::from_vec(w, (n, k), &Device::Cpu)?;
+            let qts = (0..copies)
+                .map(|_| Ok(Arc::new(QTensor::quantize(&wt, GgmlDType::Q8_0)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let qms = qts
+                .iter()
+                .map(|q| Ok(QMatMul::from_arc(q.clone())?))
+                .collect::<Result<Vec<_>>>()?;
             let xt = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu)?;
-            let bytes = qt.data()?;
-            let wb = q8::blocks(&bytes).ok_or_else(|| anyhow::anyhow!("unaligned Q8_0 data"))?;
+            let bytes = qts
+                .iter()
+                .map(|q| q.data())
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            let wbs = bytes
+                .iter()
+                .map(|b| q8::blocks(b).ok_or_else(|| anyhow::anyhow!("unaligned Q8_0 data")))
+                .collect::<Result<Vec<_>>>()?;
             let mut a = Vec::new();
             let mut out = vec![0f32; m * n];
-            let best = |f: &mut dyn FnMut()| {
-                f();
+            let mut turn = 0usize;
+            let mut best = |f: &mut dyn FnMut(usize)| {
+                f(0);
                 (0..reps)
                     .map(|_| {
+                        turn = (turn + 1) % copies;
                         let t = Instant::now();
-                        f();
+                        f(turn);
                         t.elapsed().as_secs_f64()
                     })
                     .fold(f64::MAX, f64::min)
             };
-            let ours = best(&mut || {
+            let ours = best(&mut |c| {
                 q8::quantize_rows(&x, k, &mut a);
-                q8::matmul(&a, wb, m, n, k, &mut out);
+                q8::matmul(&a, wbs[c], m, n, k, &mut out);
             });
-            let theirs = best(&mut || {
-                qm.forward(&xt).expect("candle matmul");
+            let theirs = best(&mut |c| {
+                qms[c].forward(&xt).expect("candle matmul");
             });
             let gflop = 2.0 * (m * n * k) as f64 / 1e9;
             println!(

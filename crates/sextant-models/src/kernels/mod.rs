@@ -40,6 +40,40 @@ pub fn erf(x: f32) -> f32 {
     r.copysign(x)
 }
 
+/// `Σ a[i] · b[i]` over equal-length slices, in eight-lane blocks with four independent
+/// accumulators (so the loop vectorises to FMA without reassociating one running sum).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [[0f32; 8]; 4];
+    let (ac, bc) = (a.chunks_exact(32), b.chunks_exact(32));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for (l, lanes) in acc.iter_mut().enumerate() {
+            for (i, s) in lanes.iter_mut().enumerate() {
+                *s = x[l * 8 + i].mul_add(y[l * 8 + i], *s);
+            }
+        }
+    }
+    let mut sum = 0f32;
+    for (x, y) in ar.iter().zip(br) {
+        sum = x.mul_add(*y, sum);
+    }
+    for i in 0..8 {
+        sum += (acc[0][i] + acc[1][i]) + (acc[2][i] + acc[3][i]);
+    }
+    sum
+}
+
+/// `y += a · x`.
+#[inline]
+pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    debug_assert_eq!(y.len(), x.len());
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = x.mul_add(a, *y);
+    }
+}
+
 /// Softmax over `row[..seen]` in place; the rest (positions a causal query may not see)
 /// becomes 0.
 pub fn softmax_prefix(row: &mut [f32], seen: usize) {
@@ -128,5 +162,22 @@ mod tests {
         let want = [1f64, 2.0, 3.0, 0.5].map(|v| v.exp());
         let total: f64 = want.iter().sum();
         assert!((row[2] as f64 - want[2] / total).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dot_and_axpy_match_plain_loops() {
+        for n in [0, 1, 7, 32, 64, 70, 896] {
+            let a: Vec<f32> = (0..n)
+                .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.25)
+                .collect();
+            let b: Vec<f32> = (0..n).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.5).collect();
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) as f64 - want).abs() < 1e-4, "n = {n}");
+            let mut y = b.clone();
+            axpy(&mut y, 0.5, &a);
+            for i in 0..n {
+                assert_eq!(y[i], a[i].mul_add(0.5, b[i]));
+            }
+        }
     }
 }

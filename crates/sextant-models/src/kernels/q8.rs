@@ -11,7 +11,6 @@
 //! candle and GGML do).
 
 use half::f16;
-use rayon::prelude::*;
 
 /// Values per block.
 pub const QK: usize = 32;
@@ -71,31 +70,63 @@ unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
 /// `out[i, j] = Σ_b a[i, b] · w[j, b]` for `m` token rows (`a`: `m × k/32` blocks), `n` weight
-/// rows (`w`: `n × k/32` blocks); `out` is `m × n` row-major. Column tiles are spread over the
-/// rayon pool.
+/// rows (`w`: `n × k/32` blocks); `out` is `m × n` row-major. Column tiles are spread over
+/// candle's CPU thread pool (the one its own quantized matmuls use, which spins between calls:
+/// a decode step makes about seven of these calls per layer, and waking rayon's sleeping
+/// workers for each cost more than the product itself on the small models).
 pub fn matmul(a: &[Block], w: &[Block], m: usize, n: usize, k: usize, out: &mut [f32]) {
     let kb = k / QK;
     assert!(k % QK == 0 && a.len() >= m * kb && w.len() >= n * kb && out.len() >= m * n);
     let ptr = Out(out.as_mut_ptr());
     let fast = simd();
-    // Enough column groups to keep every thread busy, each a whole number of tiles.
-    let groups = (rayon::current_num_threads() * 8).max(1);
-    let per = (n.div_ceil(groups)).div_ceil(RN) * RN;
-    (0..n.div_ceil(per)).into_par_iter().for_each(|g| {
+    if m == 1 {
+        return matvec(a, w, n, kb, fast, out);
+    }
+    candle_core::utils::barrier_pool().execute_chunked(n.div_ceil(RN), |tiles| {
         let ptr = ptr;
-        let (j0, j1) = (g * per, ((g + 1) * per).min(n));
+        let (j0, j1) = (tiles.start * RN, (tiles.end * RN).min(n));
         for i0 in (0..m).step_by(RM) {
             let rm = RM.min(m - i0);
             let mut j = j0;
             while j < j1 {
                 let rn = RN.min(j1 - j);
                 // SAFETY: rows i0..i0+rm and columns j..j+rn lie inside `out` (asserted above);
-                // this task alone writes columns j0..j1.
+                // this call alone writes columns j0..j1.
                 unsafe { tile(fast, a, w, kb, i0, rm, j, rn, ptr.0, n) };
                 j += rn;
             }
         }
     });
+}
+
+/// One token row (a decode step): each weight row is read front to back on its own, which the
+/// memory system streams faster than the interleaved rows of a tile (`sextant-bench kernels`
+/// with weights coming from memory).
+fn matvec(a: &[Block], w: &[Block], n: usize, kb: usize, fast: bool, out: &mut [f32]) {
+    let ptr = Out(out.as_mut_ptr());
+    candle_core::utils::barrier_pool().execute_chunked(n, |rows| {
+        let ptr = ptr;
+        for j in rows {
+            let row = &w[j * kb..(j + 1) * kb];
+            #[cfg(target_arch = "x86_64")]
+            let v = if fast {
+                // SAFETY: `fast` says the CPU has AVX2 and FMA.
+                unsafe { avx::row(&a[..kb], row) }
+            } else {
+                scalar_row(&a[..kb], row)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let v = scalar_row(&a[..kb], row);
+            // SAFETY: j < n ≤ out.len(); this call alone writes index j.
+            unsafe { *ptr.0.add(j) = v };
+        }
+    });
+}
+
+fn scalar_row(a: &[Block], w: &[Block]) -> f32 {
+    let mut sums = [[0f32; RN]; RM];
+    scalar_tile(a, w, a.len(), 1, 1, &mut sums);
+    sums[0][0]
 }
 
 /// Whether the AVX2/FMA tiles can run here.
@@ -222,6 +253,35 @@ mod avx {
         let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
         let r = _mm_add_ss(r, _mm_movehdup_ps(r));
         _mm_cvtss_f32(r)
+    }
+
+    /// One token row against one weight row, two blocks per step into two accumulators (one
+    /// accumulator, candle's order, is 10-40% slower on the decode shapes: the FMA chain
+    /// waits on itself).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn row(a: &[Block], w: &[Block]) -> f32 {
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let one = |acc: &mut __m256, x: &Block, y: &Block| {
+            // SAFETY: a block's 32 quants are 32 readable bytes.
+            let (xv, yv) = unsafe {
+                (
+                    _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i),
+                    _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i),
+                )
+            };
+            let s = _mm256_set1_ps(x.d.to_f32() * y.d.to_f32());
+            *acc = _mm256_fmadd_ps(s, dot(_mm256_sign_epi8(xv, xv), xv, yv), *acc);
+        };
+        let (xs, ys) = (a.chunks_exact(2), w.chunks_exact(2));
+        if let (Some(x), Some(y)) = (xs.remainder().first(), ys.remainder().first()) {
+            one(&mut acc[1], x, y);
+        }
+        for (x, y) in xs.zip(ys) {
+            let [a0, a1] = &mut acc;
+            one(a0, &x[0], &y[0]);
+            one(a1, &x[1], &y[1]);
+        }
+        hsum(_mm256_add_ps(acc[0], acc[1]))
     }
 
     /// `R × C` tile: for each block, the `C` weight blocks are loaded once and met by each of
