@@ -6,9 +6,10 @@
 //! the same sums; the tests hold both to candle's own `vec_dot`.
 //!
 //! Layout: GGML's Q8_0 — blocks of 32 values, each an f16 scale `d` and 32 `i8`, value =
-//! `d · q`. The weight matrix is `n` rows of `k / 32` blocks (row `j` = output feature `j`);
-//! the tokens are quantised the same way per row (`d = max|x| / 127`, `q = round(x / d)`, as
-//! candle and GGML do).
+//! `d · q`. The weight matrix is `n` rows of `k / 32` blocks (row `j` = output feature `j`), in
+//! Q8_0 or Q5_0 ([`Q5Block`]: 32 five-bit values, value = `d · (q - 16)`; candle 0.11 has only
+//! scalar code for it); the tokens are quantised to Q8_0 per row (`d = max|x| / 127`,
+//! `q = round(x / d)`, as candle and GGML do).
 
 use half::f16;
 
@@ -25,21 +26,122 @@ pub struct Block {
 
 const _: () = assert!(std::mem::size_of::<Block>() == 34);
 
+/// One Q5_0 block, bit for bit GGML's: an f16 scale, the fifth bit of each value (bit `i` of
+/// `qh`, little-endian, for value `i`) and their low four bits (`qs[i]` holds value `i` in its
+/// low nibble and value `i + 16` in its high nibble): 22 bytes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Q5Block {
+    pub d: f16,
+    pub qh: [u8; 4],
+    pub qs: [u8; QK / 2],
+}
+
+const _: () = assert!(std::mem::size_of::<Q5Block>() == 22);
+
+/// A weight block the kernels multiply against Q8_0 token blocks: a scale and 32 signed
+/// values.
+pub trait WeightBlock: Copy + Send + Sync + 'static {
+    fn scale(&self) -> f32;
+    /// The 32 values, as `i8`.
+    fn values(&self) -> [i8; QK];
+    /// The same values in one AVX2 register.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load(&self) -> std::arch::x86_64::__m256i;
+}
+
+impl WeightBlock for Block {
+    #[inline(always)]
+    fn scale(&self) -> f32 {
+        self.d.to_f32()
+    }
+
+    fn values(&self) -> [i8; QK] {
+        self.qs
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load(&self) -> std::arch::x86_64::__m256i {
+        // SAFETY: a block's 32 quants are 32 readable bytes.
+        unsafe {
+            std::arch::x86_64::_mm256_loadu_si256(
+                self.qs.as_ptr() as *const std::arch::x86_64::__m256i
+            )
+        }
+    }
+}
+
+impl WeightBlock for Q5Block {
+    #[inline(always)]
+    fn scale(&self) -> f32 {
+        self.d.to_f32()
+    }
+
+    /// GGML's `dequantize_row_q5_0`, before the scale.
+    fn values(&self) -> [i8; QK] {
+        let qh = u32::from_le_bytes(self.qh);
+        let mut v = [0i8; QK];
+        for j in 0..QK / 2 {
+            let h0 = ((qh >> j) << 4) & 0x10;
+            let h1 = (qh >> (j + 12)) & 0x10;
+            v[j] = ((self.qs[j] as u32 & 0x0F) | h0) as i8 - 16;
+            v[j + QK / 2] = ((self.qs[j] as u32 >> 4) | h1) as i8 - 16;
+        }
+        v
+    }
+
+    /// Low nibbles then high nibbles (values 0..16, 16..32), and where a value's fifth bit is
+    /// clear, 0xF0 or-ed in: `n | 0xF0` is `n - 16` as a signed byte, `n | 0x10` minus 16 is
+    /// `n` (GGML's AVX2 path).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load(&self) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: 16 readable bytes of `qs`; the rest is register arithmetic the caller
+        // vouches the CPU has.
+        unsafe {
+            let tmp = _mm_loadu_si128(self.qs.as_ptr() as *const __m128i);
+            let low = _mm_set1_epi8(0x0F);
+            let lo = _mm_and_si128(tmp, low);
+            let hi = _mm_and_si128(_mm_srli_epi16(tmp, 4), low);
+            let bx = _mm256_set_m128i(hi, lo);
+            // Byte i of `set` is 0xFF where bit i of qh is set.
+            let bits = _mm256_shuffle_epi8(
+                _mm256_set1_epi32(u32::from_le_bytes(self.qh) as i32),
+                _mm256_set_epi64x(
+                    0x0303030303030303,
+                    0x0202020202020202,
+                    0x0101010101010101,
+                    0,
+                ),
+            );
+            let set = _mm256_cmpeq_epi8(
+                _mm256_or_si256(bits, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)),
+                _mm256_set1_epi64x(-1),
+            );
+            _mm256_or_si256(bx, _mm256_andnot_si256(set, _mm256_set1_epi8(0xF0u8 as i8)))
+        }
+    }
+}
+
 /// Token rows per tile.
 pub const RM: usize = 4;
 /// Weight rows per tile.
 pub const RN: usize = 3;
 
-/// Views `bytes` (a Q8_0 tensor's storage) as blocks; `None` when the length or alignment is
-/// not that of whole blocks.
-pub fn blocks(bytes: &[u8]) -> Option<&[Block]> {
-    let size = std::mem::size_of::<Block>();
-    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % std::mem::align_of::<Block>() != 0 {
+/// Views `bytes` as blocks; `None` when the length or alignment is not that of whole blocks.
+fn blocks<W: WeightBlock>(bytes: &[u8]) -> Option<&[W]> {
+    let size = std::mem::size_of::<W>();
+    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % std::mem::align_of::<W>() != 0 {
         return None;
     }
-    // SAFETY: Block is plain data (no invalid bit patterns), the length is a whole number of
-    // blocks and the pointer is aligned for it.
-    Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const Block, bytes.len() / size) })
+    // SAFETY: both block types are plain data (no invalid bit patterns), the length is a whole
+    // number of blocks and the pointer is aligned for it.
+    Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const W, bytes.len() / size) })
 }
 
 /// Quantises each row of `x` (`m` rows of `k` values, `k` a multiple of 32) to Q8_0.
@@ -74,7 +176,36 @@ unsafe impl Sync for Out {}
 /// candle's CPU thread pool (the one its own quantized matmuls use, which spins between calls:
 /// a decode step makes about seven of these calls per layer, and waking rayon's sleeping
 /// workers for each cost more than the product itself on the small models).
-pub fn matmul(a: &[Block], w: &[Block], m: usize, n: usize, k: usize, out: &mut [f32]) {
+pub fn matmul(a: &[Block], w: Weights<'_>, m: usize, n: usize, k: usize, out: &mut [f32]) {
+    // Not generic itself, so that the kernels are compiled (and optimised) in this crate
+    // whoever calls them.
+    match w {
+        Weights::Q8_0(w) => product(a, w, m, n, k, out),
+        Weights::Q5_0(w) => product(a, w, m, n, k, out),
+    }
+}
+
+/// A weight matrix's blocks, in one of the types the kernels take.
+#[derive(Clone, Copy)]
+pub enum Weights<'a> {
+    Q8_0(&'a [Block]),
+    Q5_0(&'a [Q5Block]),
+}
+
+impl<'a> Weights<'a> {
+    /// Views a tensor's storage; `None` for other types, or a length or alignment that is not
+    /// that of whole blocks.
+    pub fn new(dtype: candle_core::quantized::GgmlDType, bytes: &'a [u8]) -> Option<Weights<'a>> {
+        use candle_core::quantized::GgmlDType;
+        match dtype {
+            GgmlDType::Q8_0 => blocks(bytes).map(Weights::Q8_0),
+            GgmlDType::Q5_0 => blocks(bytes).map(Weights::Q5_0),
+            _ => None,
+        }
+    }
+}
+
+fn product<W: WeightBlock>(a: &[Block], w: &[W], m: usize, n: usize, k: usize, out: &mut [f32]) {
     let kb = k / QK;
     assert!(k % QK == 0 && a.len() >= m * kb && w.len() >= n * kb && out.len() >= m * n);
     let ptr = Out(out.as_mut_ptr());
@@ -102,7 +233,7 @@ pub fn matmul(a: &[Block], w: &[Block], m: usize, n: usize, k: usize, out: &mut 
 /// One token row (a decode step): each weight row is read front to back on its own, which the
 /// memory system streams faster than the interleaved rows of a tile (`sextant-bench kernels`
 /// with weights coming from memory).
-fn matvec(a: &[Block], w: &[Block], n: usize, kb: usize, fast: bool, out: &mut [f32]) {
+fn matvec<W: WeightBlock>(a: &[Block], w: &[W], n: usize, kb: usize, fast: bool, out: &mut [f32]) {
     let ptr = Out(out.as_mut_ptr());
     candle_core::utils::barrier_pool().execute_chunked(n, |rows| {
         let ptr = ptr;
@@ -123,7 +254,7 @@ fn matvec(a: &[Block], w: &[Block], n: usize, kb: usize, fast: bool, out: &mut [
     });
 }
 
-fn scalar_row(a: &[Block], w: &[Block]) -> f32 {
+fn scalar_row<W: WeightBlock>(a: &[Block], w: &[W]) -> f32 {
     let mut sums = [[0f32; RN]; RM];
     scalar_tile(a, w, a.len(), 1, 1, &mut sums);
     sums[0][0]
@@ -147,10 +278,10 @@ fn simd() -> bool {
 /// # Safety
 /// `out` must be valid for the tile's writes.
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile(
+unsafe fn tile<W: WeightBlock>(
     fast: bool,
     a: &[Block],
-    w: &[Block],
+    w: &[W],
     kb: usize,
     i0: usize,
     rm: usize,
@@ -167,18 +298,18 @@ unsafe fn tile(
         // SAFETY: `fast` says the CPU has AVX2 and FMA.
         unsafe {
             match (rm, rn) {
-                (4, 3) => avx::tile::<4, 3>(a, w, kb, &mut sums),
-                (4, 2) => avx::tile::<4, 2>(a, w, kb, &mut sums),
-                (4, 1) => avx::tile::<4, 1>(a, w, kb, &mut sums),
-                (3, 3) => avx::tile::<3, 3>(a, w, kb, &mut sums),
-                (3, 2) => avx::tile::<3, 2>(a, w, kb, &mut sums),
-                (3, 1) => avx::tile::<3, 1>(a, w, kb, &mut sums),
-                (2, 3) => avx::tile::<2, 3>(a, w, kb, &mut sums),
-                (2, 2) => avx::tile::<2, 2>(a, w, kb, &mut sums),
-                (2, 1) => avx::tile::<2, 1>(a, w, kb, &mut sums),
-                (1, 3) => avx::tile::<1, 3>(a, w, kb, &mut sums),
-                (1, 2) => avx::tile::<1, 2>(a, w, kb, &mut sums),
-                _ => avx::tile::<1, 1>(a, w, kb, &mut sums),
+                (4, 3) => avx::tile::<W, 4, 3>(a, w, kb, &mut sums),
+                (4, 2) => avx::tile::<W, 4, 2>(a, w, kb, &mut sums),
+                (4, 1) => avx::tile::<W, 4, 1>(a, w, kb, &mut sums),
+                (3, 3) => avx::tile::<W, 3, 3>(a, w, kb, &mut sums),
+                (3, 2) => avx::tile::<W, 3, 2>(a, w, kb, &mut sums),
+                (3, 1) => avx::tile::<W, 3, 1>(a, w, kb, &mut sums),
+                (2, 3) => avx::tile::<W, 2, 3>(a, w, kb, &mut sums),
+                (2, 2) => avx::tile::<W, 2, 2>(a, w, kb, &mut sums),
+                (2, 1) => avx::tile::<W, 2, 1>(a, w, kb, &mut sums),
+                (1, 3) => avx::tile::<W, 1, 3>(a, w, kb, &mut sums),
+                (1, 2) => avx::tile::<W, 1, 2>(a, w, kb, &mut sums),
+                _ => avx::tile::<W, 1, 1>(a, w, kb, &mut sums),
             }
         }
         store(&sums, rm, rn, i0, j0, out, ldo);
@@ -206,9 +337,9 @@ fn store(
 }
 
 /// The same sums as the AVX2 tile, one block at a time.
-fn scalar_tile(
+fn scalar_tile<W: WeightBlock>(
     a: &[Block],
-    w: &[Block],
+    w: &[W],
     kb: usize,
     rm: usize,
     rn: usize,
@@ -221,10 +352,10 @@ fn scalar_tile(
                 let (x, y) = (&a[i * kb + b], &w[j * kb + b]);
                 let dot: i32 =
                     x.qs.iter()
-                        .zip(&y.qs)
+                        .zip(&y.values())
                         .map(|(&p, &q)| p as i32 * q as i32)
                         .sum();
-                acc += dot as f32 * (x.d.to_f32() * y.d.to_f32());
+                acc += dot as f32 * (x.d.to_f32() * y.scale());
             }
             *s = acc;
         }
@@ -233,7 +364,7 @@ fn scalar_tile(
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{Block, RM, RN};
+    use super::{Block, WeightBlock, RM, RN};
     use std::arch::x86_64::*;
 
     /// Eight i32 partial sums of `x · y` (32 signed bytes each) as floats: |x| · sign(y, x)
@@ -259,17 +390,17 @@ mod avx {
     /// accumulator, candle's order, is 10-40% slower on the decode shapes: the FMA chain
     /// waits on itself).
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn row(a: &[Block], w: &[Block]) -> f32 {
+    pub(super) unsafe fn row<W: WeightBlock>(a: &[Block], w: &[W]) -> f32 {
         let mut acc = [_mm256_setzero_ps(); 2];
-        let one = |acc: &mut __m256, x: &Block, y: &Block| {
-            // SAFETY: a block's 32 quants are 32 readable bytes.
+        let one = |acc: &mut __m256, x: &Block, y: &W| {
+            // SAFETY: a block's 32 quants are 32 readable bytes; the caller has AVX2.
             let (xv, yv) = unsafe {
                 (
                     _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i),
-                    _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i),
+                    y.load(),
                 )
             };
-            let s = _mm256_set1_ps(x.d.to_f32() * y.d.to_f32());
+            let s = _mm256_set1_ps(x.d.to_f32() * y.scale());
             *acc = _mm256_fmadd_ps(s, dot(_mm256_sign_epi8(xv, xv), xv, yv), *acc);
         };
         let (xs, ys) = (a.chunks_exact(2), w.chunks_exact(2));
@@ -287,9 +418,9 @@ mod avx {
     /// `R × C` tile: for each block, the `C` weight blocks are loaded once and met by each of
     /// the `R` token blocks; `R · C` accumulators of eight lanes each.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn tile<const R: usize, const C: usize>(
+    pub(super) unsafe fn tile<W: WeightBlock, const R: usize, const C: usize>(
         a: &[Block],
-        w: &[Block],
+        w: &[W],
         kb: usize,
         sums: &mut [[f32; RN]; RM],
     ) {
@@ -299,9 +430,9 @@ mod avx {
             let mut wd = [0f32; C];
             for j in 0..C {
                 let blk = &w[j * kb + b];
-                // SAFETY: a block's 32 quants are 32 readable bytes.
-                wv[j] = unsafe { _mm256_loadu_si256(blk.qs.as_ptr() as *const __m256i) };
-                wd[j] = blk.d.to_f32();
+                // SAFETY: the caller has AVX2.
+                wv[j] = unsafe { blk.load() };
+                wd[j] = blk.scale();
             }
             for i in 0..R {
                 let blk = &a[i * kb + b];
@@ -341,45 +472,87 @@ mod tests {
             .collect()
     }
 
-    /// Against candle's own Q8_0 matmul (its quantisation of the tokens, its `vec_dot`) on
-    /// shapes with every kind of edge tile: the same products up to float summation order.
+    /// Against candle's own matmul (its quantisation of the tokens, its `vec_dot`) for Q8_0 and
+    /// Q5_0 weights, on shapes with every kind of edge tile, one row (decode) included: the
+    /// same products up to float summation order.
     #[test]
-    fn matches_candles_q8_0_matmul() {
-        for (m, n, k) in [
-            (1, 1, 32),
-            (5, 7, 64),
-            (17, 10, 576),
-            (33, 29, 896),
-            (4, 3, 96),
-        ] {
-            let x = data(m, k, 1 + m as u64);
-            let wf = data(n, k, 99 + n as u64);
-            let wt = Tensor::from_vec(wf, (n, k), &Device::Cpu).unwrap();
-            let q = std::sync::Arc::new(QTensor::quantize(&wt, GgmlDType::Q8_0).unwrap());
-            let bytes = q.data().unwrap();
-            let w = blocks(&bytes).expect("aligned whole blocks");
-            let mut a = Vec::new();
-            quantize_rows(&x, k, &mut a);
-            let mut ours = vec![0f32; m * n];
-            matmul(&a, w, m, n, k, &mut ours);
-            let qm = candle_core::quantized::QMatMul::from_arc(q.clone()).unwrap();
-            let xt = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu).unwrap();
-            let want: Vec<f32> = qm
-                .forward(&xt)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            let mut scalar = [[0f32; RN]; RM];
-            scalar_tile(&a, w, k / QK, 1, 1, &mut scalar);
-            for (i, (o, r)) in ours.iter().zip(&want).enumerate() {
-                assert!(
-                    (o - r).abs() <= 1e-3 * r.abs().max(1.0),
-                    "{m}x{n}x{k} at {i}: {o} vs candle {r}"
-                );
+    fn matches_candles_matmul() {
+        for dtype in [GgmlDType::Q8_0, GgmlDType::Q5_0] {
+            for (m, n, k) in [
+                (1, 1, 32),
+                (1, 9, 128),
+                (5, 7, 64),
+                (17, 10, 576),
+                (33, 29, 896),
+                (4, 3, 96),
+            ] {
+                if dtype == GgmlDType::Q5_0 && (k / QK) % 2 == 1 {
+                    // candle's Q5_0 product asserts an even number of blocks.
+                    continue;
+                }
+                let x = data(m, k, 1 + m as u64);
+                let wf = data(n, k, 99 + n as u64);
+                let wt = Tensor::from_vec(wf, (n, k), &Device::Cpu).unwrap();
+                let q = std::sync::Arc::new(QTensor::quantize(&wt, dtype).unwrap());
+                let bytes = q.data().unwrap();
+                let mut a = Vec::new();
+                quantize_rows(&x, k, &mut a);
+                let mut ours = vec![0f32; m * n];
+                let mut scalar = [[0f32; RN]; RM];
+                if dtype == GgmlDType::Q8_0 {
+                    let w = blocks::<Block>(&bytes).expect("aligned whole blocks");
+                    matmul(&a, Weights::Q8_0(w), m, n, k, &mut ours);
+                    scalar_tile(&a, w, k / QK, 1, 1, &mut scalar);
+                } else {
+                    let w = blocks::<Q5Block>(&bytes).expect("aligned whole blocks");
+                    matmul(&a, Weights::Q5_0(w), m, n, k, &mut ours);
+                    scalar_tile(&a, w, k / QK, 1, 1, &mut scalar);
+                }
+                let qm = candle_core::quantized::QMatMul::from_arc(q.clone()).unwrap();
+                let xt = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu).unwrap();
+                let want: Vec<f32> = qm
+                    .forward(&xt)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                for (i, (o, r)) in ours.iter().zip(&want).enumerate() {
+                    assert!(
+                        (o - r).abs() <= 1e-3 * r.abs().max(1.0),
+                        "{dtype:?} {m}x{n}x{k} at {i}: {o} vs candle {r}"
+                    );
+                }
+                assert!((scalar[0][0] - ours[0]).abs() <= 1e-3 * ours[0].abs().max(1.0));
             }
-            assert!((scalar[0][0] - ours[0]).abs() <= 1e-3 * ours[0].abs().max(1.0));
+        }
+    }
+
+    /// Q5_0's AVX2 unpacking against GGML's scalar definition, on every bit pattern of the
+    /// fifth bits.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn q5_0_values_unpack_alike() {
+        if !simd() {
+            return;
+        }
+        for seed in 0..64u32 {
+            let qh = seed.wrapping_mul(0x9E37_79B9).rotate_left(seed % 32);
+            let b = Q5Block {
+                d: f16::from_f32(1.0),
+                qh: qh.to_le_bytes(),
+                qs: std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(seed as u8)),
+            };
+            let mut got = [0i8; QK];
+            // SAFETY: AVX2 checked above; 32 bytes written into a 32-byte array.
+            unsafe {
+                std::arch::x86_64::_mm256_storeu_si256(
+                    got.as_mut_ptr() as *mut std::arch::x86_64::__m256i,
+                    b.load(),
+                )
+            };
+            assert_eq!(got, b.values(), "qh = {qh:#x}");
+            assert!(got.iter().all(|v| (-16..16).contains(v)));
         }
     }
 }

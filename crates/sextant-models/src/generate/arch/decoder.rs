@@ -18,15 +18,15 @@ use super::CausalLm;
 /// Rotary tables are precomputed for this many positions (and the context is capped there).
 pub const MAX_POSITIONS: usize = 32_768;
 
-/// A quantized linear layer. Prompt processing (several rows at once) of a Q8_0 weight on the
-/// CPU runs on our tiled kernel ([`crate::kernels::q8`]) unless the inner size is a multiple of
-/// 256, where candle's repacked kernels are faster (measured by `sextant-bench kernels`);
-/// everything else runs on candle's `QMatMul`.
+/// A quantized linear layer. On the CPU, Q8_0 and Q5_0 weights run on our kernels
+/// ([`crate::kernels::q8`]): every decode step (one row), and prompt rows unless the weight is
+/// Q8_0 with an inner size that is a multiple of 256, where candle's repacked kernel is faster
+/// (measured by `sextant-bench kernels`). Everything else runs on candle's `QMatMul`.
 struct Linear {
     w: QMatMul,
-    /// The weight's Q8_0 tensor when our kernel takes its rows.
-    tiled: Option<std::sync::Arc<QTensor>>,
-    /// Whether candle's repacked kernel takes prompt rows (inner size a multiple of 256).
+    /// The weight's tensor when our kernels take its rows.
+    ours: Option<std::sync::Arc<QTensor>>,
+    /// Whether candle's repacked kernel takes prompt rows.
     repacked: bool,
 }
 
@@ -36,37 +36,42 @@ impl Linear {
     }
 
     fn from_qmatmul(w: QMatMul) -> Linear {
-        let (tiled, repacked) = match &w {
-            QMatMul::QTensor(q) if q.dtype() == GgmlDType::Q8_0 && q.device().is_cpu() => {
+        let (ours, repacked) = match &w {
+            QMatMul::QTensor(q)
+                if matches!(q.dtype(), GgmlDType::Q8_0 | GgmlDType::Q5_0)
+                    && q.device().is_cpu() =>
+            {
                 let k = q.shape().dims().last().copied().unwrap_or(0);
-                (Some(q.clone()), k % 256 == 0)
+                (
+                    Some(q.clone()),
+                    q.dtype() == GgmlDType::Q8_0 && k % 256 == 0,
+                )
             }
             _ => (None, false),
         };
-        Linear { w, tiled, repacked }
+        Linear { w, ours, repacked }
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        use crate::kernels::q8;
         let dims = x.dims().to_vec();
         let k = *dims
             .last()
             .expect("a linear layer's input has a last dimension");
         let rows = x.elem_count() / k.max(1);
-        // One row (a decode step) always runs here, on the rayon pool like everything else in
-        // the step: candle's own spinning pool fought rayon's for the cores.
-        let Some(q) = self.tiled.as_ref().filter(|_| rows == 1 || !self.repacked) else {
+        let Some(q) = self.ours.as_ref().filter(|_| rows == 1 || !self.repacked) else {
             return self.w.forward(x);
         };
         let n = q.shape().dims2()?.0;
         let data = q.data()?;
-        let Some(w) = crate::kernels::q8::blocks(&data) else {
+        let Some(w) = q8::Weights::new(q.dtype(), &data) else {
             return self.w.forward(x);
         };
         let xs = x.flatten_all()?.to_vec1::<f32>()?;
         let mut a = Vec::new();
-        crate::kernels::q8::quantize_rows(&xs, k, &mut a);
+        q8::quantize_rows(&xs, k, &mut a);
         let mut out = vec![0f32; rows * n];
-        crate::kernels::q8::matmul(&a, w, rows, n, k, &mut out);
+        q8::matmul(&a, w, rows, n, k, &mut out);
         let mut shape = dims;
         *shape.last_mut().expect("checked above") = n;
         Tensor::from_vec(out, shape, x.device())
