@@ -51,12 +51,19 @@ struct Norm {
     bias: Vec<f32>,
 }
 
-/// A linear layer: `weight` is `[in, out]` row-major (the checkpoint's `[out, in]` transposed).
+/// A linear layer: the checkpoint's `[out, in]` weight transposed to `[in, out]`, packed for
+/// [`crate::kernels::dense`] (or kept row-major for the gemm crate where the output width is
+/// not a whole number of panels).
 struct Linear {
-    weight: Vec<f32>,
+    weight: Weight,
     bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
+}
+
+enum Weight {
+    Packed(crate::kernels::dense::Packed),
+    RowMajor(Vec<f32>),
 }
 
 struct Layer {
@@ -126,6 +133,10 @@ impl Weights {
             bias.extend(self.take(&format!("{name}.bias"), &[out])?);
             col += out;
         }
+        let weight = match crate::kernels::dense::Packed::new(&weight, inputs, total) {
+            Some(p) => Weight::Packed(p),
+            None => Weight::RowMajor(weight),
+        };
         Ok(Linear {
             weight,
             bias,
@@ -321,23 +332,28 @@ unsafe fn gemm_rows(
 /// `dst[rows × out] = x[rows × in] · W + b`.
 fn linear(dst: &mut [f32], x: &[f32], l: &Linear, rows: usize) {
     let (k, n) = (l.inputs, l.outputs);
-    assert!(dst.len() >= rows * n && x.len() >= rows * k && l.weight.len() == k * n);
-    if rows > 0 {
-        // SAFETY: the lengths are checked above; `dst` is a distinct buffer.
-        unsafe {
-            gemm_rows(
-                dst.as_mut_ptr(),
-                n,
-                x.as_ptr(),
-                k,
-                l.weight.as_ptr(),
-                1,
-                n as isize,
-                (rows, k, n),
-                1.0,
-                threads(),
-            );
+    assert!(dst.len() >= rows * n && x.len() >= rows * k);
+    match &l.weight {
+        Weight::Packed(w) => crate::kernels::dense::matmul(dst, x, rows, w),
+        Weight::RowMajor(w) if rows > 0 => {
+            assert_eq!(w.len(), k * n);
+            // SAFETY: the lengths are checked above; `dst` is a distinct buffer.
+            unsafe {
+                gemm_rows(
+                    dst.as_mut_ptr(),
+                    n,
+                    x.as_ptr(),
+                    k,
+                    w.as_ptr(),
+                    1,
+                    n as isize,
+                    (rows, k, n),
+                    1.0,
+                    threads(),
+                );
+            }
         }
+        Weight::RowMajor(_) => {}
     }
     for row in dst[..rows * n].chunks_exact_mut(n) {
         for (v, b) in row.iter_mut().zip(&l.bias) {
@@ -420,11 +436,14 @@ fn add_in_place(dst: &mut [f32], src: &[f32]) {
 fn layer_norm(x: &mut [f32], h: usize, n: &Norm, eps: f32) {
     x.par_chunks_mut(h * 64).for_each(|block| {
         for row in block.chunks_exact_mut(h) {
-            let mean = row.iter().sum::<f32>() / h as f32;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+            let mean = crate::kernels::sum(row) / h as f32;
+            for v in row.iter_mut() {
+                *v -= mean;
+            }
+            let var = crate::kernels::dot(row, row) / h as f32;
             let inv = 1.0 / (var + eps).sqrt();
             for ((v, w), b) in row.iter_mut().zip(&n.weight).zip(&n.bias) {
-                *v = (*v - mean) * inv * w + b;
+                *v = *v * inv * w + b;
             }
         }
     });

@@ -1,7 +1,9 @@
 //! Elementwise kernels the forward passes share: `exp` and `erf` for f32 without branches, so
-//! the loops calling them vectorise (AVX2/FMA with the project's `x86-64-v3` target); and
-//! [`q8`], the tiled Q8_0 matrix product for prompt processing.
+//! the loops calling them vectorise (AVX2/FMA with the project's `x86-64-v3` target);
+//! [`q8`], the quantized products of the chat models, and [`dense`], the f32 product of BERT's
+//! dense layers.
 
+pub mod dense;
 pub mod q8;
 
 /// `e^x` for f32 without branches, so loops over it vectorise: `x = n ln2 + r`, `|r| ≤ ln2/2`,
@@ -13,8 +15,15 @@ pub fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.clamp(-87.3, 88.3);
-    let n = (x * LOG2E).round();
-    let r = x - n * LN2_HI - n * LN2_LO;
+    // n = round(x · log2 e) by the shift trick: adding 1.5 · 2^23 leaves the rounded integer
+    // in the low mantissa bits (ties to even), read back as bits. `round` and an `as i32`
+    // conversion (which saturates and maps NaN to 0) both kept the calling loops scalar.
+    const SHIFT: f32 = 12_582_912.0;
+    let t = x.mul_add(LOG2E, SHIFT);
+    let n = t - SHIFT;
+    let ni = t.to_bits() as i32 - SHIFT.to_bits() as i32;
+    let r = (-n).mul_add(LN2_HI, x);
+    let r = (-n).mul_add(LN2_LO, r);
     // Taylor/minimax coefficients of e^r on [-ln2/2, ln2/2] (Cephes expf).
     let p = 1.987_569_1e-4_f32;
     let p = p.mul_add(r, 1.398_199_9e-3);
@@ -23,7 +32,7 @@ pub fn exp(x: f32) -> f32 {
     let p = p.mul_add(r, 1.666_666_5e-1);
     let p = p.mul_add(r, 5.000_000_1e-1);
     let er = (p * r).mul_add(r, r) + 1.0;
-    let bits = ((n as i32 + 127) as u32) << 23;
+    let bits = ((ni + 127) as u32) << 23;
     er * f32::from_bits(bits)
 }
 
@@ -75,20 +84,117 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 }
 
 /// Softmax over `row[..seen]` in place; the rest (positions a causal query may not see)
-/// becomes 0.
+/// becomes 0. The maximum and the sum are taken in eight lanes, so every loop here vectorises
+/// (one running sum would chain every addition on the one before).
 pub fn softmax_prefix(row: &mut [f32], seen: usize) {
     let (past, future) = row.split_at_mut(seen);
     future.fill(0.0);
-    let max = past.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in past.iter_mut() {
-        *v = exp(*v - max);
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
+    let max = max_lanes(past);
+    exp_shifted(past, max);
+    let inv = 1.0 / sum(past);
     for v in past.iter_mut() {
         *v *= inv;
     }
+}
+
+/// `x ← e^(x - shift)` for every element: eight at a time in AVX2 registers where the CPU has
+/// them (the same arithmetic as [`exp`], which LLVM would not vectorise in a loop), the rest
+/// one by one.
+fn exp_shifted(x: &mut [f32], shift: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA.
+        unsafe { avx::exp_shifted(x, shift) };
+        return;
+    }
+    for v in x.iter_mut() {
+        *v = exp(*v - shift);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn exp_shifted(x: &mut [f32], shift: f32) {
+        let mut chunks = x.chunks_exact_mut(8);
+        let s = _mm256_set1_ps(shift);
+        for c in &mut chunks {
+            // SAFETY: eight floats in `c`.
+            unsafe {
+                let v = _mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), s);
+                _mm256_storeu_ps(c.as_mut_ptr(), exp8(v));
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = super::exp(*v - shift);
+        }
+    }
+
+    /// [`super::exp`] on eight lanes, step for step.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn exp8(x: __m256) -> __m256 {
+        let x = _mm256_min_ps(
+            _mm256_max_ps(x, _mm256_set1_ps(-87.3)),
+            _mm256_set1_ps(88.3),
+        );
+        let shift = _mm256_set1_ps(12_582_912.0);
+        let t = _mm256_fmadd_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E), shift);
+        let n = _mm256_sub_ps(t, shift);
+        let ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(shift));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+        let mut p = _mm256_set1_ps(1.987_569_1e-4);
+        for c in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            5.000_000_1e-1,
+        ] {
+            p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+        }
+        let er = _mm256_add_ps(
+            _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r),
+            _mm256_set1_ps(1.0),
+        );
+        let bits = _mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23);
+        _mm256_mul_ps(er, _mm256_castsi256_ps(bits))
+    }
+}
+
+/// `Σ x`, in eight lanes.
+#[inline]
+pub fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
+}
+
+/// The largest of `x` (−∞ for none), in eight lanes.
+#[inline]
+fn max_lanes(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks
+        .remainder()
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a = a.max(*v);
+        }
+    }
+    acc.iter().copied().fold(rest, f32::max)
 }
 
 #[cfg(test)]
@@ -178,6 +284,16 @@ mod tests {
             for i in 0..n {
                 assert_eq!(y[i], a[i].mul_add(0.5, b[i]));
             }
+        }
+    }
+
+    #[test]
+    fn vector_exp_is_the_scalar_exp() {
+        let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 700.0) * 0.137).collect();
+        let mut v = xs.clone();
+        exp_shifted(&mut v, 1.5);
+        for (x, e) in xs.iter().zip(&v) {
+            assert_eq!(e.to_bits(), exp(x - 1.5).to_bits(), "at {x}");
         }
     }
 }
