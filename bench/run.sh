@@ -8,12 +8,14 @@
 #           (PyTorch CPU, venv from bench/setup-peer.sh), 2 threads each.
 # ingest  : Factbook + SOTU end to end: MB/s, chunks/s, time to BM25-searchable, time to vectors.
 # query   : p50/p99 per mode over 100k chunks; query1m: the same over 1M chunks (random vectors).
-# ask     : answer latency (p50/p90 of `ask` on the demo store) idle and while the background
-#           embedder runs, per chat model.
+# ask     : answer latency (p50/p90/p99 of `ask` on the demo store over 20 Factbook capital
+#           questions, bench/ask-capitals.tsv) with right/abstained/wrong against the gold answers,
+#           at three evidence budgets (reader candidates 6, 3, 10: the prompt-budget study), idle
+#           and (the first budget) while the background embedder runs, per chat model.
 # gen     : chat models: prompt-processing and generation tokens/s, time to first token and peak
-#           RSS, Sextant (candle) vs llama.cpp (llama-cpp-python built from source by
-#           bench/setup-llamacpp.sh) on the same GGUF files, 2 threads each, one model at a time;
-#           plus time to first token for a 2,000-token prompt on the 0.5B model.
+#           RSS, Sextant vs llama.cpp (llama-cpp-python built from source by
+#           bench/setup-llamacpp.sh) on the same GGUF files, 2 threads each, one model at a time,
+#           with 512- and 2,000-token prompts.
 # act     : text-to-API against a real pygeoapi (scripts/pygeoapi): request -> executed read-only
 #           call and -> relayed answer, p50/p99, per chat model; grammar mask ms/token against
 #           decode ms/token (the unconstrained cost of the same tokens).
@@ -66,8 +68,7 @@ PY
       PY="$(bench/setup-llamacpp.sh | tail -n1)"
       : > "$OUT/gen.jsonl"
       for model in smollm2-135m-instruct qwen2.5-coder-0.5b-instruct; do
-        lengths="512"; [[ $model == qwen* ]] && lengths="512 2000"
-        for n in $lengths; do
+        for n in 512 2000; do
           RAYON_NUM_THREADS=$THREADS $B gen --model "$model" --prompt-tokens "$n" --gen-tokens 128 --repeats 3 \
             | tail -n1 | sed "s/^{/{\"id\": \"$model\", /" | tee -a "$OUT/gen.jsonl"
           "$PY" bench/llama_peer.py --model "$SEXTANT_MODELS/$model/model.gguf" --threads "$THREADS" \
@@ -87,16 +88,26 @@ for i in range(0, len(rows), 2):
 PY
       ;;
     ask)
-      # Answer latency on the demo store (ingest it once: $ASK_DATA, default bench/out/demo),
-      # idle and while the background embedder catches up on its newest 4,000 chunks, per model.
-      DATA="${ASK_DATA:-$OUT/demo}"
+      # Answer latency on the demo store with every vector in place (the `ingest` benchmark's
+      # store, or $ASK_DATA), idle and while the background embedder catches up on its newest
+      # 4,000 chunks, per model.
+      DATA="${ASK_DATA:-$OUT/ingest-data}"
       if [[ ! -d "$DATA" ]]; then
-        target/release/sextant --data-dir "$DATA" ingest "$DEMO/factbook" "$DEMO/sotu" >/dev/null
+        $B ingest --data-dir "$DATA" "$DEMO/factbook" "$DEMO/sotu" >/dev/null
       fi
-      for model in ${ASK_MODELS:-smollm2-135m-instruct qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct}; do
-        RAYON_NUM_THREADS=$THREADS $B ask --data-dir "$DATA" --questions bench/ask-questions.txt \
-          --model "$model" --pending 4000 | tee -a "$OUT/ask.jsonl"
+      : > "$OUT/ask.jsonl"
+      for model in ${ASK_MODELS:-smollm2-135m-instruct qwen2.5-coder-0.5b-instruct}; do
+        RAYON_NUM_THREADS=$THREADS $B ask --data-dir "$DATA" --questions bench/ask-capitals.tsv \
+          --model "$model" --pending 4000 --candidates 6,3,10 | tee -a "$OUT/ask.jsonl"
       done
+      python3 - "$OUT/ask.jsonl" <<'PY'
+import json, sys
+for j in map(json.loads, open(sys.argv[1])):
+    print(f"ask {j['model']:<28} candidates {j['reader_candidates']:>2} (prompt {j['mean_prompt_tokens']:5.0f} tokens): "
+          f"p50 {j['idle_p50_s']:5.2f} s  p99 {j['idle_p99_s']:5.2f} s  "
+          f"right {j['right']}/{j['questions']}  abstained {j['abstained']}  wrong {j['wrong']}"
+          + (f"   beside the embedder p50 {j['busy_p50_s']:5.2f} s" if 'busy_p50_s' in j else ""))
+PY
       ;;
     act)
       scripts/fetch-data.sh geo adsb >/dev/null

@@ -676,7 +676,15 @@ pub fn fits(t: AnswerType, span: &str) -> bool {
                     || w.iter().any(|x| MONTHS.contains(&x.as_str())))
         }
         AnswerType::Number => has_digit || crate::evidence::states_quantity(span),
-        AnswerType::Person | AnswerType::Place => capitalised && w.len() <= 12 && is_name(span),
+        // A name has a word of two letters or more: "26 14 N, 50 34 E" (the coordinates
+        // beside a capital's name in the Factbook) is no place.
+        AnswerType::Person | AnswerType::Place => {
+            capitalised
+                && w.len() <= 12
+                && is_name(span)
+                && w.iter()
+                    .any(|x| x.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+        }
         // A thing, not an amount: "$76.68 billion (2013 est.)" names no export.
         AnswerType::Entity => w.len() <= 16 && !is_amount(span),
         AnswerType::Description | AnswerType::Comparison => true,
@@ -878,6 +886,8 @@ mod tests {
         assert!(fits(AnswerType::Number, "45,925,301"));
         assert!(!fits(AnswerType::Number, "Nairobi"));
         assert!(fits(AnswerType::Place, "Nairobi"));
+        assert!(!fits(AnswerType::Place, "26 14 N, 50 34 E"));
+        assert!(fits(AnswerType::Place, "Name: Kingston"));
         assert!(!fits(AnswerType::Person, "sharp currency depreciation"));
         assert!(fits(AnswerType::Person, "President Francois HOLLANDE"));
         assert!(fits(

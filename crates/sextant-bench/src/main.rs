@@ -80,9 +80,14 @@ enum Cmd {
         questions: PathBuf,
         #[arg(long)]
         model: String,
-        /// Chunks to leave without vectors for the background embedder (the newest ones).
+        /// Chunks to leave without vectors for the background embedder (the newest ones); 0:
+        /// no run beside the embedder.
         #[arg(long, default_value_t = 4000)]
         pending: usize,
+        /// Evidence budgets to compare: statements the reader chooses from (the prompt grows
+        /// with them); the first also runs beside the embedder.
+        #[arg(long, value_delimiter = ',', default_value = "6")]
+        candidates: Vec<usize>,
     },
     /// Text-to-API latency against a connected system (bench/run.sh act starts pygeoapi):
     /// request to executed read-only call and to relayed answer, p50/p99, per model; grammar
@@ -204,7 +209,15 @@ fn main() -> Result<()> {
             questions,
             model,
             pending,
-        } => ask_bench(&cli.models_dir, &data_dir, &questions, &model, pending),
+            candidates,
+        } => ask_bench(
+            &cli.models_dir,
+            &data_dir,
+            &questions,
+            &model,
+            pending,
+            &candidates,
+        ),
         Cmd::Act {
             connectors,
             requests,
@@ -557,13 +570,18 @@ fn ask_bench(
     questions: &Path,
     model: &str,
     pending: usize,
+    candidates: &[usize],
 ) -> Result<()> {
-    let qs: Vec<String> = std::fs::read_to_string(questions)
+    // One question per line, optionally a tab and the gold answer; '#' starts a comment.
+    let qs: Vec<(String, Option<String>)> = std::fs::read_to_string(questions)
         .with_context(|| format!("cannot read {}", questions.display()))?
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once('\t') {
+            Some((q, g)) => (q.trim().to_string(), Some(g.trim().to_string())),
+            None => (l.to_string(), None),
+        })
         .collect();
     // Work on a copy: the background phase writes vectors.
     let tmp = tempfile::tempdir()?;
@@ -578,53 +596,79 @@ fn ask_bench(
     let embedder = sextant_models::load_default_embedder(models_dir)?;
     let retriever = Arc::new(Retriever::new(store.clone(), Some(embedder.clone())));
     let models = sextant_assist::load_models(models_dir, &[model.to_string()], 8, None);
-    let assistant = sextant_assist::Assistant::new(
+    let pct = |t: &[f64], p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize];
+    let budgets = if candidates.is_empty() {
+        vec![sextant_assist::Options::default().reader_candidates]
+    } else {
+        candidates.to_vec()
+    };
+    let mut assistant = sextant_assist::Assistant::new(
         retriever,
         models,
         model.to_string(),
         sextant_assist::Options::default(),
     );
-    let run = |label: &str| -> Result<Vec<f64>> {
-        let mut t = Vec::new();
-        for q in &qs {
-            let start = Instant::now();
-            let mut req = sextant_assist::AskRequest::new(q.clone(), Viewer::Unrestricted);
-            req.model = Some(model.to_string());
-            let a = assistant
-                .ask(&req, |_, _| true)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let s = start.elapsed().as_secs_f64();
-            eprintln!("{label} {s:6.2}s {q} -> {}", a.answer);
-            t.push(s);
+    for (i, &n) in budgets.iter().enumerate() {
+        assistant.options_mut().reader_candidates = n;
+        let assistant = &assistant;
+        // Latencies (sorted), mean prompt tokens, and answers right / abstained / wrong.
+        let run = |label: &str| -> Result<(Vec<f64>, f64, [usize; 3])> {
+            let (mut t, mut tokens, mut tally) = (Vec::new(), 0usize, [0usize; 3]);
+            for (q, gold) in &qs {
+                let start = Instant::now();
+                let mut req = sextant_assist::AskRequest::new(q.clone(), Viewer::Unrestricted);
+                req.model = Some(model.to_string());
+                let a = assistant
+                    .ask(&req, |_, _| true)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let s = start.elapsed().as_secs_f64();
+                let verdict = match gold {
+                    _ if a.abstained => 1,
+                    Some(g) if a.answer.to_lowercase().contains(&g.to_lowercase()) => 0,
+                    Some(_) => 2,
+                    None => 0,
+                };
+                tally[verdict] += 1;
+                tokens += a.usage.prompt_tokens;
+                eprintln!("{label} {s:6.2}s {q} -> {}", a.answer);
+                t.push(s);
+            }
+            t.sort_by(f64::total_cmp);
+            Ok((t, tokens as f64 / qs.len().max(1) as f64, tally))
+        };
+        if i == 0 {
+            // Warm-up (model pages, caches).
+            let _ = run("warmup")?;
         }
-        t.sort_by(f64::total_cmp);
-        Ok(t)
-    };
-    let pct = |t: &[f64], p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize];
-    // Warm-up (model pages, caches), then idle.
-    let _ = run("warmup")?;
-    let idle = run("idle")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let bg = {
-        let (store, embedder, stop) = (store.clone(), embedder.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let t = Instant::now();
-            let n = sextant_ingest::embed_pending(&store, &embedder, &stop).unwrap_or(0);
-            (n, t.elapsed().as_secs_f64())
-        })
-    };
-    let busy = run("busy")?;
-    stop.store(true, Ordering::SeqCst);
-    let (embedded, secs) = bg
-        .join()
-        .map_err(|_| anyhow::anyhow!("embedder panicked"))?;
-    let out = serde_json::json!({
-        "bench": "ask", "model": model, "questions": qs.len(),
-        "idle_p50_s": pct(&idle, 0.5), "idle_p90_s": pct(&idle, 0.9),
-        "busy_p50_s": pct(&busy, 0.5), "busy_p90_s": pct(&busy, 0.9),
-        "background_chunks_embedded": embedded, "background_seconds": secs,
-    });
-    println!("{out}");
+        let (idle, tokens, tally) = run(&format!("idle c={n}"))?;
+        let mut out = serde_json::json!({
+            "bench": "ask", "model": model, "questions": qs.len(), "reader_candidates": n,
+            "mean_prompt_tokens": tokens,
+            "idle_p50_s": pct(&idle, 0.5), "idle_p90_s": pct(&idle, 0.9), "idle_p99_s": pct(&idle, 0.99),
+            "right": tally[0], "abstained": tally[1], "wrong": tally[2],
+        });
+        if i == 0 && pending > 0 {
+            let stop = Arc::new(AtomicBool::new(false));
+            let bg = {
+                let (store, embedder, stop) = (store.clone(), embedder.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let t = Instant::now();
+                    let n = sextant_ingest::embed_pending(&store, &embedder, &stop).unwrap_or(0);
+                    (n, t.elapsed().as_secs_f64())
+                })
+            };
+            let (busy, _, _) = run("busy")?;
+            stop.store(true, Ordering::SeqCst);
+            let (embedded, secs) = bg
+                .join()
+                .map_err(|_| anyhow::anyhow!("embedder panicked"))?;
+            out["busy_p50_s"] = pct(&busy, 0.5).into();
+            out["busy_p90_s"] = pct(&busy, 0.9).into();
+            out["background_chunks_embedded"] = embedded.into();
+            out["background_seconds"] = secs.into();
+        }
+        println!("{out}");
+    }
     Ok(())
 }
 

@@ -42,7 +42,13 @@ const _: () = assert!(std::mem::size_of::<Q5Block>() == 22);
 /// A weight block the kernels multiply against Q8_0 token blocks: a scale and 32 signed
 /// values.
 pub trait WeightBlock: Copy + Send + Sync + 'static {
+    /// Whether values must be unpacked from bits (worth doing once per call for prompts).
+    const PACKED: bool;
     fn scale(&self) -> f32;
+    /// The same block as Q8_0 (exact: the values fit in i8).
+    fn to_q8(&self) -> Block;
+    /// A slice of these blocks as [`Weights`].
+    fn view(w: &[Self]) -> Weights<'_>;
     /// The 32 values, as `i8`.
     fn values(&self) -> [i8; QK];
     /// The same values in one AVX2 register.
@@ -54,6 +60,16 @@ pub trait WeightBlock: Copy + Send + Sync + 'static {
 }
 
 impl WeightBlock for Block {
+    const PACKED: bool = false;
+
+    fn view(w: &[Block]) -> Weights<'_> {
+        Weights::Q8_0(w)
+    }
+
+    fn to_q8(&self) -> Block {
+        *self
+    }
+
     #[inline(always)]
     fn scale(&self) -> f32 {
         self.d.to_f32()
@@ -76,6 +92,19 @@ impl WeightBlock for Block {
 }
 
 impl WeightBlock for Q5Block {
+    const PACKED: bool = true;
+
+    fn view(w: &[Q5Block]) -> Weights<'_> {
+        Weights::Q5_0(w)
+    }
+
+    fn to_q8(&self) -> Block {
+        Block {
+            d: self.d,
+            qs: self.values(),
+        }
+    }
+
     #[inline(always)]
     fn scale(&self) -> f32 {
         self.d.to_f32()
@@ -216,18 +245,46 @@ fn product<W: WeightBlock>(a: &[Block], w: &[W], m: usize, n: usize, k: usize, o
     candle_core::utils::barrier_pool().execute_chunked(n.div_ceil(RN), |tiles| {
         let ptr = ptr;
         let (j0, j1) = (tiles.start * RN, (tiles.end * RN).min(n));
+        // A packed type is unpacked to Q8_0 once for the whole call (exactly: its values fit
+        // in i8) rather than once per tile of token rows.
+        let unpacked: Vec<Block>;
+        let (w, jw) = if W::PACKED && m > RM {
+            unpacked = unpack(&w[j0 * kb..j1 * kb], fast);
+            (Weights::Q8_0(&unpacked), 0)
+        } else {
+            (W::view(w), j0)
+        };
         for i0 in (0..m).step_by(RM) {
             let rm = RM.min(m - i0);
-            let mut j = j0;
-            while j < j1 {
-                let rn = RN.min(j1 - j);
-                // SAFETY: rows i0..i0+rm and columns j..j+rn lie inside `out` (asserted above);
-                // this call alone writes columns j0..j1.
-                unsafe { tile(fast, a, w, kb, i0, rm, j, rn, ptr.0, n) };
+            let mut j = 0;
+            while j < j1 - j0 {
+                let rn = RN.min(j1 - j0 - j);
+                // SAFETY: rows i0..i0+rm and columns j0+j..j0+j+rn lie inside `out` (asserted
+                // above); this call alone writes columns j0..j1.
+                unsafe {
+                    match w {
+                        Weights::Q8_0(w) => {
+                            tile(fast, a, w, kb, i0, rm, jw + j, rn, ptr.0.add(j0 - jw), n)
+                        }
+                        Weights::Q5_0(w) => {
+                            tile(fast, a, w, kb, i0, rm, jw + j, rn, ptr.0.add(j0 - jw), n)
+                        }
+                    }
+                };
                 j += rn;
             }
         }
     });
+}
+
+/// `w` as Q8_0 blocks (exact), with AVX2 where `fast`.
+fn unpack<W: WeightBlock>(w: &[W], fast: bool) -> Vec<Block> {
+    #[cfg(target_arch = "x86_64")]
+    if fast {
+        // SAFETY: `fast` says the CPU has AVX2.
+        return unsafe { avx::unpack(w) };
+    }
+    w.iter().map(WeightBlock::to_q8).collect()
 }
 
 /// One token row (a decode step): each weight row is read front to back on its own, which the
@@ -384,6 +441,21 @@ mod avx {
         let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
         let r = _mm_add_ss(r, _mm_movehdup_ps(r));
         _mm_cvtss_f32(r)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn unpack<W: WeightBlock>(w: &[W]) -> Vec<Block> {
+        w.iter()
+            .map(|b| {
+                let mut qs = [0i8; 32];
+                // SAFETY: the caller has AVX2; 32 bytes written into a 32-byte array.
+                unsafe { _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, b.load()) };
+                Block {
+                    d: half::f16::from_f32(b.scale()),
+                    qs,
+                }
+            })
+            .collect()
     }
 
     /// One token row against one weight row, two blocks per step into two accumulators (one
