@@ -24,6 +24,7 @@ use candle_core::{Device, Tensor};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::kernels::SharedOut as Shared;
 use crate::kernels::{erf, softmax_prefix};
 use crate::{ModelError, Result};
 
@@ -361,13 +362,6 @@ fn linear(dst: &mut [f32], x: &[f32], l: &Linear, rows: usize) {
         }
     }
 }
-
-/// A raw pointer handed to the attention tasks, which write disjoint column blocks of `ctx`.
-#[derive(Clone, Copy)]
-struct Shared(*mut f32);
-// SAFETY: each (text, head) task writes only its own rows × head columns.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
 
 /// Self-attention of every (text, head): `ctx[t, head] = softmax(Q Kᵀ / √d) V` over the text's
 /// own tokens, from the packed `qkv` (`[rows, 3h]`: Q, then K, then V).

@@ -8,6 +8,7 @@
 //! (`perf`: 70% of embedding time in its microkernel), packing both operands on every call,
 //! where the weights never change.
 
+use crate::kernels::SharedOut as Out;
 use rayon::prelude::*;
 
 /// Output columns per panel (two AVX2 registers).
@@ -40,7 +41,7 @@ fn isa() -> Isa {
         if std::is_x86_feature_detected!("avx512f") {
             return Isa::Avx512;
         }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if crate::kernels::has_avx2_fma() {
             return Isa::Avx2;
         }
     }
@@ -86,13 +87,6 @@ impl Packed {
         self.n
     }
 }
-
-/// A raw output pointer the row blocks write through.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: each task writes only its own rows of the output.
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
 
 /// `dst[rows × n] = x[rows × k] · W`, all row-major (`dst` overwritten).
 pub fn matmul(dst: &mut [f32], x: &[f32], rows: usize, w: &Packed) {

@@ -6,6 +6,26 @@
 pub mod dense;
 pub mod q8;
 
+/// An output pointer handed to parallel tasks that each write their own disjoint part of the
+/// buffer (the callers say which part).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedOut(pub(crate) *mut f32);
+// SAFETY: every user hands each task a region no other task writes.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+/// Whether this CPU has AVX2 and FMA (the `x86-64-v3` kernels).
+pub(crate) fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// `e^x` for f32 without branches, so loops over it vectorise: `x = n ln2 + r`, `|r| ≤ ln2/2`,
 /// `e^r` by a degree-6 polynomial, `2^n` by building the exponent bits. Relative error below
 /// 4e-7 on the range where `e^x` is a normal f32; below about -87 it stays at about 1e-38.
@@ -102,7 +122,7 @@ pub fn softmax_prefix(row: &mut [f32], seen: usize) {
 /// one by one.
 fn exp_shifted(x: &mut [f32], shift: f32) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA.
         unsafe { avx::exp_shifted(x, shift) };
         return;

@@ -11,6 +11,7 @@
 //! scalar code for it); the tokens are quantised to Q8_0 per row (`d = max|x| / 127`,
 //! `q = round(x / d)`, as candle and GGML do).
 
+use crate::kernels::SharedOut as Out;
 use half::f16;
 
 /// Values per block.
@@ -193,13 +194,6 @@ pub fn quantize_rows(x: &[f32], k: usize, out: &mut Vec<Block>) {
     debug_assert_eq!(out.len(), x.len() / k * (k / QK));
 }
 
-/// A raw output pointer the tasks write through: each task writes its own columns.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: see `matmul`: tasks write disjoint column ranges of every row.
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
 /// `out[i, j] = Σ_b a[i, b] · w[j, b]` for `m` token rows (`a`: `m × k/32` blocks), `n` weight
 /// rows (`w`: `n × k/32` blocks); `out` is `m × n` row-major. Column tiles are spread over
 /// candle's CPU thread pool (the one its own quantized matmuls use, which spins between calls:
@@ -319,14 +313,7 @@ fn scalar_row<W: WeightBlock>(a: &[Block], w: &[W]) -> f32 {
 
 /// Whether the AVX2/FMA tiles can run here.
 fn simd() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::kernels::has_avx2_fma()
 }
 
 /// One tile: rows `i0..i0+rm` of `a` against rows `j0..j0+rn` of `w`, into `out` (row stride

@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
 use super::CausalLm;
+use crate::kernels::SharedOut as Out;
 
 /// Rotary tables are precomputed for this many positions (and the context is capped there).
 pub const MAX_POSITIONS: usize = 32_768;
@@ -439,20 +440,15 @@ fn append(
 /// Query rows per attention task: a block of scores (`ROWS × positions`) stays in cache.
 const ROWS: usize = 32;
 
-/// A raw pointer the attention tasks write through: each task writes its own rows × head
-/// columns of the output.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: tasks write disjoint regions (see `cpu_attention`).
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
 /// Causal grouped-query attention over the cache, without copying keys or values: query head
 /// `h` reads key/value head `h / (n_head / n_kv)` in place. Tasks are (head, block of
 /// [`ROWS`] query rows); a task computes only the positions its rows may see (a row at
 /// position `p` sees `0..=p`), softmax in place, then the weighted sum of values. `q` is
 /// `[n_head, seq, hd]`; returns `[seq, n_head * hd]`.
 fn cpu_attention(q: &[f32], ck: &[f32], cv: &[f32], cap: usize, s: &Shape) -> Vec<f32> {
+    if s.seq == 1 {
+        return decode_attention(q, ck, cv, cap, s);
+    }
     let (seq, hd, width) = (s.seq, s.hd, s.n_head * s.hd);
     let rep = s.n_head / s.n_kv;
     let scale = 1.0 / (hd as f32).sqrt();
@@ -524,16 +520,12 @@ fn cpu_attention(q: &[f32], ck: &[f32], cv: &[f32], cap: usize, s: &Shape) -> Ve
             );
         }
     };
-    if seq == 1 {
-        return decode_attention(q, ck, cv, cap, s);
-    } else {
-        candle_core::utils::barrier_pool().execute_chunked(s.n_head * blocks, |tasks| {
-            let mut scores = Vec::new();
-            for task in tasks {
-                work(&mut scores, task);
-            }
-        });
-    }
+    candle_core::utils::barrier_pool().execute_chunked(s.n_head * blocks, |tasks| {
+        let mut scores = Vec::new();
+        for task in tasks {
+            work(&mut scores, task);
+        }
+    });
     y
 }
 
