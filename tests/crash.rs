@@ -88,17 +88,19 @@ fn kill_9_during_ingest_loses_nothing_committed() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Early rounds kill between text commits: they watch tantivy's meta.json and kill once
-        // `grow` more segments (one per one-document commit) were published. Later rounds kill
-        // after a random delay, mostly during embedding.
-        let segments = |data: &Path| -> usize {
+        // Early rounds kill between text commits: they watch the opstamp in tantivy's meta.json,
+        // which every commit (one document each here) moves and segment merges do not, and kill
+        // once `grow` commits were seen. Later rounds kill after a random delay, mostly during
+        // embedding. (Counting segments instead failed: merges shrink the count, and the ingest
+        // ran to its end before the count grew.)
+        let opstamp = |data: &Path| -> Option<u64> {
             std::fs::read(data.join("text/meta.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|v| v["segments"].as_array().map(|a| a.len()))
-                .unwrap_or(0)
+                .and_then(|v| v["opstamp"].as_u64())
         };
-        let start_segments = segments(&data);
+        let mut last_opstamp = opstamp(&data);
+        let mut commits = 0;
         let grow = rng.random_range(1..6);
         let delay = Duration::from_millis(rng.random_range(1000..(2000 + 1500 * round as u64)));
         let t0 = Instant::now();
@@ -107,7 +109,12 @@ fn kill_9_during_ingest_loses_nothing_committed() {
                 break Some(status);
             }
             let due = if round < 3 {
-                segments(&data) >= start_segments + grow || t0.elapsed() > Duration::from_secs(20)
+                let now = opstamp(&data);
+                if now.is_some() && now != last_opstamp {
+                    last_opstamp = now;
+                    commits += 1;
+                }
+                commits >= grow || t0.elapsed() > Duration::from_secs(20)
             } else {
                 t0.elapsed() >= delay
             };
