@@ -443,6 +443,13 @@ fn query(
                 })
                 .collect();
             store.add_vectors(&items)?;
+            let done = store.vectors().len();
+            if done % 100_000 < items.len() {
+                eprintln!(
+                    "query: {done} vectors after {:.0} s",
+                    t_build.elapsed().as_secs_f64()
+                );
+            }
             pending = store.pending_chunks(10_000)?;
         }
         store.vectors().checkpoint()?;

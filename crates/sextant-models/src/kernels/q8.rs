@@ -2,8 +2,10 @@
 //! after llamafile's tinyBLAS: each step loads a tile of weight rows and a tile of token rows
 //! once and forms every product between them, so a weight block is read once per [`RM`]
 //! tokens rather than once per token (candle 0.11's kernel walks one token against four weight
-//! rows). AVX2 with FMA (the project's `x86-64-v3` target) and a scalar fallback that computes
-//! the same sums; the tests hold both to candle's own `vec_dot`.
+//! rows). AVX2 with FMA (the project's `x86-64-v3` target), AVX-512 VNNI where the CPU has it
+//! (`vpdpbusd` on 256-bit registers: the same integer sums in fewer instructions, so the same
+//! floats bit for bit) and a scalar fallback that computes the same sums; the tests hold them
+//! to candle's own `vec_dot` and to each other.
 //!
 //! Layout: GGML's Q8_0 — blocks of 32 values, each an f16 scale `d` and 32 `i8`, value =
 //! `d · q`. The weight matrix is `n` rows of `k / 32` blocks (row `j` = output feature `j`), in
@@ -50,6 +52,8 @@ pub trait WeightBlock: Copy + Send + Sync + 'static {
     fn to_q8(&self) -> Block;
     /// A slice of these blocks as [`Weights`].
     fn view(w: &[Self]) -> Weights<'_>;
+    /// The slice itself where these are Q8_0 blocks.
+    fn as_q8(w: &[Self]) -> Option<&[Block]>;
     /// The 32 values, as `i8`.
     fn values(&self) -> [i8; QK];
     /// The same values in one AVX2 register.
@@ -65,6 +69,10 @@ impl WeightBlock for Block {
 
     fn view(w: &[Block]) -> Weights<'_> {
         Weights::Q8_0(w)
+    }
+
+    fn as_q8(w: &[Block]) -> Option<&[Block]> {
+        Some(w)
     }
 
     fn to_q8(&self) -> Block {
@@ -97,6 +105,10 @@ impl WeightBlock for Q5Block {
 
     fn view(w: &[Q5Block]) -> Weights<'_> {
         Weights::Q5_0(w)
+    }
+
+    fn as_q8(_: &[Q5Block]) -> Option<&[Block]> {
+        None
     }
 
     fn to_q8(&self) -> Block {
@@ -200,11 +212,58 @@ pub fn quantize_rows(x: &[f32], k: usize, out: &mut Vec<Block>) {
 /// a decode step makes about seven of these calls per layer, and waking rayon's sleeping
 /// workers for each cost more than the product itself on the small models).
 pub fn matmul(a: &[Block], w: Weights<'_>, m: usize, n: usize, k: usize, out: &mut [f32]) {
+    matmul_with(Simd::detect(), a, w, m, n, k, out)
+}
+
+/// [`matmul`] with the instruction set chosen by the caller (the tests compare them).
+fn matmul_with(
+    simd: Simd,
+    a: &[Block],
+    w: Weights<'_>,
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [f32],
+) {
     // Not generic itself, so that the kernels are compiled (and optimised) in this crate
     // whoever calls them.
     match w {
-        Weights::Q8_0(w) => product(a, w, m, n, k, out),
-        Weights::Q5_0(w) => product(a, w, m, n, k, out),
+        Weights::Q8_0(w) => product(simd, a, w, m, n, k, out),
+        Weights::Q5_0(w) => product(simd, a, w, m, n, k, out),
+    }
+}
+
+/// The instructions the kernels may use here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Simd {
+    Scalar,
+    /// AVX2 and FMA.
+    Avx2,
+    /// AVX2, FMA and AVX-512 VNNI with VL (`vpdpbusd` on 256-bit registers).
+    Vnni,
+}
+
+impl Simd {
+    fn detect() -> Simd {
+        if !crate::kernels::has_avx2_fma() {
+            return Simd::Scalar;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512vl")
+        {
+            return Simd::Vnni;
+        }
+        Simd::Avx2
+    }
+
+    /// Every level this CPU can run, lowest first.
+    #[cfg(test)]
+    fn available() -> Vec<Simd> {
+        let top = Simd::detect();
+        [Simd::Scalar, Simd::Avx2, Simd::Vnni]
+            .into_iter()
+            .filter(|&s| s as u8 <= top as u8)
+            .collect()
     }
 }
 
@@ -228,13 +287,20 @@ impl<'a> Weights<'a> {
     }
 }
 
-fn product<W: WeightBlock>(a: &[Block], w: &[W], m: usize, n: usize, k: usize, out: &mut [f32]) {
+fn product<W: WeightBlock>(
+    simd: Simd,
+    a: &[Block],
+    w: &[W],
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [f32],
+) {
     let kb = k / QK;
     assert!(k % QK == 0 && a.len() >= m * kb && w.len() >= n * kb && out.len() >= m * n);
     let ptr = Out(out.as_mut_ptr());
-    let fast = simd();
     if m == 1 {
-        return matvec(a, w, n, kb, fast, out);
+        return matvec(simd, a, w, n, kb, out);
     }
     candle_core::utils::barrier_pool().execute_chunked(n.div_ceil(RN), |tiles| {
         let ptr = ptr;
@@ -243,7 +309,7 @@ fn product<W: WeightBlock>(a: &[Block], w: &[W], m: usize, n: usize, k: usize, o
         // in i8) rather than once per tile of token rows.
         let unpacked: Vec<Block>;
         let (w, jw) = if W::PACKED && m > RM {
-            unpacked = unpack(&w[j0 * kb..j1 * kb], fast);
+            unpacked = unpack(&w[j0 * kb..j1 * kb], simd != Simd::Scalar);
             (Weights::Q8_0(&unpacked), 0)
         } else {
             (W::view(w), j0)
@@ -258,10 +324,10 @@ fn product<W: WeightBlock>(a: &[Block], w: &[W], m: usize, n: usize, k: usize, o
                 unsafe {
                     match w {
                         Weights::Q8_0(w) => {
-                            tile(fast, a, w, kb, i0, rm, jw + j, rn, ptr.0.add(j0 - jw), n)
+                            tile(simd, a, w, kb, i0, rm, jw + j, rn, ptr.0.add(j0 - jw), n)
                         }
                         Weights::Q5_0(w) => {
-                            tile(fast, a, w, kb, i0, rm, jw + j, rn, ptr.0.add(j0 - jw), n)
+                            tile(simd, a, w, kb, i0, rm, jw + j, rn, ptr.0.add(j0 - jw), n)
                         }
                     }
                 };
@@ -284,18 +350,18 @@ fn unpack<W: WeightBlock>(w: &[W], fast: bool) -> Vec<Block> {
 /// One token row (a decode step): each weight row is read front to back on its own, which the
 /// memory system streams faster than the interleaved rows of a tile (`sextant-bench kernels`
 /// with weights coming from memory).
-fn matvec<W: WeightBlock>(a: &[Block], w: &[W], n: usize, kb: usize, fast: bool, out: &mut [f32]) {
+fn matvec<W: WeightBlock>(simd: Simd, a: &[Block], w: &[W], n: usize, kb: usize, out: &mut [f32]) {
     let ptr = Out(out.as_mut_ptr());
     candle_core::utils::barrier_pool().execute_chunked(n, |rows| {
         let ptr = ptr;
         for j in rows {
             let row = &w[j * kb..(j + 1) * kb];
+            // SAFETY: each level's instructions are the ones `Simd::detect` found.
             #[cfg(target_arch = "x86_64")]
-            let v = if fast {
-                // SAFETY: `fast` says the CPU has AVX2 and FMA.
-                unsafe { avx::row(&a[..kb], row) }
-            } else {
-                scalar_row(&a[..kb], row)
+            let v = match simd {
+                Simd::Vnni => unsafe { avx::row_vnni(&a[..kb], row) },
+                Simd::Avx2 => unsafe { avx::row(&a[..kb], row) },
+                Simd::Scalar => scalar_row(&a[..kb], row),
             };
             #[cfg(not(target_arch = "x86_64"))]
             let v = scalar_row(&a[..kb], row);
@@ -311,11 +377,6 @@ fn scalar_row<W: WeightBlock>(a: &[Block], w: &[W]) -> f32 {
     sums[0][0]
 }
 
-/// Whether the AVX2/FMA tiles can run here.
-fn simd() -> bool {
-    crate::kernels::has_avx2_fma()
-}
-
 /// One tile: rows `i0..i0+rm` of `a` against rows `j0..j0+rn` of `w`, into `out` (row stride
 /// `ldo`).
 ///
@@ -323,7 +384,7 @@ fn simd() -> bool {
 /// `out` must be valid for the tile's writes.
 #[allow(clippy::too_many_arguments)]
 unsafe fn tile<W: WeightBlock>(
-    fast: bool,
+    simd: Simd,
     a: &[Block],
     w: &[W],
     kb: usize,
@@ -338,8 +399,30 @@ unsafe fn tile<W: WeightBlock>(
     let w = &w[j0 * kb..(j0 + rn) * kb];
     let mut sums = [[0f32; RN]; RM];
     #[cfg(target_arch = "x86_64")]
-    if fast {
-        // SAFETY: `fast` says the CPU has AVX2 and FMA.
+    if let (Simd::Vnni, Some(w)) = (simd, W::as_q8(w)) {
+        // SAFETY: `Simd::detect` found AVX2, FMA and AVX-512 VNNI/VL.
+        unsafe {
+            match (rm, rn) {
+                (4, 3) => avx::tile_vnni::<4, 3>(a, w, kb, &mut sums),
+                (4, 2) => avx::tile_vnni::<4, 2>(a, w, kb, &mut sums),
+                (4, 1) => avx::tile_vnni::<4, 1>(a, w, kb, &mut sums),
+                (3, 3) => avx::tile_vnni::<3, 3>(a, w, kb, &mut sums),
+                (3, 2) => avx::tile_vnni::<3, 2>(a, w, kb, &mut sums),
+                (3, 1) => avx::tile_vnni::<3, 1>(a, w, kb, &mut sums),
+                (2, 3) => avx::tile_vnni::<2, 3>(a, w, kb, &mut sums),
+                (2, 2) => avx::tile_vnni::<2, 2>(a, w, kb, &mut sums),
+                (2, 1) => avx::tile_vnni::<2, 1>(a, w, kb, &mut sums),
+                (1, 3) => avx::tile_vnni::<1, 3>(a, w, kb, &mut sums),
+                (1, 2) => avx::tile_vnni::<1, 2>(a, w, kb, &mut sums),
+                _ => avx::tile_vnni::<1, 1>(a, w, kb, &mut sums),
+            }
+        }
+        store(&sums, rm, rn, i0, j0, out, ldo);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::Scalar {
+        // SAFETY: `Simd::detect` found AVX2 and FMA.
         unsafe {
             match (rm, rn) {
                 (4, 3) => avx::tile::<W, 4, 3>(a, w, kb, &mut sums),
@@ -411,14 +494,25 @@ mod avx {
     use super::{Block, WeightBlock, RM, RN};
     use std::arch::x86_64::*;
 
-    /// Eight i32 partial sums of `x · y` (32 signed bytes each) as floats: |x| · sign(y, x)
-    /// with `maddubs` (unsigned × signed pairs), pairs of i16 summed to i32 with `madd`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn dot(ax: __m256i, x: __m256i, y: __m256i) -> __m256 {
-        let sy = _mm256_sign_epi8(y, x);
-        let pairs = _mm256_maddubs_epi16(ax, sy);
-        _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), pairs))
+    /// Eight i32 partial sums of `x · y` (32 signed bytes each; lane `l` sums bytes `4l..4l+4`)
+    /// as floats: |x| · sign(y, x), unsigned × signed. With `VNNI`, one `vpdpbusd`; without,
+    /// `maddubs` (pairs to i16, which cannot saturate: |x| ≤ 127) and `madd` (pairs of i16 to
+    /// i32). The lanes hold the same integers either way.
+    ///
+    /// # Safety
+    /// Inlined only into functions with AVX2 (and, for `VNNI`, AVX-512 VNNI and VL) enabled.
+    #[inline(always)]
+    unsafe fn dot<const VNNI: bool>(ax: __m256i, x: __m256i, y: __m256i) -> __m256 {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let sy = _mm256_sign_epi8(y, x);
+            if VNNI {
+                _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy))
+            } else {
+                let pairs = _mm256_maddubs_epi16(ax, sy);
+                _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), pairs))
+            }
+        }
     }
 
     #[inline]
@@ -450,28 +544,49 @@ mod avx {
     /// waits on itself).
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn row<W: WeightBlock>(a: &[Block], w: &[W]) -> f32 {
+        // SAFETY: AVX2 and FMA enabled here.
+        unsafe { row_body::<W, false>(a, w) }
+    }
+
+    /// [`row`] with `vpdpbusd`.
+    #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
+    pub(super) unsafe fn row_vnni<W: WeightBlock>(a: &[Block], w: &[W]) -> f32 {
+        // SAFETY: AVX2, FMA and AVX-512 VNNI/VL enabled here.
+        unsafe { row_body::<W, true>(a, w) }
+    }
+
+    /// # Safety
+    /// Inlined only into [`row`] and [`row_vnni`], whose target features it needs.
+    #[inline(always)]
+    unsafe fn row_body<W: WeightBlock, const VNNI: bool>(a: &[Block], w: &[W]) -> f32 {
         let mut acc = [_mm256_setzero_ps(); 2];
-        let one = |acc: &mut __m256, x: &Block, y: &W| {
-            // SAFETY: a block's 32 quants are 32 readable bytes; the caller has AVX2.
-            let (xv, yv) = unsafe {
-                (
-                    _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i),
-                    y.load(),
-                )
-            };
-            let s = _mm256_set1_ps(x.d.to_f32() * y.scale());
-            *acc = _mm256_fmadd_ps(s, dot(_mm256_sign_epi8(xv, xv), xv, yv), *acc);
-        };
         let (xs, ys) = (a.chunks_exact(2), w.chunks_exact(2));
+        // SAFETY (all three `row_step`s and `hsum`): the caller's target features.
         if let (Some(x), Some(y)) = (xs.remainder().first(), ys.remainder().first()) {
-            one(&mut acc[1], x, y);
+            acc[1] = unsafe { row_step::<W, VNNI>(acc[1], x, y) };
         }
         for (x, y) in xs.zip(ys) {
-            let [a0, a1] = &mut acc;
-            one(a0, &x[0], &y[0]);
-            one(a1, &x[1], &y[1]);
+            acc[0] = unsafe { row_step::<W, VNNI>(acc[0], &x[0], &y[0]) };
+            acc[1] = unsafe { row_step::<W, VNNI>(acc[1], &x[1], &y[1]) };
         }
-        hsum(_mm256_add_ps(acc[0], acc[1]))
+        unsafe { hsum(_mm256_add_ps(acc[0], acc[1])) }
+    }
+
+    /// `acc + d_x d_y · (x · y)` for one pair of blocks. A function rather than a closure so
+    /// that it is inlined with the caller's target features.
+    ///
+    /// # Safety
+    /// As [`dot`].
+    #[inline(always)]
+    unsafe fn row_step<W: WeightBlock, const VNNI: bool>(acc: __m256, x: &Block, y: &W) -> __m256 {
+        // SAFETY: a block's 32 quants are 32 readable bytes; the caller's target features.
+        unsafe {
+            let xv = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
+            let yv = y.load();
+            let s = _mm256_set1_ps(x.d.to_f32() * y.scale());
+            let d = dot::<VNNI>(_mm256_sign_epi8(xv, xv), xv, yv);
+            _mm256_fmadd_ps(s, d, acc)
+        }
     }
 
     /// `R × C` tile: for each block, the `C` weight blocks are loaded once and met by each of
@@ -501,7 +616,55 @@ mod avx {
                 let ad = blk.d.to_f32();
                 for j in 0..C {
                     let s = _mm256_set1_ps(ad * wd[j]);
-                    acc[i][j] = _mm256_fmadd_ps(s, dot(ax, x, wv[j]), acc[i][j]);
+                    // SAFETY: AVX2 enabled here.
+                    let d = unsafe { dot::<false>(ax, x, wv[j]) };
+                    acc[i][j] = _mm256_fmadd_ps(s, d, acc[i][j]);
+                }
+            }
+        }
+        for i in 0..R {
+            for j in 0..C {
+                sums[i][j] = hsum(acc[i][j]);
+            }
+        }
+    }
+
+    /// [`tile`] for Q8_0 weights with `vpdpbusd`, which multiplies unsigned by signed bytes:
+    /// the token bytes go in as `x + 128` (unsigned: Q8_0 tokens are within ±127), and each
+    /// integer sum starts from `-128 · Σ w` over its lane's four weights, so it comes out as
+    /// `Σ x · w` exactly, the same lanes as [`tile`]'s. Per pair of blocks that is one integer
+    /// instruction instead of three (sign, `maddubs`, `madd`); the correction is per weight
+    /// block, shared by the tile's `R` token rows. Needs 23 of the 32 registers AVX-512 gives.
+    #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
+    pub(super) unsafe fn tile_vnni<const R: usize, const C: usize>(
+        a: &[Block],
+        w: &[Block],
+        kb: usize,
+        sums: &mut [[f32; RN]; RM],
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        let bias = _mm256_set1_epi8(0x80u8 as i8);
+        let zero = _mm256_setzero_si256();
+        for b in 0..kb {
+            let mut wv = [zero; C];
+            let mut start = [zero; C];
+            let mut wd = [_mm256_setzero_ps(); C];
+            for j in 0..C {
+                let blk = &w[j * kb + b];
+                // SAFETY: a block's 32 quants are 32 readable bytes.
+                wv[j] = unsafe { _mm256_loadu_si256(blk.qs.as_ptr() as *const __m256i) };
+                start[j] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, bias, wv[j]));
+                wd[j] = _mm256_set1_ps(blk.d.to_f32());
+            }
+            for i in 0..R {
+                let blk = &a[i * kb + b];
+                // SAFETY: as above.
+                let x = unsafe { _mm256_loadu_si256(blk.qs.as_ptr() as *const __m256i) };
+                let u = _mm256_xor_si256(x, bias);
+                let ad = _mm256_set1_ps(blk.d.to_f32());
+                for j in 0..C {
+                    let d = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(start[j], u, wv[j]));
+                    acc[i][j] = _mm256_fmadd_ps(_mm256_mul_ps(ad, wd[j]), d, acc[i][j]);
                 }
             }
         }
@@ -558,14 +721,34 @@ mod tests {
                 quantize_rows(&x, k, &mut a);
                 let mut ours = vec![0f32; m * n];
                 let mut scalar = [[0f32; RN]; RM];
-                if dtype == GgmlDType::Q8_0 {
+                let w = if dtype == GgmlDType::Q8_0 {
                     let w = blocks::<Block>(&bytes).expect("aligned whole blocks");
-                    matmul(&a, Weights::Q8_0(w), m, n, k, &mut ours);
                     scalar_tile(&a, w, k / QK, 1, 1, &mut scalar);
+                    Weights::Q8_0(w)
                 } else {
                     let w = blocks::<Q5Block>(&bytes).expect("aligned whole blocks");
-                    matmul(&a, Weights::Q5_0(w), m, n, k, &mut ours);
                     scalar_tile(&a, w, k / QK, 1, 1, &mut scalar);
+                    Weights::Q5_0(w)
+                };
+                matmul(&a, w, m, n, k, &mut ours);
+                // Each instruction set the CPU has; AVX2 and VNNI form the same lanes, so the
+                // same floats bit for bit.
+                let mut by_level = Vec::new();
+                for simd in Simd::available() {
+                    let mut o = vec![0f32; m * n];
+                    matmul_with(simd, &a, w, m, n, k, &mut o);
+                    by_level.push((simd, o));
+                }
+                for (simd, o) in &by_level {
+                    if *simd != Simd::Scalar {
+                        assert_eq!(o, &by_level[1].1, "{simd:?} vs Avx2, {dtype:?} {m}x{n}x{k}");
+                    }
+                    for (i, (x, y)) in o.iter().zip(&ours).enumerate() {
+                        assert!(
+                            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+                            "{simd:?} {dtype:?} {m}x{n}x{k} at {i}: {x} vs {y}"
+                        );
+                    }
                 }
                 let qm = candle_core::quantized::QMatMul::from_arc(q.clone()).unwrap();
                 let xt = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu).unwrap();
@@ -592,7 +775,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn q5_0_values_unpack_alike() {
-        if !simd() {
+        if Simd::detect() == Simd::Scalar {
             return;
         }
         for seed in 0..64u32 {
