@@ -160,13 +160,22 @@ impl Retriever {
                 SearchMode::Dense => self.dense(&req.query, k, scope, keys)?,
                 SearchMode::Hybrid => {
                     let depth = (k * FUSION_DEPTH).max(FUSION_MIN_DEPTH);
-                    let lexical = self.bm25(&req.query, depth, scope, keys)?;
-                    // Hybrid degrades to BM25 while no embedder is loaded; the status endpoints
-                    // say so.
-                    let dense = match self.embedder {
-                        Some(_) => self.dense(&req.query, depth, scope, keys)?,
-                        None => Vec::new(),
-                    };
+                    // Both searches at once, the dense one (query embedding, then the vector
+                    // index) on a thread of its own. Hybrid degrades to BM25 while no embedder
+                    // is loaded; the status endpoints say so.
+                    let (lexical, dense) = std::thread::scope(|s| {
+                        let dense = self
+                            .embedder
+                            .as_ref()
+                            .map(|_| s.spawn(|| self.dense(&req.query, depth, scope, keys)));
+                        let lexical = self.bm25(&req.query, depth, scope, keys);
+                        let dense = match dense {
+                            Some(h) => h.join().expect("the dense search thread panicked"),
+                            None => Ok(Vec::new()),
+                        };
+                        (lexical, dense)
+                    });
+                    let (lexical, dense) = (lexical?, dense?);
                     // A chunk still waiting for its vector cannot be in the dense list: it is
                     // fused on its BM25 evidence alone, at full weight, so that hybrid ranks
                     // it as fairly as a chunk with a vector (never below BM25's own order).

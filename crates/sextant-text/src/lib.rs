@@ -160,10 +160,106 @@ struct VisibleStats<'a> {
 #[derive(Default)]
 struct DfCache {
     map: std::collections::HashMap<((u64, u64), Term), u64>,
+    /// Chunks inside each scope (counting them walks every chunk: 3-10 ms at 1M chunks).
+    population: std::collections::HashMap<(u64, u64), u64>,
+    /// Each scope's records as bitsets per segment, by index generation and the markings
+    /// themselves (never a hash of them: a collision would hand one reader another's scope).
+    sets: std::collections::HashMap<(u64, Vec<String>), ScopeSet>,
+}
+
+/// The records a scope admits, one bitset per segment, built once per index generation and
+/// scope. The `TermSetQuery` it replaces in searches rebuilds such a bitset from the markings'
+/// postings every time it runs: once for the query and once per word whose frequency inside
+/// the scope is counted (at 1M chunks, 12 of a filtered BM25 search's 23 ms).
+#[derive(Clone)]
+struct ScopeSet {
+    segments: std::sync::Arc<std::collections::HashMap<tantivy::index::SegmentId, tantivy::BitSet>>,
+}
+
+impl std::fmt::Debug for ScopeSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeSet")
+            .field("segments", &self.segments.len())
+            .finish()
+    }
+}
+
+impl ScopeSet {
+    /// Every record of `searcher` carrying one of `allowed` in `field`.
+    fn build(searcher: &Searcher, field: Field, allowed: &[String]) -> tantivy::Result<ScopeSet> {
+        let mut segments = std::collections::HashMap::new();
+        for seg in searcher.segment_readers() {
+            let mut set = tantivy::BitSet::with_max_value(seg.max_doc());
+            let inverted = seg.inverted_index(field)?;
+            for m in allowed {
+                let term = Term::from_field_text(field, m);
+                if let Some(mut postings) =
+                    inverted.read_postings(&term, IndexRecordOption::Basic)?
+                {
+                    use tantivy::DocSet;
+                    let mut doc = postings.doc();
+                    while doc != tantivy::TERMINATED {
+                        set.insert(doc);
+                        doc = postings.advance();
+                    }
+                }
+            }
+            segments.insert(seg.segment_id(), set);
+        }
+        Ok(ScopeSet {
+            segments: std::sync::Arc::new(segments),
+        })
+    }
+}
+
+impl Query for ScopeSet {
+    fn weight(
+        &self,
+        _: tantivy::query::EnableScoring<'_>,
+    ) -> tantivy::Result<Box<dyn tantivy::query::Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl tantivy::query::Weight for ScopeSet {
+    fn scorer(
+        &self,
+        reader: &tantivy::SegmentReader,
+        boost: tantivy::Score,
+    ) -> tantivy::Result<Box<dyn tantivy::query::Scorer>> {
+        Ok(match self.segments.get(&reader.segment_id()) {
+            Some(set) => Box::new(tantivy::query::ConstScorer::new(
+                tantivy::query::BitSetDocSet::from(set.clone()),
+                boost,
+            )),
+            // A segment the set was not built over admits nothing.
+            None => Box::new(tantivy::query::EmptyScorer),
+        })
+    }
+
+    fn explain(
+        &self,
+        reader: &tantivy::SegmentReader,
+        doc: tantivy::DocId,
+    ) -> tantivy::Result<tantivy::query::Explanation> {
+        let inside = self
+            .segments
+            .get(&reader.segment_id())
+            .is_some_and(|s| doc < s.max_value() && s.contains(doc));
+        if !inside {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is outside the scope"
+            )));
+        }
+        Ok(tantivy::query::Explanation::new("ScopeSet", 1.0))
+    }
 }
 
 /// Entries kept before the cache starts over.
 const DF_CACHE_MAX: usize = 200_000;
+/// Scope bitsets kept before that cache starts over (one bit per record each: 125 KB per
+/// million).
+const SCOPE_SETS_MAX: usize = 64;
 
 impl Bm25StatisticsProvider for VisibleStats<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
@@ -191,6 +287,8 @@ impl Bm25StatisticsProvider for VisibleStats<'_> {
         let mut cache = self.cache.lock();
         if cache.map.len() >= DF_CACHE_MAX {
             cache.map.clear();
+            cache.population.clear();
+            cache.sets.clear();
         }
         cache.map.insert(key, df);
         Ok(df)
@@ -770,12 +868,31 @@ impl TextIndex {
         if let Some(r) = restrict {
             clauses.push((Occur::Must, filter(r)));
         }
-        let scope = self.scope(visible);
+        let s = self.searcher();
+        let scope: Option<Box<dyn Query>> = match (visible, f.marking) {
+            (Visible::Markings(allowed), Some(field)) => {
+                let key = (s.generation().generation_id(), allowed.clone());
+                let cached = self.df_cache.lock().sets.get(&key).cloned();
+                let set = match cached {
+                    Some(set) => set,
+                    None => {
+                        let set = ScopeSet::build(&s, field, allowed)?;
+                        let mut cache = self.df_cache.lock();
+                        if cache.sets.len() >= SCOPE_SETS_MAX {
+                            cache.sets.clear();
+                        }
+                        cache.sets.insert(key, set.clone());
+                        set
+                    }
+                };
+                Some(Box::new(set))
+            }
+            _ => self.scope(visible),
+        };
         if let Some(sc) = &scope {
             clauses.push((Occur::Must, filter(sc.box_clone())));
         }
         let q = BooleanQuery::new(clauses);
-        let s = self.searcher();
         // Statistics over the chunks that can match (never document records, never hidden ones).
         let mut population = vec![(Occur::Must, self.kind_query(KIND_CHUNK))];
         if let Some(sc) = scope {
@@ -792,13 +909,23 @@ impl TextIndex {
                 h.finish() | 1
             }
         };
+        let key = (s.generation().generation_id(), scope_key);
+        let cached = self.df_cache.lock().population.get(&key).copied();
+        let num_docs = match cached {
+            Some(n) => n,
+            None => {
+                let n = s.search(&*population, &Count)? as u64;
+                self.df_cache.lock().population.insert(key, n);
+                n
+            }
+        };
         let stats = VisibleStats {
             searcher: &s,
-            num_docs: s.search(&*population, &Count)? as u64,
+            num_docs,
             scope: population,
             all_docs: s.num_docs(),
             cache: &self.df_cache,
-            key: (s.generation().generation_id(), scope_key),
+            key,
         };
         let top = s.search_with_statistics_provider(
             &q,
