@@ -24,8 +24,8 @@ use candle_core::{Device, Tensor};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::kernels::softmax_prefix;
 use crate::kernels::SharedOut as Shared;
-use crate::kernels::{erf, softmax_prefix};
 use crate::{ModelError, Result};
 
 /// The shape of a BERT encoder (`config.json`).
@@ -445,9 +445,5 @@ fn layer_norm(x: &mut [f32], h: usize, n: &Norm, eps: f32) {
 
 /// GELU as BERT defines it: `x · Φ(x) = x/2 · (1 + erf(x/√2))`.
 fn gelu_in_place(x: &mut [f32]) {
-    x.par_chunks_mut(16 * 1024).for_each(|block| {
-        for v in block.iter_mut() {
-            *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
-        }
-    });
+    x.par_chunks_mut(16 * 1024).for_each(crate::kernels::gelu);
 }

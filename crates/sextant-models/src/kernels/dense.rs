@@ -131,12 +131,17 @@ impl Packed {
 }
 
 /// `f` rounded to the nearest bf16 (ties to even), as bits; NaN stays NaN.
+#[inline(always)]
 fn bf16_bits(f: f32) -> u16 {
     let b = f.to_bits();
+    // Both computed and one selected, so that loops over this vectorise.
+    let rounded = (b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16;
+    let nan = ((b >> 16) | 0x40) as u16;
     if f.is_nan() {
-        return ((b >> 16) | 0x40) as u16;
+        nan
+    } else {
+        rounded
     }
-    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }
 
 /// The rows of `x` (`rows × k`) as bf16 pairs, `k` rounded up to even (a zero after an odd
@@ -145,9 +150,12 @@ fn to_bf16_pairs(x: &[f32], rows: usize, k: usize) -> Vec<u32> {
     let k2 = k.div_ceil(2);
     let mut out = vec![0u32; rows * k2];
     for (row, o) in x.chunks_exact(k).take(rows).zip(out.chunks_exact_mut(k2)) {
-        for (pair, v) in o.iter_mut().enumerate() {
-            let hi = row.get(2 * pair + 1).map_or(0, |&f| bf16_bits(f));
-            *v = bf16_bits(row[2 * pair]) as u32 | (hi as u32) << 16;
+        let pairs = row.chunks_exact(2);
+        if let Some(&last) = pairs.remainder().first() {
+            o[k2 - 1] = bf16_bits(last) as u32;
+        }
+        for (v, p) in o.iter_mut().zip(pairs) {
+            *v = bf16_bits(p[0]) as u32 | (bf16_bits(p[1]) as u32) << 16;
         }
     }
     out

@@ -132,9 +132,63 @@ fn exp_shifted(x: &mut [f32], shift: f32) {
     }
 }
 
+/// GELU as BERT defines it, in place: `x · Φ(x) = x/2 · (1 + erf(x/√2))` with [`erf`]. Eight
+/// at a time in AVX2 where the CPU has it, step for step the scalar arithmetic (so the same
+/// bits: LLVM kept the scalar loop scalar, 16% of embedding time at 256 tokens).
+pub fn gelu(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        unsafe { avx::gelu(x) };
+        return;
+    }
+    for v in x.iter_mut() {
+        *v = gelu1(*v);
+    }
+}
+
+#[inline(always)]
+fn gelu1(v: f32) -> f32 {
+    0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2))
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn gelu(x: &mut [f32]) {
+        let mut chunks = x.chunks_exact_mut(8);
+        let set = _mm256_set1_ps;
+        for c in &mut chunks {
+            // SAFETY: eight floats in `c`. Each step is the scalar `gelu1`/`erf`'s, in the
+            // same order and without fusing what it does not fuse.
+            unsafe {
+                let v = _mm256_loadu_ps(c.as_ptr());
+                let x = _mm256_mul_ps(v, set(std::f32::consts::FRAC_1_SQRT_2));
+                let sign = _mm256_and_ps(x, set(-0.0));
+                let a = _mm256_andnot_ps(set(-0.0), x);
+                let t = _mm256_div_ps(
+                    set(1.0),
+                    _mm256_add_ps(set(1.0), _mm256_mul_ps(set(0.327_591_1), a)),
+                );
+                let mut y = set(1.061_405_4);
+                for coef in [-1.453_152_1, 1.421_413_7, -0.284_496_74, 0.254_829_6] {
+                    y = _mm256_add_ps(set(coef), _mm256_mul_ps(t, y));
+                }
+                let y = _mm256_mul_ps(t, y);
+                let na = _mm256_xor_ps(a, set(-0.0));
+                let e = exp8(_mm256_mul_ps(na, a));
+                let r = _mm256_sub_ps(set(1.0), _mm256_mul_ps(y, e));
+                let erf = _mm256_or_ps(_mm256_andnot_ps(set(-0.0), r), sign);
+                let g = _mm256_mul_ps(_mm256_mul_ps(set(0.5), v), _mm256_add_ps(set(1.0), erf));
+                _mm256_storeu_ps(c.as_mut_ptr(), g);
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = super::gelu1(*v);
+        }
+    }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn exp_shifted(x: &mut [f32], shift: f32) {
@@ -304,6 +358,19 @@ mod tests {
             for i in 0..n {
                 assert_eq!(y[i], a[i].mul_add(0.5, b[i]));
             }
+        }
+    }
+
+    #[test]
+    fn vector_gelu_is_the_scalar_gelu() {
+        let xs: Vec<f32> = (0..2001)
+            .map(|i| (i as f32 - 1000.0) * 0.0123)
+            .chain([0.0, -0.0, 1e-30, -1e-30, 15.0, -15.0, 200.0, -200.0])
+            .collect();
+        let mut v = xs.clone();
+        gelu(&mut v);
+        for (x, g) in xs.iter().zip(&v) {
+            assert_eq!(g.to_bits(), gelu1(*x).to_bits(), "at {x}");
         }
     }
 
