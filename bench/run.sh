@@ -7,7 +7,9 @@
 # embed   : MiniLM throughput, 128- and 256-token chunks: Sextant (candle) vs sentence-transformers
 #           (PyTorch CPU, venv from bench/setup-peer.sh), 2 threads each.
 # ingest  : Factbook + SOTU end to end: MB/s, chunks/s, time to BM25-searchable, time to vectors.
-# query   : p50/p99 per mode over 100k chunks; query1m: the same over 1M chunks (random vectors).
+# query   : p50/p99 per mode and reader (unrestricted, cleared: the access filter) over 100k
+#           synthetic chunks; query1m: the same over 1M (vectors shaped like embeddings: see
+#           docs/model-speed.md).
 # ask     : answer latency (p50/p90/p99 of `ask` on the demo store over 20 Factbook capital
 #           questions, bench/ask-capitals.tsv) with right/abstained/wrong against the gold answers,
 #           at three evidence budgets (reader candidates 6, 3, 10: the prompt-budget study), idle
