@@ -216,6 +216,17 @@ pub fn matmul(dst: &mut [f32], x: &[f32], rows: usize, w: &Packed) {
     }
 }
 
+/// `$module::$kernel::<R>(args)` for `R = $r` among the listed row counts, else `R = 1`: each row count
+/// gets its own const-generic kernel.
+macro_rules! by_rows {
+    ($r:expr, $module:ident::$kernel:ident, $args:tt, [$($n:literal),*]) => {
+        match $r {
+            $($n => $module::$kernel::<$n> $args,)*
+            _ => $module::$kernel::<1> $args,
+        }
+    };
+}
+
 /// Token rows per AVX-512 kernel call (sixteen 512-bit accumulators).
 const MR512: usize = 8;
 
@@ -227,16 +238,12 @@ const MR512: usize = 8;
 unsafe fn bf16_rows(a: &[u32], k2: usize, panel: &[u32], c: *mut f32, ldc: usize, r: usize) {
     // SAFETY: the caller's.
     unsafe {
-        match r {
-            8 => avx512::bf16_kernel::<8>(a, k2, panel, c, ldc),
-            7 => avx512::bf16_kernel::<7>(a, k2, panel, c, ldc),
-            6 => avx512::bf16_kernel::<6>(a, k2, panel, c, ldc),
-            5 => avx512::bf16_kernel::<5>(a, k2, panel, c, ldc),
-            4 => avx512::bf16_kernel::<4>(a, k2, panel, c, ldc),
-            3 => avx512::bf16_kernel::<3>(a, k2, panel, c, ldc),
-            2 => avx512::bf16_kernel::<2>(a, k2, panel, c, ldc),
-            _ => avx512::bf16_kernel::<1>(a, k2, panel, c, ldc),
-        }
+        by_rows!(
+            r,
+            avx512::bf16_kernel,
+            (a, k2, panel, c, ldc),
+            [8, 7, 6, 5, 4, 3, 2]
+        )
     }
 }
 
@@ -260,27 +267,16 @@ unsafe fn panel_rows(
     match isa {
         // SAFETY: the ISA was detected at packing; the caller vouches for `c`.
         Isa::Avx512 => unsafe {
-            match r {
-                8 => avx512::kernel::<8>(a, k, panel, c, ldc),
-                7 => avx512::kernel::<7>(a, k, panel, c, ldc),
-                6 => avx512::kernel::<6>(a, k, panel, c, ldc),
-                5 => avx512::kernel::<5>(a, k, panel, c, ldc),
-                4 => avx512::kernel::<4>(a, k, panel, c, ldc),
-                3 => avx512::kernel::<3>(a, k, panel, c, ldc),
-                2 => avx512::kernel::<2>(a, k, panel, c, ldc),
-                _ => avx512::kernel::<1>(a, k, panel, c, ldc),
-            }
+            by_rows!(
+                r,
+                avx512::kernel,
+                (a, k, panel, c, ldc),
+                [8, 7, 6, 5, 4, 3, 2]
+            );
             return;
         },
         Isa::Avx2 => unsafe {
-            match r {
-                6 => avx::kernel::<6>(a, k, panel, c, ldc),
-                5 => avx::kernel::<5>(a, k, panel, c, ldc),
-                4 => avx::kernel::<4>(a, k, panel, c, ldc),
-                3 => avx::kernel::<3>(a, k, panel, c, ldc),
-                2 => avx::kernel::<2>(a, k, panel, c, ldc),
-                _ => avx::kernel::<1>(a, k, panel, c, ldc),
-            }
+            by_rows!(r, avx::kernel, (a, k, panel, c, ldc), [6, 5, 4, 3, 2]);
             return;
         },
         Isa::Portable => {}
@@ -305,6 +301,21 @@ unsafe fn panel_rows(
 mod avx512 {
     use super::NR;
     use std::arch::x86_64::*;
+
+    /// Writes `R` rows of 32 floats (two registers each) at stride `ldc`.
+    ///
+    /// # Safety
+    /// `c` valid for those writes; inlined only into functions with AVX-512 F enabled.
+    #[inline(always)]
+    unsafe fn store<const R: usize>(acc: &[[__m512; 2]; R], c: *mut f32, ldc: usize) {
+        for (i, acc) in acc.iter().enumerate() {
+            // SAFETY: the caller's.
+            unsafe {
+                _mm512_storeu_ps(c.add(i * ldc), acc[0]);
+                _mm512_storeu_ps(c.add(i * ldc + 16), acc[1]);
+            }
+        }
+    }
 
     /// `R` rows × 32 columns in bf16: per pair of `k` rows, two panel loads, `R` broadcasts of
     /// a token pair, `2R` `vdpbf16ps` (each lane adds both products of its pair).
@@ -335,13 +346,8 @@ mod avx512 {
                 }
             }
         }
-        for (i, acc) in acc.iter().enumerate() {
-            // SAFETY: the caller vouches for R rows of W floats at stride ldc.
-            unsafe {
-                _mm512_storeu_ps(c.add(i * ldc), acc[0]);
-                _mm512_storeu_ps(c.add(i * ldc + 16), acc[1]);
-            }
-        }
+        // SAFETY: the caller vouches for R rows of W floats at stride ldc.
+        unsafe { store(&acc, c, ldc) };
     }
 
     /// `R` rows × 32 columns: per step of `k`, two panel loads, `R` broadcasts, `2R` FMAs.
@@ -369,13 +375,8 @@ mod avx512 {
                 }
             }
         }
-        for (i, acc) in acc.iter().enumerate() {
-            // SAFETY: the caller vouches for R rows of W floats at stride ldc.
-            unsafe {
-                _mm512_storeu_ps(c.add(i * ldc), acc[0]);
-                _mm512_storeu_ps(c.add(i * ldc + 16), acc[1]);
-            }
-        }
+        // SAFETY: the caller vouches for R rows of W floats at stride ldc.
+        unsafe { store(&acc, c, ldc) };
     }
 }
 

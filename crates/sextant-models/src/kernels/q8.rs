@@ -377,6 +377,27 @@ fn scalar_row<W: WeightBlock>(a: &[Block], w: &[W]) -> f32 {
     sums[0][0]
 }
 
+/// Calls `$kernel!(R, C)` with the tile's shape as literals (`R` ≤ [`RM`], `C` ≤ [`RN`]), so
+/// that each shape gets its own const-generic kernel.
+macro_rules! each_tile_shape {
+    ($rm:expr, $rn:expr, $kernel:ident) => {
+        match ($rm, $rn) {
+            (4, 3) => $kernel!(4, 3),
+            (4, 2) => $kernel!(4, 2),
+            (4, 1) => $kernel!(4, 1),
+            (3, 3) => $kernel!(3, 3),
+            (3, 2) => $kernel!(3, 2),
+            (3, 1) => $kernel!(3, 1),
+            (2, 3) => $kernel!(2, 3),
+            (2, 2) => $kernel!(2, 2),
+            (2, 1) => $kernel!(2, 1),
+            (1, 3) => $kernel!(1, 3),
+            (1, 2) => $kernel!(1, 2),
+            _ => $kernel!(1, 1),
+        }
+    };
+}
+
 /// One tile: rows `i0..i0+rm` of `a` against rows `j0..j0+rn` of `w`, into `out` (row stride
 /// `ldo`).
 ///
@@ -400,45 +421,25 @@ unsafe fn tile<W: WeightBlock>(
     let mut sums = [[0f32; RN]; RM];
     #[cfg(target_arch = "x86_64")]
     if let (Simd::Vnni, Some(w)) = (simd, W::as_q8(w)) {
-        // SAFETY: `Simd::detect` found AVX2, FMA and AVX-512 VNNI/VL.
-        unsafe {
-            match (rm, rn) {
-                (4, 3) => avx::tile_vnni::<4, 3>(a, w, kb, &mut sums),
-                (4, 2) => avx::tile_vnni::<4, 2>(a, w, kb, &mut sums),
-                (4, 1) => avx::tile_vnni::<4, 1>(a, w, kb, &mut sums),
-                (3, 3) => avx::tile_vnni::<3, 3>(a, w, kb, &mut sums),
-                (3, 2) => avx::tile_vnni::<3, 2>(a, w, kb, &mut sums),
-                (3, 1) => avx::tile_vnni::<3, 1>(a, w, kb, &mut sums),
-                (2, 3) => avx::tile_vnni::<2, 3>(a, w, kb, &mut sums),
-                (2, 2) => avx::tile_vnni::<2, 2>(a, w, kb, &mut sums),
-                (2, 1) => avx::tile_vnni::<2, 1>(a, w, kb, &mut sums),
-                (1, 3) => avx::tile_vnni::<1, 3>(a, w, kb, &mut sums),
-                (1, 2) => avx::tile_vnni::<1, 2>(a, w, kb, &mut sums),
-                _ => avx::tile_vnni::<1, 1>(a, w, kb, &mut sums),
-            }
+        macro_rules! vnni {
+            ($r:literal, $c:literal) => {
+                avx::tile_vnni::<$r, $c>(a, w, kb, &mut sums)
+            };
         }
+        // SAFETY: `Simd::detect` found AVX2, FMA and AVX-512 VNNI/VL.
+        unsafe { each_tile_shape!(rm, rn, vnni) };
         store(&sums, rm, rn, i0, j0, out, ldo);
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if simd != Simd::Scalar {
-        // SAFETY: `Simd::detect` found AVX2 and FMA.
-        unsafe {
-            match (rm, rn) {
-                (4, 3) => avx::tile::<W, 4, 3>(a, w, kb, &mut sums),
-                (4, 2) => avx::tile::<W, 4, 2>(a, w, kb, &mut sums),
-                (4, 1) => avx::tile::<W, 4, 1>(a, w, kb, &mut sums),
-                (3, 3) => avx::tile::<W, 3, 3>(a, w, kb, &mut sums),
-                (3, 2) => avx::tile::<W, 3, 2>(a, w, kb, &mut sums),
-                (3, 1) => avx::tile::<W, 3, 1>(a, w, kb, &mut sums),
-                (2, 3) => avx::tile::<W, 2, 3>(a, w, kb, &mut sums),
-                (2, 2) => avx::tile::<W, 2, 2>(a, w, kb, &mut sums),
-                (2, 1) => avx::tile::<W, 2, 1>(a, w, kb, &mut sums),
-                (1, 3) => avx::tile::<W, 1, 3>(a, w, kb, &mut sums),
-                (1, 2) => avx::tile::<W, 1, 2>(a, w, kb, &mut sums),
-                _ => avx::tile::<W, 1, 1>(a, w, kb, &mut sums),
-            }
+        macro_rules! avx2 {
+            ($r:literal, $c:literal) => {
+                avx::tile::<W, $r, $c>(a, w, kb, &mut sums)
+            };
         }
+        // SAFETY: `Simd::detect` found AVX2 and FMA.
+        unsafe { each_tile_shape!(rm, rn, avx2) };
         store(&sums, rm, rn, i0, j0, out, ldo);
         return;
     }
